@@ -1,0 +1,132 @@
+"""HTTP glue for the function modules: ``Router`` (routing, auth, CORS, errors → JSON).
+
+Each deployed function declares its routes on a ``Router`` and calls ``dispatch``. Routes
+are matched on the full path (``SCRIPT_NAME`` + ``PATH_INFO``), so a function answers the
+same whether a load balancer forwards ``/api/assistant/workspace/files/...`` to it or the
+local server mounts it under that prefix. Errors are mapped in one place through
+``shared.errors.http_status``; anything else is logged and answered with a generic 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Request, Response
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
+from werkzeug.routing import Map, Rule
+
+from shared import factory
+from shared.config import get_settings
+from shared.context import RequestContext
+from shared.errors import MethodNotAllowed, NotFound, WorkspaceError, http_status
+
+log = logging.getLogger("workspace.http")
+
+Handler = Callable[..., Any]
+EXPOSED_HEADERS = "X-Next-Cursor, Link, Content-Disposition, ETag"
+ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, X-Agent-Id, X-Task-Id, X-Session-Id"
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    handler: Handler
+    public: bool
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response that is never cached."""
+    response = Response(json.dumps(body, ensure_ascii=False), status=status,
+                        mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def paged(items: list[Any], next_cursor: str | None, request: Request) -> Response:
+    """A bare JSON array (the spec's shape) with the next cursor in headers."""
+    headers: dict[str, str] = {}
+    if next_cursor:
+        headers["X-Next-Cursor"] = next_cursor
+        args = request.args.copy()
+        args["cursor"] = next_cursor
+        query = "&".join(f"{k}={v}" for k, vals in args.lists() for v in vals)
+        headers["Link"] = f'<{request.script_root}{request.path}?{query}>; rel="next"'
+    return json_response(items, headers=headers)
+
+
+class Router:
+    """Routes of one function; ``dispatch`` is the whole request lifecycle."""
+
+    def __init__(self) -> None:
+        self._map = Map(strict_slashes=False, merge_slashes=False)
+        self._methods: set[str] = {"OPTIONS"}
+
+    def route(self, rule: str, methods: Iterable[str] = ("GET",),
+              public: bool = False) -> Callable[[Handler], Handler]:
+        """Register ``handler(request, ctx, **url_args)`` for ``rule``."""
+        methods = tuple(methods)
+
+        def register(handler: Handler) -> Handler:
+            endpoint = _Endpoint(handler, public)
+            self._map.add(Rule(rule, methods=methods, endpoint=endpoint))
+            self._methods.update(methods)
+            return handler
+
+        return register
+
+    def dispatch(self, request: Request) -> Response:
+        """Answer one request: preflight, match, authenticate, call, map errors, add CORS."""
+        origin = request.headers.get("Origin")
+        if request.method == "OPTIONS":
+            return self._cors(Response(status=204), origin, preflight=True)
+        try:
+            response = self._call(request)
+        except WorkspaceError as exc:
+            status = http_status(exc)
+            if status >= 500:
+                log.error("request failed: %s", exc.message)
+            response = json_response(exc.body(), status)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            response = json_response({"error": "internal error"}, 500)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return self._cors(response, origin, preflight=False)
+
+    def _call(self, request: Request) -> Response:
+        adapter = self._map.bind("workspace", url_scheme=request.scheme)
+        full_path = (request.script_root or "") + request.path
+        try:
+            endpoint, url_args = adapter.match(full_path, method=request.method)
+        except WerkzeugMethodNotAllowed as exc:
+            raise MethodNotAllowed("method not allowed") from exc
+        except WerkzeugNotFound as exc:
+            raise NotFound("no such endpoint") from exc
+        assert isinstance(endpoint, _Endpoint)
+        ctx = None
+        if not endpoint.public:
+            principal = factory.authenticator().authenticate(request.headers.get("Authorization"))
+            ctx = RequestContext.from_headers(principal.user_id, request.headers)
+        result = endpoint.handler(request, ctx, **url_args)
+        if isinstance(result, Response):
+            return result
+        if isinstance(result, tuple):
+            body, status = result
+            return json_response(body, status)
+        return json_response(result)
+
+    def _cors(self, response: Response, origin: str | None, preflight: bool) -> Response:
+        if origin and origin in get_settings().cors_allowed_origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+            if preflight:
+                response.headers["Access-Control-Allow-Methods"] = ", ".join(sorted(self._methods))
+                response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+                response.headers["Access-Control-Max-Age"] = "600"
+        response.headers.add("Vary", "Origin")
+        return response

@@ -1,0 +1,90 @@
+"""The ``files`` function: upload, list, search, count, metadata, content and delete."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import functions_framework
+from flask import Request, Response, redirect
+
+from functions._http import Router, json_response, paged
+from shared import factory, queries
+from shared.config import get_settings
+from shared.context import RequestContext
+from shared.download import download_headers, iter_stream
+from shared.files import Content
+from shared.routes import API_PREFIX
+from shared.validation import parse_bool, parse_limit
+
+router = Router()
+FILES = f"{API_PREFIX}/files"
+
+
+@router.route(FILES, methods=["POST"])
+def upload(request: Request, ctx: RequestContext) -> tuple[dict[str, object], int]:
+    record = factory.file_service().upload(ctx, request.stream, request.content_type,
+                                           request.content_length)
+    return record.to_api(), 201
+
+
+@router.route(FILES)
+def list_files(request: Request, ctx: RequestContext) -> Response:
+    page = factory.file_service().list(ctx, queries.file_query(request.args, ctx, get_settings()))
+    return paged([r.to_api() for r in page.items], page.next_cursor, request)
+
+
+@router.route(f"{FILES}/count")
+def count(request: Request, ctx: RequestContext) -> dict[str, int]:
+    args = request.args.copy()
+    args.pop("limit", None)
+    query = queries.file_query(args, ctx, get_settings())
+    return {"count": factory.file_service().count(ctx, query)}
+
+
+@router.route(f"{FILES}/search")
+def search(request: Request, ctx: RequestContext) -> list[dict[str, object]]:
+    limit = parse_limit(request.args.get("limit"), 10, get_settings().list_max_limit)
+    hits = factory.file_service().search(ctx, request.args.get("query", ""),
+                                         request.args.get("file_type"), limit)
+    return [r.to_search_hit() for r in hits]
+
+
+@router.route(f"{FILES}/<file_id>")
+def get_file(request: Request, ctx: RequestContext, file_id: str) -> dict[str, object]:
+    return factory.file_service().get(ctx, file_id).to_api()
+
+
+@router.route(f"{FILES}/<file_id>", methods=["DELETE"])
+def delete(request: Request, ctx: RequestContext, file_id: str) -> dict[str, object]:
+    return factory.file_service().delete(ctx, file_id).to_api()
+
+
+@router.route(f"{FILES}/<file_id>/content")
+def content(request: Request, ctx: RequestContext, file_id: str) -> Response:
+    service, mode = factory.file_service(), request.args.get("redirect")
+    if mode is None:
+        inline = parse_bool(request.args.get("inline"), "inline")
+        return _send(service.open_content(ctx, file_id), inline)
+    query, expires = service.download_link(ctx, file_id)
+    url = f"{request.host_url.rstrip('/')}{FILES}/{file_id}/signed?{query}"
+    if parse_bool(mode, "redirect"):
+        return redirect(url, 302)
+    stamp = datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z")
+    return json_response({"url": url, "expires_at": stamp})
+
+
+@router.route(f"{FILES}/<file_id>/signed", public=True)
+def signed(request: Request, ctx: None, file_id: str) -> Response:
+    inline = parse_bool(request.args.get("inline"), "inline")
+    return _send(factory.file_service().open_signed(file_id, request.args.to_dict()), inline)
+
+
+def _send(opened: Content, inline: bool) -> Response:
+    return Response(iter_stream(opened.stream), headers=download_headers(opened.record, inline),
+                    direct_passthrough=True)
+
+
+@functions_framework.http
+def files(request: Request) -> Response:
+    """Entry point: everything under ``/api/assistant/workspace/files``."""
+    return router.dispatch(request)

@@ -1,0 +1,1 @@
+"""Local development helpers: clamd launcher, the all-functions server, token minting."""

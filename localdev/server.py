@@ -1,0 +1,121 @@
+"""The local server: every HTTP function on one port, mounted by the shared route table.
+
+Each function is built with functions-framework's ``create_app`` (exactly what Cloud
+Functions runs) and mounted under its prefix from ``shared.routes.ROUTES``, the same routing a
+load balancer does in production. ``python -m localdev.server`` serves it with gunicorn and,
+unless ``CLAMAV_SERVICE_ENABLED=false`` or a clamd already answers, starts a local clamd.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import functions_framework
+from gunicorn.app.base import BaseApplication
+
+from localdev.clamd import ClamdProcess, clamd_answers
+from shared.config import get_settings
+from shared.logsetup import configure_logging
+from shared.routes import ROUTES, function_for
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("localdev.server")
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _not_found(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    body = json.dumps({"error": "no such endpoint"}).encode()
+    start_response("404 Not Found", [("Content-Type", "application/json"),
+                                     ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def build_app() -> WsgiApp:
+    """One WSGI app serving every function under its route prefix.
+
+    Like a load balancer's URL map, it picks the function by prefix and forwards the full,
+    unmodified path, so a function sees exactly what it sees in production.
+    """
+    source = str(ROOT / "main.py")
+    apps = {name: functions_framework.create_app(name, source, "http")
+            for name in {route.function for route in ROUTES}}
+
+    def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        name = function_for(environ.get("PATH_INFO", ""))
+        app = apps.get(name) if name else None
+        return (app or _not_found)(environ, start_response)
+
+    return dispatch
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: WsgiApp, options: dict[str, Any]) -> None:
+        self.application, self.options = app, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> WsgiApp:
+        return self.application
+
+
+def _maybe_start_clamd() -> ClamdProcess | None:
+    settings = get_settings()
+    if not settings.clamav_service_enabled:
+        log.warning("VIRUS SCANNING IS DISABLED (CLAMAV_SERVICE_ENABLED=false)")
+        return None
+    host, port = settings.clamav_service_host, settings.clamav_service_port
+    if clamd_answers(host, port):
+        log.info("using the clamd already answering on %s:%d", host, port)
+        return None
+    if host not in {"localhost", "127.0.0.1"}:
+        raise SystemExit(f"clamd at {host}:{port} does not answer")
+    workdir = Path(settings.workspace_storage_dir) / ".clamd"
+    clamd = ClamdProcess(workdir, port=port, max_file_mb=settings.max_file_size_mb).start()
+    log.info("started clamd on 127.0.0.1:%d (pid %d)", port, clamd.proc.pid if clamd.proc else 0)
+    return clamd
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve every function on ``--port`` (``PORT``, default 8080)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--no-clamd", action="store_true", help="never start a local clamd")
+    args = parser.parse_args(argv)
+    configure_logging()
+    settings = get_settings()
+    clamd = None if args.no_clamd else _maybe_start_clamd()
+
+    def _stop(*_: object) -> None:
+        if clamd:
+            clamd.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    log.info("serving on http://%s:%d (storage %s, auth %s)", args.host, args.port,
+             settings.workspace_storage_dir, settings.auth_mode)
+    try:
+        _Gunicorn(build_app(), {
+            "bind": f"{args.host}:{args.port}", "workers": 1, "worker_class": "gthread",
+            "threads": args.threads, "timeout": 0, "graceful_timeout": 5,
+            "accesslog": "-", "loglevel": "warning",
+        }).run()
+    finally:
+        if clamd:
+            clamd.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""Entry points for Cloud Functions, which loads ``main.py`` from the source root.
+
+Each name here is a deployed function (``--entry-point``); the Terraform tests check that
+every one of them has a function resource.
+"""
+
+from functions.files import files
+from functions.logs import logs
+from functions.workspace import workspace
+
+__all__ = ["files", "logs", "workspace"]

@@ -1,0 +1,97 @@
+"""Bearer-token authentication: ``Authenticator`` turns an ``Authorization`` header into a
+``Principal``.
+
+Three modes (``AUTH_MODE``):
+- ``firebase``: Firebase / Identity Platform ID tokens (Google's JWKS, issuer
+  ``https://securetoken.google.com/<project>``, audience ``<project>``);
+- ``jwks``: any issuer, given ``AUTH_JWKS_URL``, ``AUTH_ISSUER`` and ``AUTH_AUDIENCE``;
+- ``dev``: HS256 tokens signed with ``AUTH_DEV_SECRET``, for local use only.
+The token's ``sub`` is the user id. PyJWT does all verification; nothing here parses JWTs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from shared.config import Settings
+from shared.errors import BackendUnavailable, Unauthorized
+
+FIREBASE_JWKS_URL = (
+    "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com"
+)
+ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
+MAX_SUB_CHARS = 128
+LEEWAY_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the user id and the verified claims."""
+
+    user_id: str
+    claims: dict[str, Any]
+
+
+class Authenticator:
+    """Verifies bearer tokens for one configured mode."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.mode = settings.auth_mode
+        self._secret = settings.auth_dev_secret
+        if self.mode == "firebase":
+            project = settings.firebase_project_id
+            self._jwks_url = FIREBASE_JWKS_URL
+            self._issuer = f"https://securetoken.google.com/{project}"
+            self._audience = project
+        else:
+            self._jwks_url = settings.auth_jwks_url
+            self._issuer = settings.auth_issuer
+            self._audience = settings.auth_audience
+        self._jwks: jwt.PyJWKClient | None = None
+
+    def _jwks_client(self) -> jwt.PyJWKClient:
+        if self._jwks is None:
+            self._jwks = jwt.PyJWKClient(self._jwks_url, cache_keys=True, lifespan=3600,
+                                         timeout=10)
+        return self._jwks
+
+    def authenticate(self, header: str | None) -> Principal:
+        """The caller behind ``Authorization: Bearer <jwt>``; 401 when absent or invalid."""
+        if not header:
+            raise Unauthorized("missing Authorization header")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Authorization must be 'Bearer <token>'")
+        claims = self._verify(token.strip())
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub or len(sub) > MAX_SUB_CHARS:
+            raise Unauthorized("token has no valid 'sub' claim")
+        return Principal(user_id=sub, claims=claims)
+
+    def _verify(self, token: str) -> dict[str, Any]:
+        options = {"require": ["sub", "exp", "iat"]}
+        try:
+            if self.mode == "dev":
+                return jwt.decode(token, self._secret, algorithms=["HS256"], options=options,
+                                  leeway=LEEWAY_SECONDS)
+            key = self._jwks_client().get_signing_key_from_jwt(token)
+            return jwt.decode(token, key.key, algorithms=ASYMMETRIC_ALGORITHMS,
+                              audience=self._audience, issuer=self._issuer, options=options,
+                              leeway=LEEWAY_SECONDS)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise BackendUnavailable("cannot reach the token issuer's key set") from exc
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("token has expired") from exc
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise Unauthorized("invalid token") from exc
+
+
+def mint_dev_token(secret: str, sub: str, ttl_seconds: int = 86400, **claims: Any) -> str:
+    """An HS256 token for ``AUTH_MODE=dev`` (README examples, tests, local tools)."""
+    now = int(time.time())
+    payload = {"sub": sub, "iat": now, "exp": now + ttl_seconds, **claims}
+    return jwt.encode(payload, secret, algorithm="HS256")

@@ -1,0 +1,147 @@
+"""Settings: one frozen ``Settings`` value read from the environment, validated once.
+
+Names follow the specs (``MAX_FILE_SIZE_MB``, ``CLAMAV_SERVICE_ENABLED`` ...), upper-cased.
+Every setting the service reads lives here, so a deployment can be audited from one file.
+``get_settings()`` caches the value; tests call ``reset_settings()`` after changing the
+environment.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+
+from shared.errors import ConfigError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _list(name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in _str(name).split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration; build it with ``Settings.from_env()``."""
+
+    workspace_storage_dir: str = "Runtime"
+    media_gcs_bucket_name: str = ""
+    metadata_backend: str = "sqlite"
+    max_file_size_mb: int = 100
+    clamav_service_enabled: bool = True
+    clamav_service_host: str = "localhost"
+    clamav_service_port: int = 3310
+    clamav_timeout_seconds: int = 120
+    auth_mode: str = "jwks"
+    auth_dev_secret: str = ""
+    auth_jwks_url: str = ""
+    auth_issuer: str = ""
+    auth_audience: str = ""
+    firebase_project_id: str = ""
+    cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+    signing_secret: str = ""
+    download_url_ttl_seconds: int = 300
+    file_retention_days: int = 30
+    list_default_limit: int = 100
+    list_max_limit: int = 1000
+    log_format: str = "text"
+
+    @property
+    def max_file_size_bytes(self) -> int:
+        """The upload cap in bytes (``MAX_FILE_SIZE_MB`` is MiB, as the spec means)."""
+        return self.max_file_size_mb * 1024 * 1024
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read and check every setting; raises ``ConfigError`` on a bad value."""
+        auth_mode = _str("AUTH_MODE", "jwks").lower()
+        if auth_mode not in {"dev", "jwks", "firebase"}:
+            raise ConfigError("AUTH_MODE must be dev, jwks or firebase")
+        metadata_backend = _str("METADATA_BACKEND", "sqlite").lower()
+        if metadata_backend not in {"sqlite", "firestore"}:
+            raise ConfigError("METADATA_BACKEND must be sqlite or firestore")
+        settings = cls(
+            workspace_storage_dir=_str("WORKSPACE_STORAGE_DIR", "Runtime") or "Runtime",
+            media_gcs_bucket_name=_str("MEDIA_GCS_BUCKET_NAME"),
+            metadata_backend=metadata_backend,
+            max_file_size_mb=_int("MAX_FILE_SIZE_MB", 100, minimum=1),
+            clamav_service_enabled=_bool("CLAMAV_SERVICE_ENABLED", True),
+            clamav_service_host=_str("CLAMAV_SERVICE_HOST", "localhost") or "localhost",
+            clamav_service_port=_int("CLAMAV_SERVICE_PORT", 3310, minimum=1),
+            clamav_timeout_seconds=_int("CLAMAV_TIMEOUT_SECONDS", 120, minimum=1),
+            auth_mode=auth_mode,
+            auth_dev_secret=_str("AUTH_DEV_SECRET"),
+            auth_jwks_url=_str("AUTH_JWKS_URL"),
+            auth_issuer=_str("AUTH_ISSUER"),
+            auth_audience=_str("AUTH_AUDIENCE"),
+            firebase_project_id=_str("FIREBASE_PROJECT_ID"),
+            cors_allowed_origins=_list("CORS_ALLOWED_ORIGINS"),
+            signing_secret=_str("SIGNING_SECRET"),
+            download_url_ttl_seconds=_int("DOWNLOAD_URL_TTL_SECONDS", 300, minimum=1),
+            file_retention_days=_int("FILE_RETENTION_DAYS", 30, minimum=0),
+            list_default_limit=_int("LIST_DEFAULT_LIMIT", 100, minimum=1),
+            list_max_limit=_int("LIST_MAX_LIMIT", 1000, minimum=1),
+            log_format=_str("LOG_FORMAT", "text").lower() or "text",
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Reject combinations that would run insecurely or not at all."""
+        if self.auth_mode == "dev" and len(self.auth_dev_secret) < 32:
+            raise ConfigError("AUTH_MODE=dev needs AUTH_DEV_SECRET of at least 32 characters")
+        if self.auth_mode == "jwks" and not (
+            self.auth_jwks_url and self.auth_issuer and self.auth_audience
+        ):
+            raise ConfigError("AUTH_MODE=jwks needs AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE")
+        if self.auth_mode == "firebase" and not self.firebase_project_id:
+            raise ConfigError("AUTH_MODE=firebase needs FIREBASE_PROJECT_ID")
+        if "*" in self.cors_allowed_origins:
+            raise ConfigError("CORS_ALLOWED_ORIGINS may not contain '*' on authenticated routes")
+        if self.list_default_limit > self.list_max_limit:
+            raise ConfigError("LIST_DEFAULT_LIMIT may not exceed LIST_MAX_LIMIT")
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use (never at import: cold starts)."""
+    return Settings.from_env()
+
+
+def reset_settings() -> None:
+    """Forget cached settings and everything built from them (tests change the env)."""
+    get_settings.cache_clear()
+    from shared import factory  # local import: factory depends on config
+
+    factory.reset()

@@ -1,0 +1,92 @@
+"""The one error hierarchy, rooted at ``WorkspaceError``, and its HTTP status table.
+
+Backends translate provider errors into these at their edge, so the HTTP layer maps errors
+in one place (``http_status``) by walking the class hierarchy. Anything that is not a
+``WorkspaceError`` is a bug and becomes a generic, logged 500.
+"""
+
+from __future__ import annotations
+
+
+class WorkspaceError(Exception):
+    """Base of every error the service reports to a caller."""
+
+    def __init__(self, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def body(self) -> dict[str, object]:
+        """The JSON body: always ``{"error": ...}``, plus safe structured extras."""
+        return {"error": self.message, **self.extra}
+
+
+class ConfigError(WorkspaceError, RuntimeError):
+    """The deployment is misconfigured (a server-side fault, never the caller's)."""
+
+
+class BadRequest(WorkspaceError, ValueError):
+    """The request is malformed: wrong types, bad paths, bad cursors."""
+
+
+class Unauthorized(WorkspaceError, PermissionError):
+    """No valid credentials."""
+
+
+class NotFound(WorkspaceError, LookupError):
+    """The resource does not exist, or belongs to someone else (we never say which)."""
+
+
+class MethodNotAllowed(WorkspaceError):
+    """The route exists but not for this HTTP method."""
+
+
+class Conflict(WorkspaceError):
+    """A precondition failed: the path is taken, the version is stale, the file not ready."""
+
+
+class PayloadTooLarge(WorkspaceError):
+    """The body or file exceeds a configured limit."""
+
+
+class UnsupportedMediaType(WorkspaceError):
+    """The request's content type is not one this route accepts."""
+
+
+class Infected(WorkspaceError):
+    """The scanner found malware; the bytes were discarded."""
+
+    def __init__(self, signature: str) -> None:
+        super().__init__(f"file rejected: malware detected ({signature})", signature=signature)
+        self.signature = signature
+
+
+class ScannerUnavailable(WorkspaceError, ConnectionError):
+    """The virus scanner could not give a verdict; nothing may be stored or served."""
+
+
+class BackendUnavailable(WorkspaceError, ConnectionError):
+    """A storage or metadata backend is down; the operation changed nothing."""
+
+
+_STATUS: dict[type[WorkspaceError], int] = {
+    BadRequest: 400,
+    Unauthorized: 401,
+    NotFound: 404,
+    MethodNotAllowed: 405,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    Infected: 422,
+    ScannerUnavailable: 503,
+    BackendUnavailable: 503,
+    ConfigError: 500,
+}
+
+
+def http_status(error: WorkspaceError) -> int:
+    """The HTTP status for an error, found through its class hierarchy (500 if none)."""
+    for cls in type(error).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return 500

@@ -1,0 +1,100 @@
+"""The one cached factory: backends and services, built from settings on first use.
+
+Nothing is built at import time (cold starts are a product metric). ``reset()`` forgets
+everything, for tests that change the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from shared.auth import Authenticator
+from shared.config import get_settings
+from shared.errors import ConfigError
+from shared.files import FileService
+from shared.logs import LogService
+from shared.metadata.base import MetadataStore
+from shared.scanning.base import Scanner
+from shared.signing import UrlSigner, load_or_create_key
+from shared.storage.base import BlobStore
+from shared.workspace import WorkspaceService
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def blob_store() -> BlobStore:
+    """Local disk unless ``MEDIA_GCS_BUCKET_NAME`` is set (the spec's rule)."""
+    settings = get_settings()
+    if settings.media_gcs_bucket_name:
+        raise ConfigError("the GCS blob store is not available in this build")
+    from shared.storage.local import LocalBlobStore
+
+    return LocalBlobStore(settings.workspace_storage_dir)
+
+
+@functools.cache
+def metadata_store() -> MetadataStore:
+    """SQLite in the storage dir unless ``METADATA_BACKEND=firestore``."""
+    settings = get_settings()
+    if settings.metadata_backend == "firestore":
+        raise ConfigError("the Firestore metadata store is not available in this build")
+    from shared.metadata.sqlite import SqliteMetadataStore
+
+    return SqliteMetadataStore(settings.workspace_storage_dir)
+
+
+@functools.cache
+def scanner() -> Scanner:
+    """clamd, unless ``CLAMAV_SERVICE_ENABLED=false`` (which is logged loudly)."""
+    settings = get_settings()
+    if not settings.clamav_service_enabled:
+        from shared.scanning.disabled import DisabledScanner
+
+        log.warning("VIRUS SCANNING IS DISABLED (CLAMAV_SERVICE_ENABLED=false)")
+        return DisabledScanner()
+    from shared.scanning.clamd import ClamdScanner
+
+    return ClamdScanner(settings.clamav_service_host, settings.clamav_service_port,
+                        settings.clamav_timeout_seconds)
+
+
+@functools.cache
+def signer() -> UrlSigner:
+    """HMAC signer for local download links; ``SIGNING_SECRET`` or a key in the storage dir."""
+    settings = get_settings()
+    if settings.signing_secret:
+        return UrlSigner(settings.signing_secret.encode())
+    return UrlSigner(load_or_create_key(settings.workspace_storage_dir))
+
+
+@functools.cache
+def authenticator() -> Authenticator:
+    """Bearer-token verification for the configured ``AUTH_MODE``."""
+    return Authenticator(get_settings())
+
+
+@functools.cache
+def file_service() -> FileService:
+    """File operations over the configured backends."""
+    return FileService(get_settings(), blob_store(), metadata_store(), scanner(), signer())
+
+
+@functools.cache
+def log_service() -> LogService:
+    """Operation-log queries."""
+    return LogService(metadata_store())
+
+
+@functools.cache
+def workspace_service() -> WorkspaceService:
+    """Workspace summaries."""
+    return WorkspaceService(metadata_store())
+
+
+def reset() -> None:
+    """Forget every built object (tests change the environment between cases)."""
+    for built in (blob_store, metadata_store, scanner, signer, authenticator, file_service,
+                  log_service, workspace_service):
+        built.cache_clear()

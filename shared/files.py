@@ -1,0 +1,255 @@
+"""``FileService``: the workspace's file operations (upload, read, list, search, delete).
+
+An upload runs as: stream the multipart body through ``Ingest`` (size cap, SHA-256, MIME
+sniff, clamd, staging) → reserve the path and number → promote the staged blob → finalize
+the record with its log entry. Each step undoes the ones before it on failure, so a
+rejected upload leaves no record, no blob and no held path behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from shared import validation as v
+from shared.config import Settings
+from shared.context import RequestContext
+from shared.errors import Conflict, Infected, NotFound, PayloadTooLarge
+from shared.ingest import Ingest
+from shared.metadata.base import MetadataStore, new_log_id
+from shared.models import (
+    FILE_TYPES,
+    BlobFacts,
+    FileDraft,
+    FileQuery,
+    FileRecord,
+    LogEntry,
+    Page,
+    Workspace,
+)
+from shared.multipart import read_form
+from shared.scanning.base import Scanner
+from shared.signing import UrlSigner
+from shared.storage.base import BlobStore, blob_key
+from shared.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+FORM_FIELDS = {"description", "tags", "created_by", "path", "overwrite", "session_id",
+               "metadata", "filename"}
+MULTIPART_OVERHEAD = 1024 * 1024
+
+_FIELD_CHECKS: dict[str, Callable[[str], object]] = {
+    "description": v.check_description,
+    "tags": lambda s: v.check_tags([s]),
+    "created_by": lambda s: v.check_actor_id(s, "created_by"),
+    "path": lambda s: v.check_path_prefix(s) if s.endswith("/") else v.check_virtual_path(s),
+    "overwrite": lambda s: v.parse_bool(s, "overwrite"),
+    "session_id": v.check_session_id,
+    "metadata": v.check_metadata,
+    "filename": v.check_filename,
+}
+
+
+def _check_field(name: str, value: str) -> None:
+    if name not in FORM_FIELDS:
+        raise v.BadRequest(f"unknown form field {name!r}")
+    _FIELD_CHECKS[name](value)
+
+
+@dataclass(frozen=True)
+class Content:
+    """An open file for download: the record and a stream the caller must close."""
+
+    record: FileRecord
+    stream: BinaryIO
+
+
+class FileService:
+    """File operations for one deployment's backends."""
+
+    def __init__(self, settings: Settings, blobs: BlobStore, meta: MetadataStore,
+                 scanner: Scanner, signer: UrlSigner | None) -> None:
+        self.settings = settings
+        self.blobs = blobs
+        self.meta = meta
+        self.scanner = scanner
+        self.signer = signer
+        self.retention_seconds = settings.file_retention_days * 86400
+
+    # -- helpers ----------------------------------------------------------------------
+    def workspace(self, ctx: RequestContext) -> Workspace:
+        """The caller's workspace, created on first use."""
+        return self.meta.get_or_create_workspace(ctx.user_id)
+
+    def _entry(self, ctx: RequestContext, op: str, resource_id: str | None,
+               details: dict[str, object]) -> LogEntry:
+        return LogEntry(new_log_id(), utcnow(), op, "file", resource_id, details,
+                        ctx.agent_id, ctx.task_id)
+
+    def _live(self, ws: Workspace, file_id: str) -> FileRecord:
+        record = self.meta.get_file(ws.id, v.check_file_id(file_id)) if file_id else None
+        if record is None or record.is_deleted:
+            raise NotFound("file not found")
+        return record
+
+    # -- upload -----------------------------------------------------------------------
+    def upload(self, ctx: RequestContext, stream: BinaryIO, content_type: str | None,
+               content_length: int | None) -> FileRecord:
+        """Store a multipart upload (see the module docstring for the steps)."""
+        limit = self.settings.max_file_size_bytes
+        if content_length is not None and content_length > limit + MULTIPART_OVERHEAD:
+            raise PayloadTooLarge(f"file exceeds the {limit // (1024 * 1024)} MiB limit",
+                                  max_bytes=limit)
+        ws = self.workspace(ctx)
+        holder: list[Ingest] = []
+
+        def open_sink(filename: str, _ctype: str | None) -> Ingest:
+            holder.append(Ingest(self.blobs, self.scanner, limit))
+            return holder[0]
+
+        try:
+            form = read_form(stream, content_type, "file", open_sink, _check_field)
+            ingest = holder[0]
+            draft, overwrite = self._draft(ctx, form.one, form.fields.get("tags", []),
+                                           form.filename or "")
+            verdict, facts = ingest.finish(draft.filename)
+            if verdict.infected:
+                signature = verdict.signature or "unknown"
+                self.meta.append_log(ws.id, self._entry(ctx, "scan", None, {
+                    "verdict": "infected", "signature": signature,
+                    "filename": draft.filename, "path": draft.path,
+                    "size_bytes": facts.size_bytes}))
+                log.warning("upload rejected: malware %s in workspace %s", signature, ws.id)
+                raise Infected(signature)
+            return self._commit(ctx, ws, draft, overwrite, ingest, facts)
+        finally:
+            for ingest in holder:
+                ingest.discard()
+
+    def _draft(self, ctx: RequestContext, one: Callable[[str], str | None], tags: list[str],
+               part_filename: str) -> tuple[FileDraft, bool]:
+        filename = v.check_filename(one("filename") or part_filename)
+        session_id = one("session_id") or ctx.session_id
+        raw_path = one("path")
+        if raw_path is None:
+            folder = f"/sessions/{session_id}/" if session_id else "/"
+            path = v.check_virtual_path(folder + filename)
+        elif raw_path.endswith("/"):
+            path = v.check_virtual_path(v.check_path_prefix(raw_path) + filename)
+        else:
+            path = v.check_virtual_path(raw_path)
+        draft = FileDraft(
+            filename=filename,
+            path=path,
+            session_id=session_id,
+            description=v.check_description(one("description") or ""),
+            tags=v.check_tags(tags),
+            created_by=v.check_actor_id(one("created_by"), "created_by") or ctx.agent_id,
+            metadata=v.check_metadata(one("metadata")),
+        )
+        return draft, v.parse_bool(one("overwrite"), "overwrite")
+
+    def _commit(self, ctx: RequestContext, ws: Workspace, draft: FileDraft, overwrite: bool,
+                ingest: Ingest, facts: BlobFacts) -> FileRecord:
+        reservation = self.meta.reserve_file(ws.id, draft, overwrite)
+        key = blob_key(ws.id, reservation.file_id, reservation.version, draft.filename)
+        promoted = False
+        try:
+            self.blobs.promote(ingest.staged, key)
+            promoted = True
+            op = "create" if reservation.is_new else "update"
+            entry = self._entry(ctx, op, reservation.file_id, {
+                "filename": draft.filename, "description": draft.description,
+                "file_type": facts.file_type, "size_bytes": facts.size_bytes,
+                "path": draft.path, "version": reservation.version,
+                "checksum": facts.checksum})
+            record, _orphan = self.meta.finalize_file(
+                ws.id, draft, reservation, key, self.blobs.storage_path(key),
+                facts, entry, self.retention_seconds)
+            return record
+        except BaseException:
+            if promoted:
+                self.blobs.delete(key)
+            self.meta.release_reservation(ws.id, reservation)
+            raise
+
+    # -- reads ------------------------------------------------------------------------
+    def get(self, ctx: RequestContext, file_id: str) -> FileRecord:
+        """A live file's metadata; 404 for unknown, deleted or other users' ids."""
+        return self._live(self.workspace(ctx), file_id)
+
+    def open_content(self, ctx: RequestContext, file_id: str) -> Content:
+        """The bytes of a ready file, logged as a read; 409 while not ready."""
+        ws = self.workspace(ctx)
+        return self._open(ctx, ws, self._live(ws, file_id), via="api")
+
+    def _open(self, ctx: RequestContext, ws: Workspace, record: FileRecord, via: str) -> Content:
+        if record.status != "ready":
+            raise Conflict("file is not ready", status=record.status)
+        stream = self.blobs.open_read(record.storage_key)
+        try:
+            self.meta.append_log(ws.id, self._entry(ctx, "read", record.id, {
+                "filename": record.filename, "size_bytes": record.size_bytes,
+                "version": record.version, "via": via}))
+        except BaseException:
+            stream.close()
+            raise
+        return Content(record, stream)
+
+    def download_link(self, ctx: RequestContext, file_id: str) -> tuple[str, int]:
+        """A signed query string for ``/files/<id>/content`` and its expiry."""
+        ws = self.workspace(ctx)
+        record = self._live(ws, file_id)
+        if record.status != "ready":
+            raise Conflict("file is not ready", status=record.status)
+        assert self.signer is not None, "signed links need a signer"
+        return self.signer.sign(ws.id, record.id, record.version,
+                                self.settings.download_url_ttl_seconds)
+
+    def open_signed(self, file_id: str, params: dict[str, str]) -> Content:
+        """Serve a signed link without a bearer token (the signature is the credential)."""
+        assert self.signer is not None, "signed links need a signer"
+        ws_id = params.get("ws", "")
+        version = self.signer.verify(ws_id, file_id, params.get("v", ""),
+                                     params.get("expires", ""), params.get("sig", ""))
+        record = self.meta.get_file(ws_id, v.check_file_id(file_id))
+        if record is None or record.is_deleted or record.version != version:
+            raise NotFound("invalid or expired link")
+        ws = Workspace(ws_id, "", "", "")
+        return self._open(RequestContext(user_id=""), ws, record, via="signed_url")
+
+    def list(self, ctx: RequestContext, query: FileQuery) -> Page[FileRecord]:
+        """One page of live files matching every filter."""
+        return self.meta.list_files(self.workspace(ctx).id, query)
+
+    def count(self, ctx: RequestContext, query: FileQuery) -> int:
+        """How many live files match."""
+        return self.meta.count_files(self.workspace(ctx).id, query)
+
+    def search(self, ctx: RequestContext, query: str, file_type: str | None,
+               limit: int) -> list[FileRecord]:
+        """Ranked search over filename, description and tags."""
+        return self.meta.search_files(self.workspace(ctx).id, v.check_query(query),
+                                      v.check_choice(file_type, FILE_TYPES, "file_type"), limit)
+
+    # -- delete -----------------------------------------------------------------------
+    def delete(self, ctx: RequestContext, file_id: str) -> FileRecord:
+        """Soft-delete: the path is free at once; the blob is purged after retention."""
+        ws = self.workspace(ctx)
+        record = self._live(ws, file_id)
+        entry = self._entry(ctx, "delete", record.id, {
+            "filename": record.filename, "path": record.path, "version": record.version})
+        return self.meta.delete_file(ws.id, record.id, entry, self.retention_seconds)
+
+    # -- maintenance ------------------------------------------------------------------
+    def purge(self, batch: int = 500) -> int:
+        """Delete blobs whose retention ran out; returns how many were removed."""
+        keys = self.meta.due_purges(utcnow(), batch)
+        for key in keys:
+            self.blobs.delete(key)
+        if keys:
+            self.meta.mark_purged(keys)
+        return len(keys)

@@ -1,0 +1,67 @@
+"""``Ingest``: one pass over incoming bytes that limits, hashes, sniffs, scans and stages them.
+
+Every way bytes enter the service (multipart upload, signed-URL finalize, media inputs)
+goes through this, so the size cap, the checksum and the verdict are computed the same way
+everywhere, in a single streaming pass with memory bounded by the chunk size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from shared import mime
+from shared.errors import PayloadTooLarge
+from shared.models import BlobFacts
+from shared.scanning.base import Scanner, ScanSession, Verdict
+from shared.storage.base import BlobStore, StagedBlob
+
+
+class Ingest:
+    """Feed chunks with ``write``; ``finish`` returns the verdict and the facts."""
+
+    def __init__(self, blobs: BlobStore, scanner: Scanner, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._sha = hashlib.sha256()
+        self._head = bytearray()
+        self._scan: ScanSession = scanner.open_session()
+        try:
+            self.staged: StagedBlob = blobs.stage()
+        except BaseException:
+            self._scan.abort()
+            raise
+        self._finished = False
+
+    def write(self, chunk: bytes) -> None:
+        """Take the next chunk; 413 as soon as the running size passes the cap."""
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise PayloadTooLarge(
+                f"file exceeds the {self.max_bytes // (1024 * 1024)} MiB limit",
+                max_bytes=self.max_bytes,
+            )
+        self._sha.update(chunk)
+        if len(self._head) < mime.SNIFF_BYTES:
+            self._head += chunk[: mime.SNIFF_BYTES - len(self._head)]
+        self._scan.feed(chunk)
+        self.staged.write(chunk)
+
+    def finish(self, filename: str) -> tuple[Verdict, BlobFacts]:
+        """End the stream: the scanner's verdict and what the bytes are."""
+        self.staged.close()
+        verdict = self._scan.finish()
+        self._finished = True
+        mime_type = mime.sniff(bytes(self._head), filename)
+        facts = BlobFacts(
+            size_bytes=self.size,
+            checksum=self._sha.hexdigest(),
+            mime_type=mime_type,
+            file_type=mime.file_type_of(mime_type),
+        )
+        return verdict, facts
+
+    def discard(self) -> None:
+        """Drop everything (staged bytes, scanner connection); never raises."""
+        if not self._finished:
+            self._scan.abort()
+        self.staged.discard()

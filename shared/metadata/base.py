@@ -1,0 +1,179 @@
+"""The metadata-store interface: ``MetadataStore``.
+
+Backends implement a few primitives, each one atomic: reserve a path and number, finalize a
+reservation together with its log entry, soft-delete together with its log entry, and the
+queries. Ranking of search results happens here, on top of each backend's candidate set, so
+SQLite (FTS5) and Firestore (token arrays) answer the same query the same way.
+"""
+
+from __future__ import annotations
+
+import abc
+import uuid
+
+from shared import tokens
+from shared.models import (
+    BlobFacts,
+    FileDraft,
+    FileQuery,
+    FileRecord,
+    LogEntry,
+    LogQuery,
+    Page,
+    Reservation,
+    Workspace,
+)
+
+SEARCH_CANDIDATE_CAP = 2000
+
+
+def new_log_id() -> str:
+    """Log ids look like the spec's ``log_abc123``, with enough entropy to never collide."""
+    return f"log_{uuid.uuid4().hex[:20]}"
+
+
+def new_workspace_id() -> str:
+    """Workspace ids are opaque; they never reveal the user id."""
+    return f"ws_{uuid.uuid4().hex}"
+
+
+def format_file_id(number: int) -> str:
+    """``file_000001``: six digits at least, as the spec numbers files."""
+    return f"file_{number:06d}"
+
+
+class MetadataStore(abc.ABC):
+    """Workspaces, file records, the operation log and the blob purge queue."""
+
+    name: str = "metadata"
+
+    # -- workspaces -------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_or_create_workspace(self, user_id: str) -> Workspace:
+        """The user's workspace, created on first use; safe under concurrent first calls."""
+
+    # -- files ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def reserve_file(self, workspace_id: str, draft: FileDraft, overwrite: bool) -> Reservation:
+        """Hold ``draft.path``: a new pending record, or the next version of the live file.
+
+        Raises ``Conflict`` when the path is live and ``overwrite`` is false, or when another
+        upload to a new file at that path is still in flight.
+        """
+
+    @abc.abstractmethod
+    def finalize_file(
+        self,
+        workspace_id: str,
+        draft: FileDraft,
+        reservation: Reservation,
+        storage_key: str,
+        storage_path: str,
+        facts: BlobFacts,
+        entry: LogEntry,
+        retention_seconds: int,
+    ) -> tuple[FileRecord, str | None]:
+        """Make a reservation ``ready`` and append ``entry``, in one transaction.
+
+        Returns the record and a storage key that is no longer referenced (the previous
+        version, or this upload's own blob if a newer version won the race), which the
+        caller leaves to the purge queue.
+        """
+
+    @abc.abstractmethod
+    def release_reservation(self, workspace_id: str, reservation: Reservation) -> None:
+        """Undo a reservation whose upload failed; frees the path of a new file."""
+
+    @abc.abstractmethod
+    def get_file(self, workspace_id: str, file_id: str) -> FileRecord | None:
+        """A record by id, deleted ones included; None when absent."""
+
+    @abc.abstractmethod
+    def get_file_by_path(self, workspace_id: str, path: str) -> FileRecord | None:
+        """The live record at a virtual path, or None."""
+
+    @abc.abstractmethod
+    def list_files(self, workspace_id: str, query: FileQuery) -> Page[FileRecord]:
+        """Live records matching every filter, in file-number order, one page at a time."""
+
+    @abc.abstractmethod
+    def count_files(self, workspace_id: str, query: FileQuery) -> int:
+        """How many live records match (limit and cursor are ignored)."""
+
+    @abc.abstractmethod
+    def search_candidates(
+        self, workspace_id: str, qwords: list[str], file_type: str | None, cap: int
+    ) -> list[FileRecord]:
+        """Live, ready records whose words have every query word as a prefix (unranked)."""
+
+    @abc.abstractmethod
+    def delete_file(
+        self, workspace_id: str, file_id: str, entry: LogEntry, retention_seconds: int
+    ) -> FileRecord:
+        """Soft-delete: free the path, keep the record, queue the blob for purge, log it."""
+
+    # -- operation log ----------------------------------------------------------------
+    @abc.abstractmethod
+    def append_log(self, workspace_id: str, entry: LogEntry) -> None:
+        """Append one entry."""
+
+    @abc.abstractmethod
+    def list_logs(self, workspace_id: str, query: LogQuery) -> Page[LogEntry]:
+        """Entries matching every filter, newest first, one page at a time."""
+
+    @abc.abstractmethod
+    def count_logs(self, workspace_id: str) -> int:
+        """How many entries the workspace's log holds."""
+
+    # -- purge ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def due_purges(self, now: str, limit: int) -> list[str]:
+        """Storage keys whose retention has run out."""
+
+    @abc.abstractmethod
+    def mark_purged(self, keys: list[str]) -> None:
+        """Forget keys whose blobs were deleted."""
+
+    @abc.abstractmethod
+    def stale_reservations(self, older_than: str, limit: int) -> list[tuple[str, Reservation]]:
+        """Pending new-file reservations not finalized since ``older_than`` (crashed uploads)."""
+
+    # -- health -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def ping(self) -> bool:
+        """True when the backend answers."""
+
+    def describe(self) -> dict[str, str]:
+        """What health checks report about this backend."""
+        return {"backend": self.name}
+
+    # -- conveniences built on the primitives -----------------------------------------
+    def search_files(
+        self, workspace_id: str, query: str, file_type: str | None, limit: int
+    ) -> list[FileRecord]:
+        """Ranked search over filename, description and tags (see ``shared.tokens``)."""
+        qwords = tokens.query_words(query)
+        if not qwords:
+            return []
+        candidates = self.search_candidates(workspace_id, qwords, file_type, SEARCH_CANDIDATE_CAP)
+        hits = [r for r in candidates if tokens.matches(qwords, _fields(r))]
+        hits.sort(key=lambda r: (-_score(qwords, r), r.number))
+        return hits[:limit]
+
+
+def _fields(record: FileRecord) -> list[str]:
+    return [record.filename, record.description, *record.tags]
+
+
+def _score(qwords: list[str], record: FileRecord) -> float:
+    return tokens.score(
+        qwords,
+        [(record.filename, 3.0), (" ".join(record.tags), 2.0), (record.description, 1.0)],
+    )
+
+
+def search_text(draft_or_record: FileDraft | FileRecord) -> str:
+    """The words a record is indexed under."""
+    return tokens.index_text(
+        [draft_or_record.filename, draft_or_record.description, *draft_or_record.tags]
+    )

@@ -1,0 +1,198 @@
+"""Value types: ``Workspace``, ``FileRecord``, ``LogEntry``, the queries and ``Page``.
+
+They are frozen dataclasses so a record read from one backend can be compared with the same
+record read from another (the contract suite relies on that). ``to_api`` methods give the JSON
+shapes of ``spec/workspace-module.zh.md``; nothing else decides the wire format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+FILE_TYPES = ("image", "video", "audio", "document", "other")
+OPERATION_TYPES = ("create", "read", "update", "delete", "scan")
+RESOURCE_TYPES = ("file", "memory", "workspace")
+FILE_STATUSES = ("pending", "ready", "infected")
+
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """One user's workspace (exactly one per user, created lazily)."""
+
+    id: str
+    user_id: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A file's metadata; ``storage_key`` locates its bytes in the blob store."""
+
+    id: str
+    workspace_id: str
+    number: int
+    filename: str
+    path: str
+    session_id: str | None
+    description: str
+    tags: tuple[str, ...]
+    created_by: str | None
+    metadata: dict[str, Any]
+    storage_key: str
+    storage_path: str
+    mime_type: str
+    file_type: str
+    file_extension: str
+    size_bytes: int
+    checksum: str
+    status: str
+    version: int
+    created_at: str
+    updated_at: str
+    deleted_at: str | None = None
+
+    @property
+    def is_deleted(self) -> bool:
+        """Soft-deleted records keep their data but no longer hold their path."""
+        return self.deleted_at is not None
+
+    def to_api(self) -> dict[str, Any]:
+        """The spec's file JSON plus path, session, checksum, MIME type, status, version."""
+        return {
+            "id": self.id,
+            "filename": self.filename,
+            "description": self.description,
+            "file_type": self.file_type,
+            "file_extension": self.file_extension,
+            "file_path": self.storage_path,
+            "path": self.path,
+            "session_id": self.session_id,
+            "mime_type": self.mime_type,
+            "size_bytes": self.size_bytes,
+            "checksum": self.checksum,
+            "checksum_algorithm": "sha256",
+            "status": self.status,
+            "version": self.version,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "created_by": self.created_by,
+            "tags": list(self.tags),
+            "metadata": self.metadata,
+            "is_deleted": self.is_deleted,
+            "deleted_at": self.deleted_at,
+        }
+
+    def to_search_hit(self) -> dict[str, Any]:
+        """The spec's shorter shape for search results."""
+        return {
+            "id": self.id,
+            "filename": self.filename,
+            "description": self.description,
+            "file_type": self.file_type,
+            "file_path": self.storage_path,
+            "path": self.path,
+            "tags": list(self.tags),
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One operation-log line, as the spec's JSON Lines format defines it."""
+
+    id: str
+    timestamp: str
+    operation_type: str
+    resource_type: str
+    resource_id: str | None
+    details: dict[str, Any]
+    agent_id: str | None
+    task_id: str | None
+
+    def to_api(self) -> dict[str, Any]:
+        """The spec's log JSON."""
+        return {
+            "id": self.id,
+            "timestamp": self.timestamp,
+            "operation_type": self.operation_type,
+            "resource_type": self.resource_type,
+            "resource_id": self.resource_id,
+            "details": self.details,
+            "agent_id": self.agent_id,
+            "task_id": self.task_id,
+        }
+
+
+@dataclass(frozen=True)
+class FileQuery:
+    """Filters for listing and counting files; all given filters must match."""
+
+    file_type: str | None = None
+    tags: tuple[str, ...] = ()
+    created_by: str | None = None
+    path_prefix: str | None = None
+    include_deleted: bool = False
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """Filters for the operation log; newest entries first."""
+
+    operation_type: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    agent_id: str | None = None
+    task_id: str | None = None
+    since: str | None = None
+    until: str | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of results and the opaque cursor of the next (None at the end)."""
+
+    items: list[T] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class FileDraft:
+    """What an upload asks for, before the store assigns a number or a version."""
+
+    filename: str
+    path: str
+    session_id: str | None
+    description: str
+    tags: tuple[str, ...]
+    created_by: str | None
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BlobFacts:
+    """What the upload pipeline learned from the bytes themselves."""
+
+    size_bytes: int
+    checksum: str
+    mime_type: str
+    file_type: str
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A path and file id held for an upload in progress (``status: pending``)."""
+
+    file_id: str
+    number: int
+    version: int
+    is_new: bool
+    previous_storage_key: str | None

@@ -1,0 +1,1 @@
+"""Virus scanning behind one interface: ``Scanner``; ``ClamdScanner`` and ``DisabledScanner``."""

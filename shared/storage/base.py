@@ -1,0 +1,88 @@
+"""The blob-store interface: ``BlobStore`` and ``StagedBlob``.
+
+Uploads are written to a staging area first and only ``promote``d to their final key after a
+clean verdict, so no unscanned byte ever sits where a record could point at it. Promotion is
+create-only (the ``if_generation_match=0`` idea): it never replaces an existing blob, because
+overwrites get a fresh versioned key and the old blob is purged later.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from typing import BinaryIO
+
+from shared.errors import BadRequest
+
+READ_CHUNK = 1024 * 1024
+_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+(/[^/\\\x00-\x1f]+)+$")
+
+
+def check_key(key: str) -> str:
+    """Keys are built by the service, never taken from callers; refuse anything odd anyway."""
+    if not _KEY_RE.match(key) or any(part in {".", ".."} for part in key.split("/")):
+        raise BadRequest("invalid storage key")
+    return key
+
+
+def blob_key(workspace_id: str, file_id: str, version: int, filename: str) -> str:
+    """Where a file version lives: ``{workspace}/{file_id}/v{version}/{filename}``."""
+    return check_key(f"{workspace_id}/{file_id}/v{version}/{filename}")
+
+
+class StagedBlob(abc.ABC):
+    """Bytes being written before their verdict; ``discard`` removes every trace."""
+
+    size: int = 0
+
+    @abc.abstractmethod
+    def write(self, chunk: bytes) -> None:
+        """Append bytes."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Flush; after this only ``promote`` or ``discard`` may follow."""
+
+    @abc.abstractmethod
+    def discard(self) -> None:
+        """Delete the staged bytes; never raises."""
+
+
+class BlobStore(abc.ABC):
+    """Where file bytes live."""
+
+    name: str = "blobs"
+    scheme: str = "blob"
+    supports_signed_urls: bool = False
+
+    @abc.abstractmethod
+    def stage(self) -> StagedBlob:
+        """Open a new staging area for an upload."""
+
+    @abc.abstractmethod
+    def promote(self, staged: StagedBlob, key: str) -> None:
+        """Move staged bytes to ``key``; raises ``Conflict`` if ``key`` exists."""
+
+    @abc.abstractmethod
+    def open_read(self, key: str) -> BinaryIO:
+        """A stream of the blob's bytes; raises ``NotFound`` when missing."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> bool:
+        """Remove a blob; False when it was already gone."""
+
+    @abc.abstractmethod
+    def exists(self, key: str) -> bool:
+        """True when a blob is stored at ``key``."""
+
+    @abc.abstractmethod
+    def sweep_staging(self, older_than_seconds: float) -> int:
+        """Delete staging leftovers of crashed uploads; returns how many."""
+
+    def storage_path(self, key: str) -> str:
+        """The record's ``storage_path`` (``local://...`` or ``gcs://...``)."""
+        return f"{self.scheme}://{key}"
+
+    def describe(self) -> dict[str, str]:
+        """What health checks report about this backend."""
+        return {"backend": self.name}

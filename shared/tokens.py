@@ -1,0 +1,90 @@
+"""Search tokens and ranking shared by every metadata backend.
+
+SQLite indexes ``index_text`` with FTS5; Firestore stores ``index_tokens`` on each record and
+queries them with ``array_contains_any``. Both feed candidates through ``rank``, so the two
+backends return the same results in the same order (the contract suite checks this).
+
+Matching rule: a record matches when every query word is a prefix of some word of its
+filename, description or tags. Words are lower-cased runs of letters and digits; each CJK
+character is a word of its own, since CJK text has no spaces to split on.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+_CJK_RE = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+)
+MAX_QUERY_WORDS = 8
+PREFIX_MIN = 1
+PREFIX_MAX = 12
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words of ``text``; CJK characters split one per word."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    out: list[str] = []
+    for match in _WORD_RE.finditer(text):
+        chunk = match.group(0)
+        if _CJK_RE.search(chunk):
+            buf = ""
+            for char in chunk:
+                if _CJK_RE.match(char):
+                    if buf:
+                        out.append(buf)
+                        buf = ""
+                    out.append(char)
+                else:
+                    buf += char
+            if buf:
+                out.append(buf)
+        else:
+            out.append(chunk)
+    return out
+
+
+def query_words(query: str) -> list[str]:
+    """The distinct words of a query, at most ``MAX_QUERY_WORDS``, longest first kept."""
+    seen: list[str] = []
+    for word in words(query):
+        if word not in seen:
+            seen.append(word)
+    return seen[:MAX_QUERY_WORDS]
+
+
+def index_text(fields: Iterable[str]) -> str:
+    """Space-joined words: what SQLite's FTS5 column holds."""
+    return " ".join(word for field in fields for word in words(field))
+
+
+def index_tokens(fields: Iterable[str]) -> list[str]:
+    """Every word and each of its prefixes (up to ``PREFIX_MAX`` chars), for Firestore."""
+    tokens: set[str] = set()
+    for word in words(" ".join(fields)):
+        for end in range(PREFIX_MIN, min(len(word), PREFIX_MAX) + 1):
+            tokens.add(word[:end])
+        tokens.add(word)
+    return sorted(tokens)
+
+
+def matches(qwords: list[str], fields: Iterable[str]) -> bool:
+    """True when every query word prefixes some word of the fields."""
+    have = words(" ".join(fields))
+    return all(any(w.startswith(q) for w in have) for q in qwords)
+
+
+def score(qwords: list[str], weighted_fields: Iterable[tuple[str, float]]) -> float:
+    """Relevance: exact-word hits beat prefix hits; filename outweighs tags and description."""
+    total = 0.0
+    for text, weight in weighted_fields:
+        have = words(text)
+        for q in qwords:
+            if q in have:
+                total += 2.0 * weight
+            elif any(w.startswith(q) for w in have):
+                total += 1.0 * weight
+    return total
