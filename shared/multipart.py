@@ -71,8 +71,9 @@ def read_form(
     ``check_field(name, value)`` runs as each field completes and may raise. Exactly one
     file part named ``file_field`` is required.
     """
-    decoder = MultipartDecoder(boundary_of(content_type), max_form_memory_size=MAX_FIELD_BYTES,
-                               max_parts=MAX_PARTS)
+    # The decoder's own memory cap applies to each received chunk, files included, so it
+    # stays off; field sizes are capped below, and file sizes by the sink.
+    decoder = MultipartDecoder(boundary_of(content_type), max_parts=MAX_PARTS)
     form = Form()
     sink: FileSink | None = None
     current: Field | File | None = None
@@ -104,13 +105,16 @@ def read_form(
                         file_done = not event.more_data
                     elif isinstance(current, Field):
                         buffer.append(event.data)
+                        if sum(map(len, buffer)) > MAX_FIELD_BYTES:
+                            raise PayloadTooLarge(
+                                f"form fields are limited to {MAX_FIELD_BYTES} bytes")
                         if not event.more_data:
                             _complete_field(form, current.name, buffer, check_field)
                 event = decoder.next_event()
             if not chunk and not finished:
                 raise BadRequest("multipart body is truncated")
     except RequestEntityTooLarge as exc:
-        raise PayloadTooLarge(f"form fields are limited to {MAX_FIELD_BYTES} bytes") from exc
+        raise PayloadTooLarge(f"a form may have at most {MAX_PARTS} parts") from exc
     except ValueError as exc:
         if isinstance(exc, BadRequest):
             raise

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import socket
 import struct
-from typing import Any
+from typing import Any, NoReturn
 
 import pyclamd
 
@@ -88,14 +89,14 @@ class ClamdSession(ScanSession):
     def feed(self, chunk: bytes) -> None:
         if not chunk:
             return
+        sock = self._client.clamd_socket
         try:
-            self._client.clamd_socket.send(struct.pack("!L", len(chunk)) + chunk)
+            # clamd only speaks mid-stream to refuse it (size limit): listen before sending.
+            if select.select([sock], [], [], 0)[0]:
+                self._fail(self._client.read_reply(), None)
+            sock.send(struct.pack("!L", len(chunk)) + chunk)
         except OSError as exc:
-            reply = self._reply_after_failure()
-            self._close()
-            if _SIZE_LIMIT in reply:
-                raise PayloadTooLarge("file exceeds the scanner's stream limit") from exc
-            raise ScannerUnavailable("virus scanner connection lost") from exc
+            self._fail(self._reply_after_failure(), exc)
         self._bytes += len(chunk)
 
     def finish(self) -> Verdict:
@@ -103,10 +104,16 @@ class ClamdSession(ScanSession):
             self._client.clamd_socket.send(_END)
             reply = self._client.read_reply()
         except OSError as exc:
-            raise ScannerUnavailable("virus scanner connection lost") from exc
+            self._fail(self._reply_after_failure(), exc)
         finally:
             self._close()
         return self._verdict(reply)
+
+    def _fail(self, reply: str, cause: BaseException | None) -> NoReturn:
+        self._close()
+        if _SIZE_LIMIT in reply:
+            raise PayloadTooLarge("file exceeds the scanner's stream limit") from cause
+        raise ScannerUnavailable("virus scanner connection lost") from cause
 
     def abort(self) -> None:
         self._close()

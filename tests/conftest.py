@@ -1,0 +1,181 @@
+"""Fixtures: a real clamd, a configured environment, an in-process client, real servers.
+
+Services start on free ports and stop by process group. When ``CI=true`` a missing service
+is a failure, never a skip (``require``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
+
+from localdev.clamd import ClamdProcess, find_clamd, free_port
+from shared.auth import mint_dev_token
+from shared.config import reset_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET = "test-secret-0123456789-abcdefghijklmnop"
+API = "/api/assistant/workspace"
+# Built from parts so no file in the repo carries the full test string.
+EICAR = (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
+
+
+def require(condition: bool, what: str) -> None:
+    """Skip locally when a service is missing; fail in CI, where skips would hide it."""
+    if condition:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} is required in CI but is missing")
+    pytest.skip(f"{what} is not available")
+
+
+@pytest.fixture(scope="session")
+def clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClamdProcess]:
+    """One real clamd for the session, on a free port, with the test signatures."""
+    require(find_clamd() is not None, "clamd (Debian's clamav-daemon)")
+    proc = ClamdProcess(tmp_path_factory.mktemp("clamd"), max_file_mb=300).start()
+    yield proc
+    proc.stop()
+
+
+def base_env(storage: Path, clamd_port: int | None) -> dict[str, str]:
+    """The environment a test server runs with."""
+    env = {
+        "AUTH_MODE": "dev",
+        "AUTH_DEV_SECRET": DEV_SECRET,
+        "WORKSPACE_STORAGE_DIR": str(storage),
+        "CLAMAV_SERVICE_ENABLED": "true" if clamd_port else "false",
+        "CLAMAV_SERVICE_HOST": "127.0.0.1",
+        "CLAMAV_SERVICE_PORT": str(clamd_port or 1),
+        "CORS_ALLOWED_ORIGINS": "https://app.example.com",
+    }
+    return env
+
+
+@pytest.fixture
+def env(tmp_path: Path, clamd: ClamdProcess, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Configure this process for a fresh storage dir and the session clamd."""
+    values = base_env(tmp_path / "storage", clamd.port)
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    reset_settings()
+    yield values
+    reset_settings()
+
+
+class Api:
+    """A thin client over the full WSGI app (the same routing as ``make run``)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    @staticmethod
+    def headers(user: str = "alice", **extra: str) -> dict[str, str]:
+        token = mint_dev_token(DEV_SECRET, user)
+        out = {"Authorization": f"Bearer {token}"}
+        for key, value in extra.items():
+            out[key.replace("_", "-")] = value
+        return out
+
+    def get(self, path: str, user: str = "alice", **kw: Any) -> Response:
+        headers = {**self.headers(user), **kw.pop("headers", {})}
+        return self.client.get(API + path, headers=headers, **kw)
+
+    def delete(self, path: str, user: str = "alice", **kw: Any) -> Response:
+        headers = {**self.headers(user), **kw.pop("headers", {})}
+        return self.client.delete(API + path, headers=headers, **kw)
+
+    def upload(self, content: bytes = b"hello world\n", filename: str = "hello.txt",
+               user: str = "alice", headers: dict[str, str] | None = None,
+               **fields: Any) -> Response:
+        import io
+
+        data: dict[str, Any] = {}
+        for key, value in fields.items():
+            data[key] = value
+        data["file"] = (io.BytesIO(content), filename)
+        return self.client.post(API + "/files", data=data,
+                                headers={**self.headers(user), **(headers or {})},
+                                content_type="multipart/form-data")
+
+
+@pytest.fixture
+def api(env: dict[str, str]) -> Api:
+    """An in-process client of every function, mounted as in production."""
+    from localdev.server import build_app
+
+    return Api(Client(build_app(), Response))
+
+
+def storage_snapshot(root: Path) -> dict[str, int]:
+    """Every blob file under the storage dir (not the database), to prove nothing was stored."""
+    out = {}
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if path.is_file() and not rel.parts[0].startswith("."):
+            out[str(rel)] = path.stat().st_size
+    staging = root / ".staging"
+    if staging.is_dir():
+        for path in staging.iterdir():
+            out[f".staging/{path.name}"] = path.stat().st_size
+    return out
+
+
+class ServerProcess:
+    """``python -m localdev.server`` in its own process group, on a free port."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, **env, "PORT": str(self.port)}
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "localdev.server", "--no-clamd", "--threads", "32"],
+            cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+            try:
+                requests.get(self.url + "/healthz", timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self._log.close()
+
+
+@pytest.fixture
+def servers(tmp_path: Path, clamd: ClamdProcess) -> Iterator[list[ServerProcess]]:
+    """Two real server processes sharing one storage dir (and the session clamd)."""
+    env_values = base_env(tmp_path / "shared-storage", clamd.port)
+    started: list[ServerProcess] = []
+    try:
+        for index in range(2):
+            started.append(ServerProcess(env_values, tmp_path / f"server{index}.log"))
+        yield started
+    finally:
+        for server in started:
+            server.stop()
