@@ -13,7 +13,7 @@ export AUTH_DEV_SECRET ?= local-dev-secret-do-not-deploy-0123456789
 export WORKSPACE_STORAGE_DIR ?= Runtime
 export PORT ?= 8080
 
-.PHONY: run test lint fmt bench system-deps venv clean token
+.PHONY: run test lint fmt bench system-deps venv clean token sweep
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ run: system-deps venv
 
 token: venv
 	@$(PY) -m localdev.token $${USER_ID:-alice}
+
+sweep: venv
+	$(PY) -m localdev.sweep
 
 lint: venv
 	$(VENV)/bin/ruff check .

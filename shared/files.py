@@ -33,13 +33,14 @@ from shared.multipart import read_form
 from shared.scanning.base import Scanner
 from shared.signing import UrlSigner
 from shared.storage.base import BlobStore, blob_key
-from shared.timeutil import utcnow
+from shared.timeutil import plus_seconds, utcnow
 
 log = logging.getLogger(__name__)
 
 FORM_FIELDS = {"description", "tags", "created_by", "path", "overwrite", "session_id",
                "metadata", "filename"}
 MULTIPART_OVERHEAD = 1024 * 1024
+STALE_UPLOAD_SECONDS = 3600
 
 _FIELD_CHECKS: dict[str, Callable[[str], object]] = {
     "description": v.check_description,
@@ -253,3 +254,21 @@ class FileService:
         if keys:
             self.meta.mark_purged(keys)
         return len(keys)
+
+    def sweep(self, stale_after_seconds: int = STALE_UPLOAD_SECONDS) -> dict[str, int]:
+        """Clean up after crashes: due blobs, staging leftovers, abandoned reservations.
+
+        An upload that died between reserving its path and finalizing (process killed)
+        leaves a pending record holding the path; after ``stale_after_seconds`` it is
+        released. Staging files that old belong to no live request.
+        """
+        released = 0
+        cutoff = plus_seconds(utcnow(), -stale_after_seconds)
+        for workspace_id, reservation in self.meta.stale_reservations(cutoff, 500):
+            self.meta.release_reservation(workspace_id, reservation)
+            released += 1
+        return {
+            "purged_blobs": self.purge(),
+            "staging_removed": self.blobs.sweep_staging(stale_after_seconds),
+            "reservations_released": released,
+        }
