@@ -14,8 +14,10 @@ from shared.config import get_settings
 from shared.errors import ConfigError
 from shared.files import FileService
 from shared.logs import LogService
+from shared.memory import MemoryService
 from shared.metadata.base import MetadataStore
 from shared.scanning.base import Scanner
+from shared.search import SearchService
 from shared.signing import UrlSigner, load_or_create_key
 from shared.storage.base import BlobStore
 from shared.workspace import WorkspaceService
@@ -88,13 +90,27 @@ def log_service() -> LogService:
 
 
 @functools.cache
+def memory_service() -> MemoryService:
+    """Global memory."""
+    settings = get_settings()
+    return MemoryService(metadata_store(), settings.memory_max_length, settings.memory_history)
+
+
+@functools.cache
+def search_service() -> SearchService:
+    """Combined search over files, memory and logs."""
+    return SearchService(metadata_store())
+
+
+@functools.cache
 def workspace_service() -> WorkspaceService:
     """Workspace summaries."""
-    return WorkspaceService(metadata_store())
+    memory = memory_service()
+    return WorkspaceService(metadata_store(), memory.max_length, memory.length)
 
 
 def reset() -> None:
     """Forget every built object (tests change the environment between cases)."""
     for built in (blob_store, metadata_store, scanner, signer, authenticator, file_service,
-                  log_service, workspace_service):
+                  log_service, memory_service, search_service, workspace_service):
         built.cache_clear()

@@ -21,7 +21,7 @@ TRUNCATION_NOTICE = "\n\n> [Memory truncated: content exceeded the maximum lengt
 DROP_NOTICE = "> [Earlier memory removed to fit the maximum length.]\n\n"
 
 _HEADING = re.compile(r"^#{1,6}[ \t]", re.MULTILINE)
-_SENTENCE_END = re.compile(r"[.!?…](?=\s|$)|[。！？]")
+_SENTENCE_END = re.compile(r"[.!?\u2026](?=\s|$)|[\u3002\uff01\uff1f]")
 _GRAPHEME = regex.compile(r"\X", regex.DOTALL)
 
 

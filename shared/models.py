@@ -196,3 +196,46 @@ class Reservation:
     version: int
     is_new: bool
     previous_storage_key: str | None
+
+
+@dataclass(frozen=True)
+class MemoryDoc:
+    """The workspace's global memory: Markdown text and its optimistic-concurrency version."""
+
+    content: str = ""
+    version: int = 0
+    updated_at: str | None = None
+    updated_by: str | None = None
+
+
+@dataclass(frozen=True)
+class MemoryVersion:
+    """One kept version of the memory (the last N are kept)."""
+
+    version: int
+    content: str
+    created_at: str
+    updated_by: str | None
+    operation: str
+
+    def to_api(self, with_content: bool) -> dict[str, Any]:
+        """Version metadata, and the text when asked for one version."""
+        body: dict[str, Any] = {
+            "version": self.version,
+            "length": len(self.content),
+            "created_at": self.created_at,
+            "updated_by": self.updated_by,
+            "operation": self.operation,
+        }
+        if with_content:
+            body["content"] = self.content
+        return body
+
+
+@dataclass(frozen=True)
+class MemoryChange:
+    """What a memory mutation wants stored, with the log entry that records it."""
+
+    content: str
+    operation: str
+    entry: LogEntry

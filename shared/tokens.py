@@ -77,14 +77,19 @@ def matches(qwords: list[str], fields: Iterable[str]) -> bool:
     return all(any(w.startswith(q) for w in have) for q in qwords)
 
 
-def score(qwords: list[str], weighted_fields: Iterable[tuple[str, float]]) -> float:
-    """Relevance: exact-word hits beat prefix hits; filename outweighs tags and description."""
+def rank(qwords: list[str], weighted_fields: Iterable[tuple[str, float]]) -> float | None:
+    """``score`` for records that ``matches``, None for the rest, splitting words once."""
+    fields = [(words(text), weight) for text, weight in weighted_fields]
     total = 0.0
-    for text, weight in weighted_fields:
-        have = words(text)
-        for q in qwords:
+    for q in qwords:
+        hit = False
+        for have, weight in fields:
             if q in have:
                 total += 2.0 * weight
+                hit = True
             elif any(w.startswith(q) for w in have):
                 total += 1.0 * weight
+                hit = True
+        if not hit:
+            return None
     return total

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from shared.context import RequestContext
 from shared.metadata.base import MetadataStore
 from shared.models import FileQuery
 
-MEMORY_MAX_LENGTH_DEFAULT = 100_000
-
 
 class WorkspaceService:
     """Counts and timestamps for one user's workspace."""
 
-    def __init__(self, meta: MetadataStore, memory_max_length: int = MEMORY_MAX_LENGTH_DEFAULT,
-                 memory_length: Any = None) -> None:
+    def __init__(self, meta: MetadataStore, memory_max_length: int,
+                 memory_length: Callable[[str], int]) -> None:
         self.meta = meta
         self.memory_max_length = memory_max_length
-        self._memory_length = memory_length or (lambda _ws_id: 0)
+        self._memory_length = memory_length
 
     def overview(self, ctx: RequestContext) -> dict[str, Any]:
         """The spec's short summary."""

@@ -179,3 +179,13 @@ def servers(tmp_path: Path, clamd: ClamdProcess) -> Iterator[list[ServerProcess]
     finally:
         for server in started:
             server.stop()
+
+
+def post_json(api: Api, path: str, body: object, user: str = "alice",
+              headers: dict[str, str] | None = None) -> Response:
+    """POST a JSON body through the in-process app."""
+    import json as _json
+
+    return api.client.post(API + path, data=_json.dumps(body),
+                           headers={**api.headers(user), **(headers or {})},
+                           content_type="application/json")

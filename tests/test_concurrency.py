@@ -93,3 +93,40 @@ def test_first_requests_of_a_new_user_share_one_workspace_across_processes(serve
     with ThreadPoolExecutor(WRITERS) as pool:
         ids = set(pool.map(overview, range(WRITERS)))
     assert len(ids) == 1
+
+
+def test_memory_appends_never_lose_text_across_two_processes(servers):
+    urls = [s.url for s in servers]
+    writers, appends = 8, 50
+
+    def writer(index: int) -> list[int]:
+        session = requests.Session()
+        statuses = []
+        for n in range(appends):
+            response = session.post(
+                urls[index % 2] + API + "/memory", headers=Api.headers("alice"),
+                json={"content": f"\n- marker w{index}-n{n};", "append": True}, timeout=60)
+            statuses.append(response.status_code)
+        return statuses
+
+    with ThreadPoolExecutor(writers) as pool:
+        statuses = [s for batch in pool.map(writer, range(writers)) for s in batch]
+    assert set(statuses) == {200}
+    memory = requests.get(urls[0] + API + "/memory", headers=Api.headers("alice"), timeout=10)
+    content = memory.json()["content"]
+    missing = [f"w{i}-n{n};" for i in range(writers) for n in range(appends)
+               if f"marker w{i}-n{n};" not in content]
+    assert missing == []
+    assert memory.json()["version"] == writers * appends
+
+
+def test_stale_memory_version_is_409_across_processes(servers):
+    a, b = (s.url + API + "/memory" for s in servers)
+    hdr = Api.headers("alice")
+    version = requests.post(a, json={"content": "base"}, headers=hdr, timeout=10).json()["version"]
+    assert requests.post(b, json={"content": "from b", "expected_version": version},
+                         headers=hdr, timeout=10).status_code == 200
+    stale = requests.post(a, json={"content": "from a", "expected_version": version},
+                          headers=hdr, timeout=10)
+    assert stale.status_code == 409
+    assert requests.get(a, headers=hdr, timeout=10).json()["content"] == "from b"

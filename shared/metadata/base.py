@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import uuid
+from collections.abc import Callable
 
 from shared import tokens
 from shared.models import (
@@ -19,6 +20,9 @@ from shared.models import (
     FileRecord,
     LogEntry,
     LogQuery,
+    MemoryChange,
+    MemoryDoc,
+    MemoryVersion,
     Page,
     Reservation,
     Workspace,
@@ -112,6 +116,34 @@ class MetadataStore(abc.ABC):
     ) -> FileRecord:
         """Soft-delete: free the path, keep the record, queue the blob for purge, log it."""
 
+    # -- memory -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_memory(self, workspace_id: str) -> MemoryDoc:
+        """The current memory (empty, version 0, before the first write)."""
+
+    @abc.abstractmethod
+    def mutate_memory(
+        self,
+        workspace_id: str,
+        mutate: Callable[[MemoryDoc], MemoryChange],
+        updated_by: str | None,
+        keep_versions: int,
+    ) -> MemoryDoc:
+        """Atomically read the memory, apply ``mutate`` and store its result as a new version.
+
+        ``mutate`` may raise (a stale version, a rejected overflow) and then nothing
+        changes. The change and its log entry commit together; versions beyond
+        ``keep_versions`` are dropped.
+        """
+
+    @abc.abstractmethod
+    def list_memory_versions(self, workspace_id: str) -> list[MemoryVersion]:
+        """Kept versions, newest first."""
+
+    @abc.abstractmethod
+    def get_memory_version(self, workspace_id: str, version: int) -> MemoryVersion | None:
+        """One kept version, or None."""
+
     # -- operation log ----------------------------------------------------------------
     @abc.abstractmethod
     def append_log(self, workspace_id: str, entry: LogEntry) -> None:
@@ -124,6 +156,11 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def count_logs(self, workspace_id: str) -> int:
         """How many entries the workspace's log holds."""
+
+    @abc.abstractmethod
+    def search_log_candidates(self, workspace_id: str, qwords: list[str],
+                              cap: int) -> list[LogEntry]:
+        """Entries whose words have every query word as a prefix (unranked, newest first)."""
 
     # -- purge ------------------------------------------------------------------------
     @abc.abstractmethod
@@ -156,17 +193,47 @@ class MetadataStore(abc.ABC):
         if not qwords:
             return []
         candidates = self.search_candidates(workspace_id, qwords, file_type, SEARCH_CANDIDATE_CAP)
-        hits = [r for r in candidates if tokens.matches(qwords, _fields(r))]
-        hits.sort(key=lambda r: (-_score(qwords, r), r.number))
-        return hits[:limit]
+        ranked = [(_rank(qwords, r), r) for r in candidates]
+        hits = sorted(((s, r) for s, r in ranked if s is not None),
+                      key=lambda pair: (-pair[0], pair[1].number))
+        return [r for _, r in hits[:limit]]
 
 
-def _fields(record: FileRecord) -> list[str]:
-    return [record.filename, record.description, *record.tags]
+    def search_logs(self, workspace_id: str, query: str, limit: int) -> list[LogEntry]:
+        """Ranked search over log details, resource id, agent and task ids."""
+        qwords = tokens.query_words(query)
+        if not qwords:
+            return []
+        candidates = self.search_log_candidates(workspace_id, qwords, SEARCH_CANDIDATE_CAP)
+        ranked = [(tokens.rank(qwords, [(log_search_text(e), 1.0)]), e) for e in candidates]
+        hits = sorted(((s, e) for s, e in ranked if s is not None),
+                      key=lambda pair: (-pair[0], _newest_first(pair[1])))
+        return [e for _, e in hits[:limit]]
 
 
-def _score(qwords: list[str], record: FileRecord) -> float:
-    return tokens.score(
+def _flatten(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [part for item in value.values() for part in _flatten(item)]
+    if isinstance(value, list | tuple):
+        return [part for item in value for part in _flatten(item)]
+    if value is None or isinstance(value, bool):
+        return []
+    return [str(value)]
+
+
+def log_search_text(entry: LogEntry) -> str:
+    """The words a log entry is found by: details, ids, agent, task and operation."""
+    parts = [entry.operation_type, entry.resource_type, entry.resource_id or "",
+             entry.agent_id or "", entry.task_id or "", *_flatten(entry.details)]
+    return tokens.index_text(parts)
+
+
+def _newest_first(entry: LogEntry) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in entry.timestamp + entry.id)
+
+
+def _rank(qwords: list[str], record: FileRecord) -> float | None:
+    return tokens.rank(
         qwords,
         [(record.filename, 3.0), (" ".join(record.tags), 2.0), (record.description, 1.0)],
     )

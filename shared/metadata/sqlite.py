@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from shared.errors import BackendUnavailable, Conflict, NotFound
 from shared.metadata.base import (
     MetadataStore,
     format_file_id,
+    log_search_text,
     new_workspace_id,
     search_text,
 )
@@ -33,6 +34,9 @@ from shared.models import (
     FileRecord,
     LogEntry,
     LogQuery,
+    MemoryChange,
+    MemoryDoc,
+    MemoryVersion,
     Page,
     Reservation,
     Workspace,
@@ -101,6 +105,24 @@ CREATE TABLE IF NOT EXISTS logs (
     task_id TEXT
 );
 CREATE INDEX IF NOT EXISTS logs_ws_ts ON logs (workspace_id, ts DESC, id DESC);
+CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts
+    USING fts5(text, tokenize = "unicode61 remove_diacritics 0");
+CREATE TABLE IF NOT EXISTS memory (
+    workspace_id TEXT PRIMARY KEY,
+    content TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by TEXT
+);
+CREATE TABLE IF NOT EXISTS memory_versions (
+    workspace_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_by TEXT,
+    operation TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, version)
+);
 CREATE TABLE IF NOT EXISTS purge_queue (
     storage_key TEXT PRIMARY KEY,
     due_at TEXT NOT NULL
@@ -152,6 +174,16 @@ def _log(row: sqlite3.Row) -> LogEntry:
         agent_id=row["agent_id"],
         task_id=row["task_id"],
     )
+
+
+def _version(row: sqlite3.Row) -> MemoryVersion:
+    return MemoryVersion(row["version"], row["content"], row["created_at"], row["updated_by"],
+                         row["operation"])
+
+
+def _fts_match(qwords: list[str]) -> str:
+    """An FTS5 query: every word as a quoted prefix term, all required."""
+    return " AND ".join('"' + w.replace('"', '""') + '"*' for w in qwords)
 
 
 def _prefix_bounds(prefix: str) -> tuple[str, str]:
@@ -392,7 +424,7 @@ class SqliteMetadataStore(MetadataStore):
     def search_candidates(
         self, workspace_id: str, qwords: list[str], file_type: str | None, cap: int
     ) -> list[FileRecord]:
-        match = " AND ".join('"' + w.replace('"', '""') + '"*' for w in qwords)
+        match = _fts_match(qwords)
         sql = (
             f"SELECT {_FILE_COLUMNS} FROM files WHERE rowid IN"
             " (SELECT rowid FROM files_fts WHERE files_fts MATCH ?)"
@@ -430,13 +462,72 @@ class SqliteMetadataStore(MetadataStore):
 
     # -- operation log ----------------------------------------------------------------
     def _insert_log(self, conn: sqlite3.Connection, workspace_id: str, entry: LogEntry) -> None:
-        conn.execute(
+        seq = conn.execute(
             "INSERT INTO logs (id, workspace_id, ts, operation_type, resource_type,"
-            " resource_id, details, agent_id, task_id) VALUES (?,?,?,?,?,?,?,?,?)",
+            " resource_id, details, agent_id, task_id) VALUES (?,?,?,?,?,?,?,?,?) RETURNING seq",
             (entry.id, workspace_id, entry.timestamp, entry.operation_type,
              entry.resource_type, entry.resource_id, json.dumps(entry.details, ensure_ascii=False),
              entry.agent_id, entry.task_id),
+        ).fetchone()[0]
+        conn.execute("INSERT INTO logs_fts (rowid, text) VALUES (?, ?)",
+                     (seq, log_search_text(entry)))
+
+    def search_log_candidates(self, workspace_id: str, qwords: list[str],
+                              cap: int) -> list[LogEntry]:
+        rows = self._read(
+            "SELECT * FROM logs WHERE seq IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)"
+            " AND workspace_id = ? ORDER BY seq DESC LIMIT ?",
+            (_fts_match(qwords), workspace_id, cap),
         )
+        return [_log(r) for r in rows]
+
+    # -- memory -----------------------------------------------------------------------
+    def get_memory(self, workspace_id: str) -> MemoryDoc:
+        rows = self._read("SELECT * FROM memory WHERE workspace_id = ?", (workspace_id,))
+        if not rows:
+            return MemoryDoc()
+        row = rows[0]
+        return MemoryDoc(row["content"], row["version"], row["updated_at"], row["updated_by"])
+
+    def mutate_memory(
+        self,
+        workspace_id: str,
+        mutate: Callable[[MemoryDoc], MemoryChange],
+        updated_by: str | None,
+        keep_versions: int,
+    ) -> MemoryDoc:
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM memory WHERE workspace_id = ?",
+                               (workspace_id,)).fetchone()
+            current = (MemoryDoc(row["content"], row["version"], row["updated_at"],
+                                 row["updated_by"]) if row else MemoryDoc())
+            change = mutate(current)
+            now = utcnow()
+            doc = MemoryDoc(change.content, current.version + 1, now, updated_by)
+            conn.execute(
+                "INSERT INTO memory VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace_id) DO UPDATE"
+                " SET content = excluded.content, version = excluded.version,"
+                " updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                (workspace_id, doc.content, doc.version, now, updated_by),
+            )
+            conn.execute("INSERT INTO memory_versions VALUES (?, ?, ?, ?, ?, ?)",
+                         (workspace_id, doc.version, doc.content, now, updated_by,
+                          change.operation))
+            conn.execute("DELETE FROM memory_versions WHERE workspace_id = ? AND version <= ?",
+                         (workspace_id, doc.version - keep_versions))
+            self._insert_log(conn, workspace_id, change.entry)
+            self._touch(conn, workspace_id, now)
+            return doc
+
+    def list_memory_versions(self, workspace_id: str) -> list[MemoryVersion]:
+        rows = self._read("SELECT * FROM memory_versions WHERE workspace_id = ?"
+                          " ORDER BY version DESC", (workspace_id,))
+        return [_version(r) for r in rows]
+
+    def get_memory_version(self, workspace_id: str, version: int) -> MemoryVersion | None:
+        rows = self._read("SELECT * FROM memory_versions WHERE workspace_id = ? AND version = ?",
+                          (workspace_id, version))
+        return _version(rows[0]) if rows else None
 
     def append_log(self, workspace_id: str, entry: LogEntry) -> None:
         with self._write() as conn:

@@ -1,0 +1,50 @@
+"""The ``memory`` function: the global memory, its versions and reverts."""
+
+from __future__ import annotations
+
+import functions_framework
+from flask import Request, Response
+
+from functions._http import Router, read_body
+from shared import factory
+from shared.context import RequestContext
+from shared.jsonbody import parse_json_object
+from shared.memory import WRITE_FIELDS
+from shared.routes import API_PREFIX
+
+router = Router()
+MEMORY = f"{API_PREFIX}/memory"
+
+
+@router.route(MEMORY)
+def read(request: Request, ctx: RequestContext) -> dict[str, object]:
+    return factory.memory_service().read(ctx)
+
+
+@router.route(MEMORY, methods=["POST"])
+def write(request: Request, ctx: RequestContext) -> dict[str, object]:
+    service = factory.memory_service()
+    limit = service.max_length * 4 + 4096  # UTF-8 worst case plus JSON framing
+    body = parse_json_object(read_body(request, limit), request.content_type, WRITE_FIELDS, limit)
+    return service.write(ctx, body, request.headers.get("If-Match"))
+
+
+@router.route(f"{MEMORY}/versions")
+def versions(request: Request, ctx: RequestContext) -> list[dict[str, object]]:
+    return factory.memory_service().versions(ctx)
+
+
+@router.route(f"{MEMORY}/versions/<version>")
+def version(request: Request, ctx: RequestContext, version: str) -> dict[str, object]:
+    return factory.memory_service().version(ctx, version)
+
+
+@router.route(f"{MEMORY}/versions/<version>/revert", methods=["POST"])
+def revert(request: Request, ctx: RequestContext, version: str) -> dict[str, object]:
+    return factory.memory_service().revert(ctx, version, request.headers.get("If-Match"))
+
+
+@functions_framework.http
+def memory(request: Request) -> Response:
+    """Entry point: everything under ``/api/assistant/workspace/memory``."""
+    return router.dispatch(request)

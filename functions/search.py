@@ -1,0 +1,26 @@
+"""The ``search`` function: one query across files, memory and logs."""
+
+from __future__ import annotations
+
+import functions_framework
+from flask import Request, Response
+
+from functions._http import Router
+from shared import factory, queries
+from shared.config import get_settings
+from shared.context import RequestContext
+from shared.routes import API_PREFIX
+
+router = Router()
+
+
+@router.route(f"{API_PREFIX}/search")
+def run_search(request: Request, ctx: RequestContext) -> dict[str, object]:
+    text, types, limit = queries.combined_search_query(request.args, get_settings())
+    return factory.search_service().search(ctx, text, types, limit)
+
+
+@functions_framework.http
+def search(request: Request) -> Response:
+    """Entry point: ``GET /api/assistant/workspace/search``."""
+    return router.dispatch(request)

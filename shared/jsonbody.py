@@ -1,0 +1,65 @@
+"""Reading JSON request bodies strictly: ``parse_json_object`` and typed field getters.
+
+Strict means: the body must be a JSON object, unknown keys are refused, and a field of the
+wrong type is a 400 (``"append": "yes"`` is not a boolean), so a typo never silently
+falls back to a default.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+
+def parse_json_object(raw: bytes, content_type: str | None, allowed: set[str],
+                      max_bytes: int) -> dict[str, Any]:
+    """The body as a dict with only ``allowed`` keys; 400/413/415 otherwise."""
+    mimetype = (content_type or "").split(";", 1)[0].strip().lower()
+    if mimetype != "application/json":
+        raise UnsupportedMediaType("the body must be application/json")
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest("the body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(unknown)}")
+    return body
+
+
+def get_str(body: dict[str, Any], key: str, required: bool = False) -> str | None:
+    """A string field."""
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise BadRequest(f"'{key}' is required")
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"'{key}' must be a string")
+    return value
+
+
+def get_bool(body: dict[str, Any], key: str, default: bool) -> bool:
+    """A JSON boolean field (not a string, not a number)."""
+    value = body.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise BadRequest(f"'{key}' must be true or false")
+    return value
+
+
+def get_int(body: dict[str, Any], key: str, minimum: int = 0) -> int | None:
+    """A non-negative JSON integer field (booleans are not integers here)."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise BadRequest(f"'{key}' must be an integer >= {minimum}")
+    return value

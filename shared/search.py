@@ -1,0 +1,82 @@
+"""``SearchService``: one query over files, memory and logs (``GET /search``).
+
+Files and logs use the stores' ranked search; memory is searched line by line with the
+same word-prefix rule (``shared.tokens``), returning a snippet, its surrounding lines and
+the line number. ``limit`` applies to each type; ``summary`` counts all matches found.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import tokens
+from shared import validation as v
+from shared.context import RequestContext
+from shared.errors import BadRequest
+from shared.metadata.base import SEARCH_CANDIDATE_CAP, MetadataStore
+
+TYPES = ("files", "memory", "logs")
+SNIPPET_CHARS = 240
+CONTEXT_LINES = 1
+
+
+def _snippet(line: str, qwords: list[str]) -> str:
+    if len(line) <= SNIPPET_CHARS:
+        return line.strip()
+    lower = line.lower()
+    hit = min((i for i in (lower.find(q) for q in qwords) if i >= 0), default=0)
+    start = max(0, hit - SNIPPET_CHARS // 3)
+    end = start + SNIPPET_CHARS
+    return ("..." if start else "") + line[start:end].strip() + ("..." if end < len(line) else "")
+
+
+def memory_matches(content: str, qwords: list[str]) -> list[dict[str, Any]]:
+    """Every memory line matching all query words, best first."""
+    lines = content.splitlines()
+    found = []
+    for index, line in enumerate(lines):
+        score = tokens.rank(qwords, [(line, 1.0)]) if line.strip() else None
+        if score is not None:
+            lo, hi = max(0, index - CONTEXT_LINES), min(len(lines), index + CONTEXT_LINES + 1)
+            found.append((score, index, {
+                "snippet": _snippet(line, qwords),
+                "context": "\n".join(lines[lo:hi]),
+                "line_number": index + 1,
+            }))
+    found.sort(key=lambda item: (-item[0], item[1]))
+    return [match for _, _, match in found]
+
+
+class SearchService:
+    """Combined search for one deployment's metadata store."""
+
+    def __init__(self, meta: MetadataStore) -> None:
+        self.meta = meta
+
+    def search(self, ctx: RequestContext, query: str | None, types: list[str],
+               limit: int) -> dict[str, Any]:
+        """The spec's response: results per type and a summary of match counts."""
+        text = v.check_query(query)
+        wanted = types or list(TYPES)
+        unknown = sorted(set(wanted) - set(TYPES))
+        if unknown:
+            raise BadRequest(f"types must be among: {', '.join(TYPES)}")
+        qwords = tokens.query_words(text)
+        if not qwords:
+            raise BadRequest("query has no searchable words")
+        ws = self.meta.get_or_create_workspace(ctx.user_id)
+        results: dict[str, Any] = {}
+        summary: dict[str, int] = {}
+        if "files" in wanted:
+            hits = self.meta.search_files(ws.id, text, None, SEARCH_CANDIDATE_CAP)
+            results["files"] = [r.to_search_hit() for r in hits[:limit]]
+            summary["files_count"] = len(hits)
+        if "memory" in wanted:
+            matches = memory_matches(self.meta.get_memory(ws.id).content, qwords)
+            results["memory"] = {"matches": matches[:limit]}
+            summary["memory_matches"] = len(matches)
+        if "logs" in wanted:
+            entries = self.meta.search_logs(ws.id, text, SEARCH_CANDIDATE_CAP)
+            results["logs"] = [e.to_api() for e in entries[:limit]]
+            summary["logs_count"] = len(entries)
+        return {"query": text, "results": results, "summary": summary, "limit": limit}
