@@ -14,8 +14,10 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Request, Response
+from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
@@ -23,7 +25,13 @@ from werkzeug.routing import Map, Rule
 from shared import factory
 from shared.config import get_settings
 from shared.context import RequestContext
-from shared.errors import MethodNotAllowed, NotFound, WorkspaceError, http_status
+from shared.errors import (
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    WorkspaceError,
+    http_status,
+)
 
 log = logging.getLogger("workspace.http")
 
@@ -55,9 +63,28 @@ def paged(items: list[Any], next_cursor: str | None, request: Request) -> Respon
         headers["X-Next-Cursor"] = next_cursor
         args = request.args.copy()
         args["cursor"] = next_cursor
-        query = "&".join(f"{k}={v}" for k, vals in args.lists() for v in vals)
+        # Percent-encoded: raw values could break the URL (``&``, ``#``) or the header
+        # (non-Latin-1 text cannot be sent in an HTTP header at all).
+        query = urlencode(list(args.items(multi=True)))
         headers["Link"] = f'<{request.script_root}{request.path}?{query}>; rel="next"'
     return json_response(items, headers=headers)
+
+
+def framework_error(exc: HTTPException) -> Response:
+    """JSON for errors Flask raises before a function runs (a path its rule can't match)."""
+    status = exc.code or 500
+    message = "no such endpoint" if status == 404 else (exc.name or "error").lower()
+    return json_response({"error": message}, status)
+
+
+def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refusing (413) to read more than ``max_bytes``."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
+    data = request.stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
+    return data
 
 
 class Router:
@@ -99,6 +126,10 @@ class Router:
         return self._cors(response, origin, preflight=False)
 
     def _call(self, request: Request) -> Response:
+        if request.method == "HEAD":
+            # werkzeug would answer HEAD through GET handlers, and a GET on content is a
+            # logged read: a HEAD must not be one.
+            raise MethodNotAllowed("HEAD is not supported; use GET")
         adapter = self._map.bind("workspace", url_scheme=request.scheme)
         full_path = (request.script_root or "") + request.path
         try:

@@ -14,7 +14,7 @@ from shared.context import RequestContext
 from shared.download import download_headers, iter_stream
 from shared.files import Content
 from shared.routes import API_PREFIX
-from shared.validation import parse_bool, parse_limit
+from shared.validation import parse_bool
 
 router = Router()
 FILES = f"{API_PREFIX}/files"
@@ -35,17 +35,15 @@ def list_files(request: Request, ctx: RequestContext) -> Response:
 
 @router.route(f"{FILES}/count")
 def count(request: Request, ctx: RequestContext) -> dict[str, int]:
-    args = request.args.copy()
-    args.pop("limit", None)
-    query = queries.file_query(args, ctx, get_settings())
+    # The list's parameters, checked the same way (a count ignores limit and cursor).
+    query = queries.file_query(request.args, ctx, get_settings())
     return {"count": factory.file_service().count(ctx, query)}
 
 
 @router.route(f"{FILES}/search")
 def search(request: Request, ctx: RequestContext) -> list[dict[str, object]]:
-    limit = parse_limit(request.args.get("limit"), 10, get_settings().list_max_limit)
-    hits = factory.file_service().search(ctx, request.args.get("query", ""),
-                                         request.args.get("file_type"), limit)
+    text, file_type, limit = queries.search_query(request.args, get_settings())
+    hits = factory.file_service().search(ctx, text, file_type, limit)
     return [r.to_search_hit() for r in hits]
 
 
@@ -62,11 +60,12 @@ def delete(request: Request, ctx: RequestContext, file_id: str) -> dict[str, obj
 @router.route(f"{FILES}/<file_id>/content")
 def content(request: Request, ctx: RequestContext, file_id: str) -> Response:
     service, mode = factory.file_service(), request.args.get("redirect")
+    inline = parse_bool(request.args.get("inline"), "inline")
     if mode is None:
-        inline = parse_bool(request.args.get("inline"), "inline")
         return _send(service.open_content(ctx, file_id), inline)
     query, expires = service.download_link(ctx, file_id)
-    url = f"{request.host_url.rstrip('/')}{FILES}/{file_id}/signed?{query}"
+    base = get_settings().public_base_url or request.host_url.rstrip("/")
+    url = f"{base}{FILES}/{file_id}/signed?{query}" + ("&inline=true" if inline else "")
     if parse_bool(mode, "redirect"):
         return redirect(url, 302)
     stamp = datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z")

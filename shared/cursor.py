@@ -15,6 +15,10 @@ from typing import Any
 from shared.errors import BadRequest
 
 MAX_CURSOR_CHARS = 512
+# The sort key each kind of cursor carries; a key of other types is not a cursor we issued
+# (and an out-of-range integer would overflow the database's 64-bit integers).
+KEY_TYPES: dict[str, tuple[type, ...]] = {"files": (int,), "logs": (str, str)}
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
 def encode_cursor(kind: str, key: list[Any]) -> str:
@@ -39,6 +43,16 @@ def decode_cursor(kind: str, cursor: str | None, arity: int) -> list[Any] | None
     key = data.get("v")
     if not isinstance(key, list) or len(key) != arity:
         raise BadRequest("invalid cursor")
-    if not all(isinstance(part, (str, int)) and not isinstance(part, bool) for part in key):
-        raise BadRequest("invalid cursor")
+    expected: tuple[type | tuple[type, ...], ...] = KEY_TYPES.get(kind, ((str, int),) * arity)
+    for part, kinds in zip(key, expected, strict=True):
+        if isinstance(part, bool) or not isinstance(part, kinds):
+            raise BadRequest("invalid cursor")
+        if isinstance(part, int) and not _INT_MIN <= part <= _INT_MAX:
+            raise BadRequest("invalid cursor")
     return key
+
+
+def check_cursor(kind: str, cursor: str | None) -> str | None:
+    """Validate a cursor of a known ``kind`` up front (400 if invalid); returns it unchanged."""
+    decode_cursor(kind, cursor, len(KEY_TYPES[kind]))
+    return cursor or None

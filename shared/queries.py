@@ -11,6 +11,7 @@ from typing import Protocol
 from shared import validation as v
 from shared.config import Settings
 from shared.context import RequestContext
+from shared.cursor import check_cursor
 from shared.errors import BadRequest
 from shared.models import FILE_TYPES, OPERATION_TYPES, RESOURCE_TYPES, FileQuery, LogQuery
 from shared.timeutil import parse_query_time
@@ -19,6 +20,10 @@ FILE_LIST_ARGS = {"file_type", "tags", "created_by", "path", "session_id",
                   "include_all_sessions", "limit", "cursor"}
 LOG_ARGS = {"operation_type", "resource_type", "resource_id", "agent_id", "task_id", "since",
             "until", "limit", "cursor", "format"}
+SEARCH_ARGS = {"query", "file_type", "limit"}
+COMBINED_SEARCH_ARGS = {"query", "types", "limit"}
+LOG_FORMATS = ("json", "jsonl")
+SEARCH_DEFAULT_LIMIT = 10
 
 
 class Args(Protocol):
@@ -71,13 +76,34 @@ def file_query(args: Args, ctx: RequestContext, settings: Settings) -> FileQuery
         path_prefix=prefix,
         limit=v.parse_limit(_single(args, "limit"), settings.list_default_limit,
                             settings.list_max_limit),
-        cursor=_single(args, "cursor"),
+        cursor=check_cursor("files", _single(args, "cursor")),
+    )
+
+
+def search_query(args: Args, settings: Settings) -> tuple[str, str | None, int]:
+    """``(query, file_type, limit)`` for ``GET /files/search``; the words are checked later."""
+    _reject_unknown(args, SEARCH_ARGS)
+    return (
+        _single(args, "query") or "",
+        v.check_choice(_single(args, "file_type"), FILE_TYPES, "file_type"),
+        v.parse_limit(_single(args, "limit"), SEARCH_DEFAULT_LIMIT, settings.list_max_limit),
+    )
+
+
+def combined_search_query(args: Args, settings: Settings) -> tuple[str, list[str], int]:
+    """``(query, types, limit)`` for ``GET /search``; types and words are checked later."""
+    _reject_unknown(args, COMBINED_SEARCH_ARGS)
+    return (
+        _single(args, "query") or "",
+        args.getlist("types"),
+        v.parse_limit(_single(args, "limit"), SEARCH_DEFAULT_LIMIT, settings.list_max_limit),
     )
 
 
 def log_query(args: Args, settings: Settings) -> LogQuery:
-    """Filters for ``GET /logs``."""
+    """Filters for ``GET /logs`` (``format`` is checked here and read by the handler)."""
     _reject_unknown(args, LOG_ARGS)
+    v.check_choice(_single(args, "format"), LOG_FORMATS, "format")
     since = parse_query_time(_single(args, "since"), "since")
     until = parse_query_time(_single(args, "until"), "until")
     if since and until and since >= until:
@@ -94,5 +120,5 @@ def log_query(args: Args, settings: Settings) -> LogQuery:
         until=until,
         limit=v.parse_limit(_single(args, "limit"), settings.list_default_limit,
                             settings.list_max_limit),
-        cursor=_single(args, "cursor"),
+        cursor=check_cursor("logs", _single(args, "cursor")),
     )

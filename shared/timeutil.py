@@ -39,7 +39,7 @@ def parse_query_time(raw: str | None, what: str) -> str | None:
     if text.endswith("Z") or text.endswith("z"):
         text = text[:-1] + "+00:00"
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
+        # Converting to UTC can leave datetime's range (year 1 east of UTC, 9999 west of it).
+        return format_ts(datetime.fromisoformat(text))
+    except (ValueError, OverflowError) as exc:
         raise BadRequest(f"{what} must be an ISO 8601 timestamp") from exc
-    return format_ts(value)

@@ -24,7 +24,7 @@ MAX_QUERY_CHARS = 256
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 _SESSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
-_FILE_ID_RE = re.compile(r"^file_\d{6,}$")
+_FILE_ID_RE = re.compile(r"file_[0-9]{6,12}")
 _PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
@@ -111,7 +111,7 @@ def check_actor_id(value: str | None, what: str) -> str | None:
 
 def check_file_id(value: str) -> str:
     """File ids look like ``file_000001``; anything else cannot exist, so it is a 404 later."""
-    return value if _FILE_ID_RE.match(value or "") else ""
+    return value if _FILE_ID_RE.fullmatch(value or "") else ""
 
 
 def check_description(value: str) -> str:

@@ -261,3 +261,24 @@ def test_upload_streams_unknown_sizes(api):
     payload = io.BytesIO(b"z" * 3_000_000)
     response = api.upload(payload.getvalue(), "z.bin")
     assert response.status_code == 201 and response.json["size_bytes"] == 3_000_000
+
+
+def test_head_is_refused_and_never_logged_as_a_read(api):
+    file_id = api.upload(b"x", "x.txt").json["id"]
+    response = api.client.head(f"/api/assistant/workspace/files/{file_id}/content",
+                               headers=api.headers())
+    assert response.status_code == 405
+    assert api.get("/logs?operation_type=read").json == []
+
+
+def test_signed_link_carries_inline_and_public_base_url(api, monkeypatch):
+    from shared.config import reset_settings
+
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://files.example.com/")
+    reset_settings()
+    png_id = api.upload(PNG, "p.png").json["id"]
+    link = api.get(f"/files/{png_id}/content?redirect=false&inline=true").json["url"]
+    assert link.startswith("https://files.example.com/api/assistant/workspace/files/")
+    served = api.client.get(link.removeprefix("https://files.example.com"))
+    assert served.status_code == 200
+    assert served.headers["Content-Disposition"].startswith("inline")
