@@ -45,12 +45,17 @@ def clamd_answers(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+class _ExitedEarly(RuntimeError):
+    """clamd stopped before answering (a bad config, or its port was taken)."""
+
+
 class ClamdProcess:
     """Start with ``start()``, stop with ``stop()``; ``port`` is where it listens."""
 
     def __init__(self, workdir: str | os.PathLike[str], port: int | None = None,
                  max_file_mb: int = 100) -> None:
         self.workdir = Path(workdir).resolve()
+        self._fixed_port = port is not None
         self.port = port or free_port()
         self.max_file_mb = max_file_mb
         self.proc: subprocess.Popen[bytes] | None = None
@@ -87,7 +92,21 @@ class ClamdProcess:
         return conf
 
     def start(self, timeout: float = 90.0) -> ClamdProcess:
-        """Launch clamd and wait until it answers PING; raises RuntimeError if it can't."""
+        """Launch clamd and wait until it answers PING; raises RuntimeError if it can't.
+
+        A port picked here can be taken by another process before clamd binds it; then
+        clamd exits at once and the start is retried on a fresh port.
+        """
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout)
+            except _ExitedEarly:
+                if self._fixed_port or attempt == 2:
+                    raise
+                self.port = free_port()
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> ClamdProcess:
         binary = find_clamd()
         if binary is None:
             raise RuntimeError("clamd not found: install Debian's clamav-daemon")
@@ -99,7 +118,7 @@ class ClamdProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"clamd exited with {self.proc.returncode}; see "
+                raise _ExitedEarly(f"clamd exited with {self.proc.returncode}; see "
                                    f"{self.workdir / 'clamd.out'}")
             if clamd_answers("127.0.0.1", self.port):
                 return self

@@ -22,6 +22,7 @@ import functions_framework
 from gunicorn.app.base import BaseApplication
 
 from localdev.clamd import ClamdProcess, clamd_answers
+from shared import factory
 from shared.config import get_settings
 from shared.logsetup import configure_logging
 from shared.routes import ROUTES, function_for
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging()
     settings = get_settings()
+    factory.blob_store(), factory.metadata_store()  # fail now on a bad backend config
     clamd = None if args.no_clamd else _maybe_start_clamd()
 
     def _stop(*_: object) -> None:

@@ -11,6 +11,7 @@ The token's ``sub`` is the user id. PyJWT does all verification; nothing here pa
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,14 @@ class Authenticator:
                                          timeout=10)
         return self._jwks
 
+    def _key_set(self) -> None:
+        """Fetch (or reuse the cached) key set: a broken issuer is an outage (503), not a
+        caller's bad token (401), so that valid sessions are not ended by it."""
+        try:
+            self._jwks_client().get_signing_keys()
+        except (jwt.PyJWKClientError, jwt.PyJWKSetError, json.JSONDecodeError) as exc:
+            raise BackendUnavailable("cannot get the token issuer's key set") from exc
+
     def authenticate(self, header: str | None) -> Principal:
         """The caller behind ``Authorization: Bearer <jwt>``; 401 when absent or invalid."""
         if not header:
@@ -78,6 +87,8 @@ class Authenticator:
             if self.mode == "dev":
                 return jwt.decode(token, self._secret, algorithms=["HS256"], options=options,
                                   leeway=LEEWAY_SECONDS)
+            jwt.get_unverified_header(token)  # a malformed token is a 401 even mid-outage
+            self._key_set()
             key = self._jwks_client().get_signing_key_from_jwt(token)
             return jwt.decode(token, key.key, algorithms=ASYMMETRIC_ALGORITHMS,
                               audience=self._audience, issuer=self._issuer, options=options,

@@ -30,7 +30,7 @@ def _bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
-def _int(name: str, default: int, minimum: int = 0) -> int:
+def _int(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -40,6 +40,8 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
     if value < minimum:
         raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be <= {maximum}, got {value}")
     return value
 
 
@@ -47,8 +49,27 @@ def _str(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
-def _list(name: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in _str(name).split(",") if item.strip())
+def _origins(name: str) -> tuple[str, ...]:
+    """Origins compare exactly with a browser's ``Origin`` header, which has no slash."""
+    return tuple(item.strip().rstrip("/") for item in _str(name).split(",") if item.strip())
+
+
+def log_format() -> str:
+    """``LOG_FORMAT`` (json or text); JSON by default on Cloud Run, where Cloud Logging reads it.
+
+    Read on its own, not through ``Settings``, so logging works even when other settings
+    are invalid and their error needs to be logged.
+    """
+    value = _str("LOG_FORMAT").lower()
+    if value in {"json", "text"}:
+        return value
+    return "json" if os.environ.get("K_SERVICE") else "text"
+
+
+def log_level() -> str:
+    """``LOG_LEVEL`` (a standard level name; INFO when unset or unknown)."""
+    value = _str("LOG_LEVEL", "INFO").upper()
+    return value if value in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"} else "INFO"
 
 
 @dataclass(frozen=True)
@@ -75,7 +96,9 @@ class Settings:
     file_retention_days: int = 30
     list_default_limit: int = 100
     list_max_limit: int = 1000
-    log_format: str = "text"
+    public_base_url: str = ""
+    memory_max_length: int = 100_000
+    memory_history: int = 20
 
     @property
     def max_file_size_bytes(self) -> int:
@@ -98,7 +121,8 @@ class Settings:
             max_file_size_mb=_int("MAX_FILE_SIZE_MB", 100, minimum=1),
             clamav_service_enabled=_bool("CLAMAV_SERVICE_ENABLED", True),
             clamav_service_host=_str("CLAMAV_SERVICE_HOST", "localhost") or "localhost",
-            clamav_service_port=_int("CLAMAV_SERVICE_PORT", 3310, minimum=1),
+            clamav_service_port=_int("CLAMAV_SERVICE_PORT", 3310, minimum=1,
+                                     maximum=65535),
             clamav_timeout_seconds=_int("CLAMAV_TIMEOUT_SECONDS", 120, minimum=1),
             auth_mode=auth_mode,
             auth_dev_secret=_str("AUTH_DEV_SECRET"),
@@ -106,19 +130,24 @@ class Settings:
             auth_issuer=_str("AUTH_ISSUER"),
             auth_audience=_str("AUTH_AUDIENCE"),
             firebase_project_id=_str("FIREBASE_PROJECT_ID"),
-            cors_allowed_origins=_list("CORS_ALLOWED_ORIGINS"),
+            cors_allowed_origins=_origins("CORS_ALLOWED_ORIGINS"),
             signing_secret=_str("SIGNING_SECRET"),
             download_url_ttl_seconds=_int("DOWNLOAD_URL_TTL_SECONDS", 300, minimum=1),
             file_retention_days=_int("FILE_RETENTION_DAYS", 30, minimum=0),
             list_default_limit=_int("LIST_DEFAULT_LIMIT", 100, minimum=1),
             list_max_limit=_int("LIST_MAX_LIMIT", 1000, minimum=1),
-            log_format=_str("LOG_FORMAT", "text").lower() or "text",
+            public_base_url=_str("PUBLIC_BASE_URL").rstrip("/"),
+            memory_max_length=_int("MEMORY_MAX_LENGTH", 100_000, minimum=200,
+                                   maximum=10_000_000),
+            memory_history=_int("MEMORY_HISTORY", 20, minimum=1, maximum=1000),
         )
         settings.check()
         return settings
 
     def check(self) -> None:
         """Reject combinations that would run insecurely or not at all."""
+        if self.auth_mode == "dev" and os.environ.get("K_SERVICE"):
+            raise ConfigError("AUTH_MODE=dev is for local use; it is refused on Cloud Run")
         if self.auth_mode == "dev" and len(self.auth_dev_secret) < 32:
             raise ConfigError("AUTH_MODE=dev needs AUTH_DEV_SECRET of at least 32 characters")
         if self.auth_mode == "jwks" and not (
@@ -127,6 +156,8 @@ class Settings:
             raise ConfigError("AUTH_MODE=jwks needs AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE")
         if self.auth_mode == "firebase" and not self.firebase_project_id:
             raise ConfigError("AUTH_MODE=firebase needs FIREBASE_PROJECT_ID")
+        if self.public_base_url and not self.public_base_url.startswith(("https://", "http://")):
+            raise ConfigError("PUBLIC_BASE_URL must start with https:// or http://")
         if "*" in self.cors_allowed_origins:
             raise ConfigError("CORS_ALLOWED_ORIGINS may not contain '*' on authenticated routes")
         if self.list_default_limit > self.list_max_limit:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
+
+from shared.config import log_format, log_level
 
 _CONFIGURED = False
 
@@ -38,7 +39,7 @@ def configure_logging(fmt: str | None = None) -> None:
     if _CONFIGURED:
         return
     _CONFIGURED = True
-    fmt = fmt or os.environ.get("LOG_FORMAT") or ("json" if os.environ.get("K_SERVICE") else "text")
+    fmt = fmt or log_format()
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(CloudJsonFormatter())
@@ -46,4 +47,4 @@ def configure_logging(fmt: str | None = None) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
-    root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    root.setLevel(log_level())
