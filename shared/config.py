@@ -97,6 +97,12 @@ class Settings:
     list_default_limit: int = 100
     list_max_limit: int = 1000
     public_base_url: str = ""
+    gcp_project: str = "workspace-local"
+    gcs_object_prefix: str = "workspaces"
+    gcs_signing_key_file: str = ""
+    gcs_signing_service_account: str = ""
+    storage_emulator_host: str = ""
+    firestore_emulator_host: str = ""
     memory_max_length: int = 100_000
     memory_history: int = 20
 
@@ -137,6 +143,12 @@ class Settings:
             list_default_limit=_int("LIST_DEFAULT_LIMIT", 100, minimum=1),
             list_max_limit=_int("LIST_MAX_LIMIT", 1000, minimum=1),
             public_base_url=_str("PUBLIC_BASE_URL").rstrip("/"),
+            gcp_project=_str("GOOGLE_CLOUD_PROJECT") or _str("GCP_PROJECT") or "workspace-local",
+            gcs_object_prefix=_str("GCS_OBJECT_PREFIX", "workspaces").strip("/") or "workspaces",
+            gcs_signing_key_file=_str("GCS_SIGNING_KEY_FILE"),
+            gcs_signing_service_account=_str("GCS_SIGNING_SERVICE_ACCOUNT"),
+            storage_emulator_host=_str("STORAGE_EMULATOR_HOST").rstrip("/"),
+            firestore_emulator_host=_str("FIRESTORE_EMULATOR_HOST"),
             memory_max_length=_int("MEMORY_MAX_LENGTH", 100_000, minimum=200,
                                    maximum=10_000_000),
             memory_history=_int("MEMORY_HISTORY", 20, minimum=1, maximum=1000),

@@ -11,7 +11,6 @@ import logging
 
 from shared.auth import Authenticator
 from shared.config import get_settings
-from shared.errors import ConfigError
 from shared.files import FileService
 from shared.logs import LogService
 from shared.memory import MemoryService
@@ -30,7 +29,9 @@ def blob_store() -> BlobStore:
     """Local disk unless ``MEDIA_GCS_BUCKET_NAME`` is set (the spec's rule)."""
     settings = get_settings()
     if settings.media_gcs_bucket_name:
-        raise ConfigError("the GCS blob store is not available in this build")
+        from shared.storage.gcs import GcsBlobStore
+
+        return GcsBlobStore(settings)
     from shared.storage.local import LocalBlobStore
 
     return LocalBlobStore(settings.workspace_storage_dir)
@@ -41,7 +42,9 @@ def metadata_store() -> MetadataStore:
     """SQLite in the storage dir unless ``METADATA_BACKEND=firestore``."""
     settings = get_settings()
     if settings.metadata_backend == "firestore":
-        raise ConfigError("the Firestore metadata store is not available in this build")
+        from shared.metadata.firestore import FirestoreMetadataStore
+
+        return FirestoreMetadataStore(settings)
     from shared.metadata.sqlite import SqliteMetadataStore
 
     return SqliteMetadataStore(settings.workspace_storage_dir)
