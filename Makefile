@@ -1,5 +1,6 @@
 # Two commands do the whole set-up on a fresh Debian machine with Python 3.11:
 #   make run   - serve every HTTP function on http://127.0.0.1:8080 (embedded backends + clamd)
+#   make dev   - the same functions against fake-gcs-server, the Firestore and Pub/Sub emulators
 #   make test  - lint, then run the test suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -13,7 +14,7 @@ export AUTH_DEV_SECRET ?= local-dev-secret-do-not-deploy-0123456789
 export WORKSPACE_STORAGE_DIR ?= Runtime
 export PORT ?= 8080
 
-.PHONY: run test lint fmt bench system-deps venv clean token sweep
+.PHONY: dev run test lint fmt bench system-deps venv clean token sweep
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +29,9 @@ system-deps:
 
 run: system-deps venv
 	$(PY) -m localdev.server
+
+dev: system-deps venv
+	$(PY) -m localdev.dev
 
 token: venv
 	@$(PY) -m localdev.token $${USER_ID:-alice}

@@ -8,6 +8,7 @@ rejected upload leaves no record, no blob and no held path behind.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import BinaryIO
 from shared import validation as v
 from shared.config import Settings
 from shared.context import RequestContext
-from shared.errors import Conflict, Infected, NotFound, PayloadTooLarge
+from shared.errors import Conflict, Infected, NotFound, PayloadTooLarge, WorkspaceError
 from shared.ingest import Ingest
 from shared.metadata.base import MetadataStore, new_log_id
 from shared.models import (
@@ -160,6 +161,7 @@ class FileService:
         key = blob_key(ws.id, reservation.file_id, reservation.version, draft.filename)
         promoted = False
         try:
+            self.meta.schedule_purge(key, plus_seconds(utcnow(), STALE_UPLOAD_SECONDS))
             self.blobs.promote(ingest.staged, key)
             promoted = True
             op = "create" if reservation.is_new else "update"
@@ -173,9 +175,13 @@ class FileService:
                 facts, entry, self.retention_seconds)
             return record
         except BaseException:
-            if promoted:
-                self.blobs.delete(key)
-            self.meta.release_reservation(ws.id, reservation)
+            # Best effort: whatever cannot be undone now (a backend is down) is left to the
+            # sweep, which deletes the blob (purge intent) and frees the stale reservation.
+            with contextlib.suppress(WorkspaceError):
+                if promoted:
+                    self.blobs.delete(key)
+            with contextlib.suppress(WorkspaceError):
+                self.meta.release_reservation(ws.id, reservation)
             raise
 
     # -- reads ------------------------------------------------------------------------

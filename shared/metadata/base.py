@@ -79,6 +79,9 @@ class MetadataStore(abc.ABC):
     ) -> tuple[FileRecord, str | None]:
         """Make a reservation ``ready`` and append ``entry``, in one transaction.
 
+        The purge intent of ``storage_key`` (see ``schedule_purge``) is dropped in that
+        transaction, unless the blob lost an overwrite race, when it is due at once.
+
         Returns the record and a storage key that is no longer referenced (the previous
         version, or this upload's own blob if a newer version won the race), which the
         caller leaves to the purge queue.
@@ -170,6 +173,15 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def mark_purged(self, keys: list[str]) -> None:
         """Forget keys whose blobs were deleted."""
+
+    @abc.abstractmethod
+    def schedule_purge(self, key: str, due: str) -> None:
+        """Record that ``key``'s blob must be deleted at ``due`` unless a record claims it.
+
+        Written before a blob is promoted: ``finalize_file`` removes the entry in the
+        same transaction that makes the record point at the blob. A crash in between
+        leaves a blob that the sweep deletes, never an unregistered one for good.
+        """
 
     @abc.abstractmethod
     def stale_reservations(self, older_than: str, limit: int) -> list[tuple[str, Reservation]]:

@@ -337,6 +337,7 @@ class SqliteMetadataStore(MetadataStore):
             conn.execute("DELETE FROM files_fts WHERE rowid = ?", (row["rowid"],))
             conn.execute("INSERT INTO files_fts (rowid, text) VALUES (?, ?)",
                          (row["rowid"], search_text(draft)))
+            conn.execute("DELETE FROM purge_queue WHERE storage_key = ?", (storage_key,))
             previous = row["storage_key"] or None
             if previous:
                 conn.execute("INSERT OR REPLACE INTO purge_queue VALUES (?, ?)",
@@ -569,6 +570,10 @@ class SqliteMetadataStore(MetadataStore):
         rows = self._read("SELECT storage_key FROM purge_queue WHERE due_at <= ? LIMIT ?",
                           (now, limit))
         return [r[0] for r in rows]
+
+    def schedule_purge(self, key: str, due: str) -> None:
+        with self._write() as conn:
+            conn.execute("INSERT OR REPLACE INTO purge_queue VALUES (?, ?)", (key, due))
 
     def mark_purged(self, keys: list[str]) -> None:
         with self._write() as conn:

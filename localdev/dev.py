@@ -1,0 +1,103 @@
+"""``make dev``: the cloud backends on one machine, then every function served against them.
+
+Starts the Pub/Sub emulator (with the finalize topic), fake-gcs-server (publishing
+``OBJECT_FINALIZE`` to that topic), the Firestore emulator and clamd, creates the bucket,
+writes a local service-account key for V4 signing, prints every URL and serves the
+functions with ``MEDIA_GCS_BUCKET_NAME`` and ``METADATA_BACKEND=firestore``. Ctrl-C (or
+SIGTERM) stops everything it started, by process group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import urllib.request
+from pathlib import Path
+
+from localdev.clamd import ClamdProcess
+from localdev.emulators import FakeGcs, FirestoreEmulator, ManagedProcess, PubSubEmulator
+from shared.logsetup import configure_logging
+
+log = logging.getLogger("localdev.dev")
+PROJECT = "workspace-dev"
+TOPIC = "gcs-finalize"
+BUCKET = "workspace-files"
+
+
+def create_topic(pubsub: PubSubEmulator, project: str, topic: str) -> None:
+    """Create a topic on the Pub/Sub emulator through its REST surface."""
+    request = urllib.request.Request(
+        f"http://{pubsub.host_port}/v1/projects/{project}/topics/{topic}", method="PUT",
+        data=b"{}", headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def create_bucket(gcs: FakeGcs, project: str, name: str) -> None:
+    """Create a bucket on fake-gcs-server (idempotent)."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+    from google.cloud.exceptions import Conflict
+
+    client = storage.Client(project=project, credentials=AnonymousCredentials(),
+                            client_options={"api_endpoint": gcs.url})
+    with contextlib.suppress(Conflict):
+        client.create_bucket(name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start the emulators and clamd, then serve every function against them."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workdir", default=os.environ.get("DEV_WORKDIR", ".run/dev"))
+    args = parser.parse_args(argv)
+    configure_logging()
+    root = Path(args.workdir).resolve()
+    started: list[ManagedProcess | ClamdProcess] = []
+    try:
+        pubsub = PubSubEmulator(root / "pubsub").start()
+        started.append(pubsub)
+        create_topic(pubsub, PROJECT, TOPIC)
+        gcs = FakeGcs(root / "gcs", pubsub=(pubsub.host_port, PROJECT, TOPIC)).start()
+        started.append(gcs)
+        create_bucket(gcs, PROJECT, BUCKET)
+        firestore = FirestoreEmulator(root / "firestore").start()
+        started.append(firestore)
+        scanning = os.environ.get("CLAMAV_SERVICE_ENABLED", "true").lower() != "false"
+        clamd = ClamdProcess(root / "clamd").start() if scanning else None
+        if clamd:
+            started.append(clamd)
+        from localdev.gcs_keys import write_service_account_key
+
+        key_file = write_service_account_key(root / "sa-key.json")
+        env = {
+            "MEDIA_GCS_BUCKET_NAME": BUCKET,
+            "METADATA_BACKEND": "firestore",
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "STORAGE_EMULATOR_HOST": gcs.url,
+            "FIRESTORE_EMULATOR_HOST": firestore.host_port,
+            "PUBSUB_EMULATOR_HOST": pubsub.host_port,
+            "GCS_SIGNING_KEY_FILE": str(key_file),
+            "CLAMAV_SERVICE_HOST": "127.0.0.1",
+            "CLAMAV_SERVICE_PORT": str(clamd.port if clamd else 1),
+        }
+        os.environ.update(env)
+        print("make dev: local cloud stack is up", flush=True)
+        print(json.dumps({
+            "api": f"http://127.0.0.1:{os.environ.get('PORT', '8080')}/api/assistant/workspace",
+            "fake_gcs_server": gcs.url, "firestore_emulator": firestore.host_port,
+            "pubsub_emulator": pubsub.host_port, "finalize_topic": f"{PROJECT}/{TOPIC}",
+            "clamd": f"127.0.0.1:{clamd.port}" if clamd else "disabled",
+            "bucket": BUCKET}, indent=2), flush=True)
+        from localdev import server
+
+        server.main(["--no-clamd"])
+    finally:
+        for process in reversed(started):
+            process.stop()
+        log.info("stopped %d background processes", len(started))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The domain library: services, backends and rules; no Flask, no functions-framework."""

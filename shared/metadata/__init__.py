@@ -1,0 +1,1 @@
+"""Metadata stores behind one interface: ``MetadataStore`` (base); SQLite and Firestore."""
