@@ -79,6 +79,23 @@ class BlobStore(abc.ABC):
     def sweep_staging(self, older_than_seconds: float) -> int:
         """Delete staging leftovers of crashed uploads; returns how many."""
 
+    def signed_download_url(self, key: str, filename: str, mime_type: str,
+                            ttl_seconds: int) -> tuple[str, int]:
+        """A direct GET URL served as an attachment, and its expiry (Unix seconds).
+
+        Only backends with ``supports_signed_urls``; the others raise ``NotImplementedError``.
+        """
+        raise NotImplementedError(f"the {self.name} blob store has no signed URLs")
+
+    def signed_upload_url(self, key: str, content_type: str, size_bytes: int,
+                          ttl_seconds: int) -> tuple[str, dict[str, str], int]:
+        """A create-only PUT URL for exactly ``size_bytes`` of ``content_type``.
+
+        Returns the URL, the headers the client must send with it, and the expiry. Only
+        backends with ``supports_signed_urls``; the others raise ``NotImplementedError``.
+        """
+        raise NotImplementedError(f"the {self.name} blob store has no signed URLs")
+
     def storage_path(self, key: str) -> str:
         """The record's ``storage_path`` (``local://...`` or ``gcs://...``)."""
         return f"{self.scheme}://{key}"

