@@ -103,6 +103,9 @@ class Settings:
     gcs_signing_service_account: str = ""
     storage_emulator_host: str = ""
     firestore_emulator_host: str = ""
+    gcs_timeout_seconds: int = 60
+    gcs_retry_deadline_seconds: int = 30
+    firestore_deadline_seconds: int = 10
     memory_max_length: int = 100_000
     memory_history: int = 20
 
@@ -149,6 +152,11 @@ class Settings:
             gcs_signing_service_account=_str("GCS_SIGNING_SERVICE_ACCOUNT"),
             storage_emulator_host=_str("STORAGE_EMULATOR_HOST").rstrip("/"),
             firestore_emulator_host=_str("FIRESTORE_EMULATOR_HOST"),
+            gcs_timeout_seconds=_int("GCS_TIMEOUT_SECONDS", 60, minimum=1, maximum=3600),
+            gcs_retry_deadline_seconds=_int("GCS_RETRY_DEADLINE_SECONDS", 30, minimum=1,
+                                            maximum=3600),
+            firestore_deadline_seconds=_int("FIRESTORE_DEADLINE_SECONDS", 10, minimum=1,
+                                            maximum=600),
             memory_max_length=_int("MEMORY_MAX_LENGTH", 100_000, minimum=200,
                                    maximum=10_000_000),
             memory_history=_int("MEMORY_HISTORY", 20, minimum=1, maximum=1000),

@@ -31,7 +31,8 @@ def blob_store() -> BlobStore:
     if settings.media_gcs_bucket_name:
         from shared.storage.gcs import GcsBlobStore
 
-        return GcsBlobStore(settings)
+        return GcsBlobStore(settings, timeout=settings.gcs_timeout_seconds,
+                            retry_deadline=settings.gcs_retry_deadline_seconds)
     from shared.storage.local import LocalBlobStore
 
     return LocalBlobStore(settings.workspace_storage_dir)
@@ -44,7 +45,7 @@ def metadata_store() -> MetadataStore:
     if settings.metadata_backend == "firestore":
         from shared.metadata.firestore import FirestoreMetadataStore
 
-        return FirestoreMetadataStore(settings)
+        return FirestoreMetadataStore(settings, deadline=settings.firestore_deadline_seconds)
     from shared.metadata.sqlite import SqliteMetadataStore
 
     return SqliteMetadataStore(settings.workspace_storage_dir)

@@ -32,7 +32,6 @@ class EmbeddedBackend:
     """Local disk + SQLite."""
 
     name = "embedded"
-    sequential_numbers = True
     local_signed_links = True
 
     def __init__(self, storage: Path) -> None:
@@ -59,7 +58,6 @@ class CloudBackend:
     """GCS (fake-gcs-server) + Firestore (emulator)."""
 
     name = "cloud"
-    sequential_numbers = False  # numbers are reserved in blocks: unique, increasing, gaps
     local_signed_links = False
 
     def __init__(self, gcs: FakeGcs, firestore: FirestoreEmulator, key_file: Path) -> None:

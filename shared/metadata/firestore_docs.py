@@ -1,0 +1,246 @@
+"""Firestore document layout: ``new_file_doc``, ``record``, ``log_doc``, ``file_list_query``.
+
+Layout (one subtree per workspace, so every query is scoped to one user by construction)::
+
+    users/{key(user_id)}                      -> workspace_id (created once, with create())
+    workspaces/{ws}                           user_id, created_at, touched_us
+    workspaces/{ws}/state/file_seq            n: the last file number handed out
+    workspaces/{ws}/state/memory              content, version, updated_at, updated_by, oldest
+    workspaces/{ws}/memory_versions/{v:012d}  one kept version
+    workspaces/{ws}/paths/{key(path)}         file_id: exists only while a live file holds it
+    workspaces/{ws}/files/{file_id}           the record, plus live/searchable/facets/tokens
+    workspaces/{ws}/logs/{id}                 one log entry, plus facets/tokens
+    purge_queue/{key(storage_key)}            storage_key, due_at
+
+JSON-valued fields (``metadata``, ``details``) are stored as JSON text, as SQLite stores
+them, so they round-trip exactly (Firestore maps reject nested arrays and reorder keys).
+``facets`` holds every equality filter a list query can ask for as ``kind:value`` strings,
+so one ``array_contains`` plus one composite index serves any of them; the remaining
+filters are checked in Python against the same facets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from google.cloud import firestore
+
+from shared import tokens
+from shared.metadata.base import log_search_text
+from shared.metadata.firestore_query import DESC, Query
+from shared.models import (
+    BlobFacts,
+    FileDraft,
+    FileQuery,
+    FileRecord,
+    LogEntry,
+    LogQuery,
+)
+from shared.timeutil import format_ts, parse_ts
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,255}")
+# Log filters, most selective first: the first one given is the one Firestore applies.
+_LOG_FACETS = (("resource_id", "i"), ("task_id", "k"), ("agent_id", "a"),
+               ("operation_type", "o"), ("resource_type", "r"))
+
+
+def key(value: str) -> str:
+    """A document id for any string (paths, user ids, storage keys)."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def doc_id(value: str) -> str:
+    """``value`` itself when it is a safe document id, else a key that no real id can be."""
+    return value if _SAFE_ID.fullmatch(value) else "x_" + key(value)
+
+
+def to_us(ts: str) -> int:
+    """A stored timestamp as integer microseconds (for the ``Maximum`` transform)."""
+    delta = parse_ts(ts) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(micros: int) -> str:
+    """Integer microseconds back into a stored timestamp."""
+    return format_ts(datetime.fromtimestamp(micros // 1_000_000, UTC).replace(
+        microsecond=micros % 1_000_000))
+
+
+def touch(batch: Any, ws: Any, now: str) -> None:
+    """Move the workspace's ``updated_at`` forward only, without a read (no contention)."""
+    batch.set(ws, {"touched_us": firestore.Maximum(to_us(now))}, merge=True)
+
+
+def log_ref(ws: Any, entry: LogEntry) -> Any:
+    """Where a log entry's document lives."""
+    return ws.collection("logs").document(doc_id(entry.id))
+
+
+# -- files ------------------------------------------------------------------------------
+def folder_facet(prefix: str) -> str:
+    """The facet of one folder (a prefix ending in '/'), hashed to stay small."""
+    return "d:" + key(prefix)[:32]
+
+
+def file_facets(file_type: str, created_by: str | None, tags: tuple[str, ...] | list[str],
+                path: str) -> list[str]:
+    """Facets of a record: its type, creator, indexed tags and every enclosing folder."""
+    out = [f"y:{file_type}"] + ([f"c:{created_by}"] if created_by else [])
+    out += [f"t:{tag}" for tag in tags]
+    cut = path.find("/", 1)
+    while cut != -1:
+        out.append(folder_facet(path[: cut + 1]))
+        cut = path.find("/", cut + 1)
+    return out
+
+
+def query_facets(query: FileQuery) -> list[str]:
+    """The facets a list query requires, most selective first."""
+    out = [f"t:{tag}" for tag in query.tags]
+    if query.created_by:
+        out.append(f"c:{query.created_by}")
+    if query.path_prefix and query.path_prefix != "/" and query.path_prefix.endswith("/"):
+        out.append(folder_facet(query.path_prefix))
+    if query.file_type:
+        out.append(f"y:{query.file_type}")
+    return out
+
+
+def in_prefix(path: str, prefix: str | None) -> bool:
+    """SQLite's folder filter, ``lo <= path < hi``, evaluated the same way."""
+    if not prefix or prefix == "/":
+        return True
+    return prefix <= path < prefix[:-1] + "0"
+
+
+def new_file_doc(workspace_id: str, file_id: str, number: int, draft: FileDraft,
+                 now: str) -> dict[str, Any]:
+    """A pending reservation: tags are not indexed (nor searchable) until finalized."""
+    return {
+        "id": file_id, "workspace_id": workspace_id, "number": number,
+        "filename": draft.filename, "path": draft.path, "session_id": draft.session_id,
+        "description": draft.description, "tags": list(draft.tags),
+        "created_by": draft.created_by, "metadata_json": json.dumps(draft.metadata),
+        "storage_key": "", "storage_path": "", "mime_type": "", "file_type": "other",
+        "file_extension": "", "size_bytes": 0, "checksum": "", "status": "pending",
+        "version": 0, "reserved_version": 1, "created_at": now, "updated_at": now,
+        "deleted_at": None, "live": True, "searchable": False,
+        "facets": file_facets("other", draft.created_by, (), draft.path), "tokens": [],
+    }
+
+
+def finalized_fields(draft: FileDraft, version: int, storage_key: str, storage_path: str,
+                     facts: BlobFacts, extension: str, path: str, now: str) -> dict[str, Any]:
+    """What finalizing a reservation changes."""
+    return {
+        "filename": draft.filename, "description": draft.description,
+        "tags": list(draft.tags), "created_by": draft.created_by,
+        "metadata_json": json.dumps(draft.metadata), "storage_key": storage_key,
+        "storage_path": storage_path, "mime_type": facts.mime_type,
+        "file_type": facts.file_type, "file_extension": extension,
+        "size_bytes": facts.size_bytes, "checksum": facts.checksum, "status": "ready",
+        "version": version, "updated_at": now, "searchable": True,
+        "facets": file_facets(facts.file_type, draft.created_by, draft.tags, path),
+        "tokens": tokens.index_tokens([draft.filename, draft.description, *draft.tags]),
+    }
+
+
+def record(data: dict[str, Any]) -> FileRecord:
+    """A file document as a ``FileRecord``."""
+    return FileRecord(
+        id=data["id"], workspace_id=data["workspace_id"], number=data["number"],
+        filename=data["filename"], path=data["path"], session_id=data["session_id"],
+        description=data["description"], tags=tuple(data["tags"]),
+        created_by=data["created_by"], metadata=json.loads(data["metadata_json"]),
+        storage_key=data["storage_key"], storage_path=data["storage_path"],
+        mime_type=data["mime_type"], file_type=data["file_type"],
+        file_extension=data["file_extension"], size_bytes=data["size_bytes"],
+        checksum=data["checksum"], status=data["status"], version=data["version"],
+        created_at=data["created_at"], updated_at=data["updated_at"],
+        deleted_at=data["deleted_at"],
+    )
+
+
+def search_match(data: dict[str, Any], qwords: list[str], file_type: str | None) -> bool:
+    """The search rule on a candidate document (Firestore matched one query word only)."""
+    if file_type and data["file_type"] != file_type:
+        return False
+    return tokens.matches(qwords, [data["filename"], data["description"], *data["tags"]])
+
+
+def query_token(qwords: list[str]) -> str:
+    """The stored token that every match of the longest query word carries."""
+    return max(qwords, key=len)[: tokens.PREFIX_MAX]
+
+
+# -- logs -------------------------------------------------------------------------------
+def log_doc(entry: LogEntry) -> dict[str, Any]:
+    """A log entry as a document."""
+    return {
+        "id": entry.id, "ts": entry.timestamp, "operation_type": entry.operation_type,
+        "resource_type": entry.resource_type, "resource_id": entry.resource_id,
+        "details_json": json.dumps(entry.details, ensure_ascii=False),
+        "agent_id": entry.agent_id, "task_id": entry.task_id,
+        "facets": [f"{tag}:{getattr(entry, name)}" for name, tag in _LOG_FACETS
+                   if getattr(entry, name) is not None],
+        "tokens": tokens.index_tokens([log_search_text(entry)]),
+    }
+
+
+def log_facets(query: LogQuery) -> list[str]:
+    """The facets a log query requires, most selective first."""
+    return [f"{tag}:{getattr(query, name)}" for name, tag in _LOG_FACETS
+            if getattr(query, name)]
+
+
+def log_entry(data: dict[str, Any]) -> LogEntry:
+    """A log document as a ``LogEntry``."""
+    return LogEntry(data["id"], data["ts"], data["operation_type"], data["resource_type"],
+                    data["resource_id"], json.loads(data["details_json"]), data["agent_id"],
+                    data["task_id"])
+
+
+# -- list queries -----------------------------------------------------------------------
+Check = Callable[[dict[str, Any]], bool]
+
+
+def file_list_query(files: Any, query: FileQuery) -> tuple[Query, Check, bool]:
+    """The list query, the Python check of every filter, and whether Firestore did them all.
+
+    Firestore applies ``live`` and the first required facet; the check re-applies every
+    facet and SQLite's folder bounds, so a hash collision or a prefix without a trailing
+    slash gives SQLite's answer too.
+    """
+    facets = query_facets(query)
+    q = Query(files, "files")
+    if not query.include_deleted:
+        q.where("live", "==", True)
+    if facets:
+        q.where("facets", "array_contains", facets[0])
+    q.order_by("number")
+    need, prefix = set(facets), query.path_prefix
+
+    def accept(row: dict[str, Any]) -> bool:
+        return need <= set(row["facets"]) and in_prefix(row["path"], prefix)
+
+    return q, accept, len(facets) <= 1 and (not prefix or prefix.endswith("/"))
+
+
+def log_list_query(logs: Any, query: LogQuery) -> tuple[Query, Check, bool]:
+    """The log query (newest first), its Python check, and whether Firestore did it all."""
+    facets = log_facets(query)
+    q = Query(logs, "logs")
+    if facets:
+        q.where("facets", "array_contains", facets[0])
+    if query.since:
+        q.where("ts", ">=", query.since)
+    if query.until:
+        q.where("ts", "<", query.until)
+    q.order_by("ts", DESC).order_by("id", DESC)
+    need = set(facets)
+    return q, lambda row: need <= set(row["facets"]), len(facets) <= 1
