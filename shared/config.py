@@ -104,6 +104,7 @@ class Settings:
     storage_emulator_host: str = ""
     firestore_emulator_host: str = ""
     gcs_timeout_seconds: int = 60
+    gcs_chunk_mb: int = 8
     gcs_retry_deadline_seconds: int = 30
     firestore_deadline_seconds: int = 10
     memory_max_length: int = 100_000
@@ -153,6 +154,7 @@ class Settings:
             storage_emulator_host=_str("STORAGE_EMULATOR_HOST").rstrip("/"),
             firestore_emulator_host=_str("FIRESTORE_EMULATOR_HOST"),
             gcs_timeout_seconds=_int("GCS_TIMEOUT_SECONDS", 60, minimum=1, maximum=3600),
+            gcs_chunk_mb=_int("GCS_CHUNK_MB", 8, minimum=1, maximum=64),
             gcs_retry_deadline_seconds=_int("GCS_RETRY_DEADLINE_SECONDS", 30, minimum=1,
                                             maximum=3600),
             firestore_deadline_seconds=_int("FIRESTORE_DEADLINE_SECONDS", 10, minimum=1,

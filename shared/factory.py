@@ -31,7 +31,8 @@ def blob_store() -> BlobStore:
     if settings.media_gcs_bucket_name:
         from shared.storage.gcs import GcsBlobStore
 
-        return GcsBlobStore(settings, timeout=settings.gcs_timeout_seconds,
+        return GcsBlobStore(settings, chunk_size=settings.gcs_chunk_mb * 1024 * 1024,
+                            timeout=settings.gcs_timeout_seconds,
                             retry_deadline=settings.gcs_retry_deadline_seconds)
     from shared.storage.local import LocalBlobStore
 
