@@ -18,7 +18,8 @@ import urllib.request
 from pathlib import Path
 
 from localdev.clamd import ClamdProcess
-from localdev.emulators import FakeGcs, FirestoreEmulator, ManagedProcess, PubSubEmulator
+from localdev.emulators import FakeGcs, FirestoreEmulator, PubSubEmulator
+from localdev.process import ManagedProcess
 from shared.logsetup import configure_logging
 
 log = logging.getLogger("localdev.dev")
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging()
     root = Path(args.workdir).resolve()
-    started: list[ManagedProcess | ClamdProcess] = []
+    started: list[ManagedProcess] = []
     try:
         pubsub = PubSubEmulator(root / "pubsub").start()
         started.append(pubsub)

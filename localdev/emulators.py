@@ -1,23 +1,19 @@
 """Local stand-ins for the cloud: ``FakeGcs``, ``FirestoreEmulator``, ``PubSubEmulator``.
 
-Each runs in its own process group on a free loopback port and is stopped through that
-group (the gcloud launchers fork Java, so killing only the launcher would leave it running).
-Flags follow ``DESIGN.md``'s lessons: fake-gcs-server needs its public host and external
-URL set, or resumable-upload ``Location`` headers and signed URLs point elsewhere.
+Each is a ``ManagedProcess``: its own process group on a free loopback port, stopped through
+that group (the gcloud launchers fork Java, so killing only the launcher would leave it).
+Flags follow ``DESIGN.md``'s lessons: fake-gcs-server needs its public host and external URL
+set, or resumable-upload ``Location`` headers and signed URLs point elsewhere.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
-from localdev.clamd import free_port
+from localdev.process import ManagedProcess
 
 SDK_ROOT_CANDIDATES = ("/usr/lib/google-cloud-sdk", "/usr/share/google-cloud-sdk",
                        "/opt/google-cloud-sdk")
@@ -63,82 +59,6 @@ def pubsub_launcher() -> Path | None:
     path = root / "platform" / "pubsub-emulator" / "bin" / "cloud-pubsub-emulator" \
         if root else None
     return path if path and path.is_file() else None
-
-
-class ManagedProcess:
-    """A child process in its own group, ready when ``probe_url`` answers."""
-
-    name = "process"
-
-    def __init__(self, workdir: str | os.PathLike[str], port: int | None = None) -> None:
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def host_port(self) -> str:
-        """``127.0.0.1:PORT``."""
-        return f"127.0.0.1:{self.port}"
-
-    def command(self) -> list[str]:
-        """The argv to launch."""
-        raise NotImplementedError
-
-    def probe_url(self) -> str:
-        """A URL that answers (any HTTP status) once the service is up."""
-        return f"http://{self.host_port}/"
-
-    def env(self) -> dict[str, str]:
-        """Extra environment for the child."""
-        return {}
-
-    def start(self, timeout: float = 60.0) -> ManagedProcess:
-        """Launch and wait until the probe answers; RuntimeError if it never does."""
-        log = open(self.workdir / f"{self.name}.log", "ab")  # noqa: SIM115 - child owns it
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **self.env()}, start_new_session=True,
-                                     cwd=self.workdir)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see "
-                                   f"{self.workdir / (self.name + '.log')}")
-            if self.answers():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not start within {timeout:.0f} s")
-
-    def answers(self) -> bool:
-        """True when the probe URL gives any HTTP answer."""
-        try:
-            urllib.request.urlopen(self.probe_url(), timeout=1).close()
-            return True
-        except urllib.error.HTTPError:
-            return True
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        """TERM the whole process group, then KILL it after 10 s."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-
-    def kill(self) -> None:
-        """Kill at once (failure tests: a backend that dies mid-request)."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
 
 
 class FakeGcs(ManagedProcess):
