@@ -48,7 +48,7 @@ class _Endpoint:
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response that is never cached."""
-    response = Response(json.dumps(body, ensure_ascii=False), status=status,
+    response = Response(json.dumps(body, ensure_ascii=False, allow_nan=False), status=status,
                         mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     for name, value in (headers or {}).items():
@@ -119,6 +119,8 @@ class Router:
             if status >= 500:
                 log.error("request failed: %s", exc.message)
             response = json_response(exc.body(), status)
+            if status == 405 and exc.extra.get("allowed"):
+                response.headers["Allow"] = ", ".join(exc.extra["allowed"])  # type: ignore[arg-type]
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = json_response({"error": "internal error"}, 500)
@@ -129,13 +131,14 @@ class Router:
         if request.method == "HEAD":
             # werkzeug would answer HEAD through GET handlers, and a GET on content is a
             # logged read: a HEAD must not be one.
-            raise MethodNotAllowed("HEAD is not supported; use GET")
+            raise MethodNotAllowed("HEAD is not supported; use GET", allowed=["GET"])
         adapter = self._map.bind("workspace", url_scheme=request.scheme)
         full_path = (request.script_root or "") + request.path
         try:
             endpoint, url_args = adapter.match(full_path, method=request.method)
         except WerkzeugMethodNotAllowed as exc:
-            raise MethodNotAllowed("method not allowed") from exc
+            allowed = sorted(set(exc.valid_methods or ()) - {"HEAD"})
+            raise MethodNotAllowed("method not allowed", allowed=allowed) from exc
         except WerkzeugNotFound as exc:
             raise NotFound("no such endpoint") from exc
         assert isinstance(endpoint, _Endpoint)

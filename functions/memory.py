@@ -24,7 +24,7 @@ def read(request: Request, ctx: RequestContext) -> dict[str, object]:
 @router.route(MEMORY, methods=["POST"])
 def write(request: Request, ctx: RequestContext) -> dict[str, object]:
     service = factory.memory_service()
-    limit = service.max_length * 4 + 4096  # UTF-8 worst case plus JSON framing
+    limit = service.max_length * 12 + 4096  # \uXXXX surrogate pairs are 12 bytes a char
     body = parse_json_object(read_body(request, limit), request.content_type, WRITE_FIELDS, limit)
     return service.write(ctx, body, request.headers.get("If-Match"))
 

@@ -10,7 +10,6 @@ SIGTERM) stops everything it started, by process group.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from localdev.clamd import ClamdProcess
 from localdev.emulators import FakeGcs, FirestoreEmulator, PubSubEmulator
+from localdev.gcs_keys import create_buckets, write_service_account_key
 from localdev.process import ManagedProcess
 from shared.logsetup import configure_logging
 
@@ -36,18 +36,6 @@ def create_topic(pubsub: PubSubEmulator, project: str, topic: str) -> None:
     urllib.request.urlopen(request, timeout=10).close()
 
 
-def create_bucket(gcs: FakeGcs, project: str, name: str) -> None:
-    """Create a bucket on fake-gcs-server (idempotent)."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-    from google.cloud.exceptions import Conflict
-
-    client = storage.Client(project=project, credentials=AnonymousCredentials(),
-                            client_options={"api_endpoint": gcs.url})
-    with contextlib.suppress(Conflict):
-        client.create_bucket(name)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Start the emulators and clamd, then serve every function against them."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -62,15 +50,13 @@ def main(argv: list[str] | None = None) -> None:
         create_topic(pubsub, PROJECT, TOPIC)
         gcs = FakeGcs(root / "gcs", pubsub=(pubsub.host_port, PROJECT, TOPIC)).start()
         started.append(gcs)
-        create_bucket(gcs, PROJECT, BUCKET)
+        create_buckets(gcs.url, PROJECT, BUCKET)
         firestore = FirestoreEmulator(root / "firestore").start()
         started.append(firestore)
         scanning = os.environ.get("CLAMAV_SERVICE_ENABLED", "true").lower() != "false"
         clamd = ClamdProcess(root / "clamd").start() if scanning else None
         if clamd:
             started.append(clamd)
-        from localdev.gcs_keys import write_service_account_key
-
         key_file = write_service_account_key(root / "sa-key.json")
         env = {
             "MEDIA_GCS_BUCKET_NAME": BUCKET,

@@ -12,8 +12,6 @@ import argparse
 import json
 import logging
 import os
-import signal
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -99,13 +97,6 @@ def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     factory.blob_store(), factory.metadata_store()  # fail now on a bad backend config
     clamd = None if args.no_clamd else _maybe_start_clamd()
-
-    def _stop(*_: object) -> None:
-        if clamd:
-            clamd.stop()
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, _stop)
     log.info("serving on http://%s:%d (storage %s, auth %s)", args.host, args.port,
              settings.workspace_storage_dir, settings.auth_mode)
     try:

@@ -142,7 +142,8 @@ class Settings:
             firebase_project_id=_str("FIREBASE_PROJECT_ID"),
             cors_allowed_origins=_origins("CORS_ALLOWED_ORIGINS"),
             signing_secret=_str("SIGNING_SECRET"),
-            download_url_ttl_seconds=_int("DOWNLOAD_URL_TTL_SECONDS", 300, minimum=1),
+            download_url_ttl_seconds=_int("DOWNLOAD_URL_TTL_SECONDS", 300, minimum=1,
+                                          maximum=604800),  # V4 signed URLs: 7 days max
             file_retention_days=_int("FILE_RETENTION_DAYS", 30, minimum=0),
             list_default_limit=_int("LIST_DEFAULT_LIMIT", 100, minimum=1),
             list_max_limit=_int("LIST_MAX_LIMIT", 1000, minimum=1),

@@ -92,6 +92,12 @@ class FileService:
         return LogEntry(new_log_id(), utcnow(), op, "file", resource_id, details,
                         ctx.agent_id, ctx.task_id)
 
+    @staticmethod
+    def _require_ready(record: FileRecord) -> FileRecord:
+        if record.status != "ready":
+            raise Conflict("file is not ready", status=record.status)
+        return record
+
     def _live(self, ws: Workspace, file_id: str) -> FileRecord:
         record = self.meta.get_file(ws.id, v.check_file_id(file_id)) if file_id else None
         if record is None or record.is_deleted:
@@ -114,7 +120,8 @@ class FileService:
             return holder[0]
 
         try:
-            form = read_form(stream, content_type, "file", open_sink, _check_field)
+            form = read_form(stream, content_type, "file", open_sink, _check_field,
+                             max_total=limit + MULTIPART_OVERHEAD)
             ingest = holder[0]
             draft, overwrite = self._draft(ctx, form.one, form.fields.get("tags", []),
                                            form.filename or "")
@@ -175,6 +182,9 @@ class FileService:
                 facts, entry, self.retention_seconds)
             return record
         except BaseException:
+            landed = self._landed(ws, reservation.file_id, key) if promoted else None
+            if landed is not None:
+                return landed  # the commit applied though its answer was lost
             # Best effort: whatever cannot be undone now (a backend is down) is left to the
             # sweep, which deletes the blob (purge intent) and frees the stale reservation.
             with contextlib.suppress(WorkspaceError):
@@ -183,6 +193,15 @@ class FileService:
             with contextlib.suppress(WorkspaceError):
                 self.meta.release_reservation(ws.id, reservation)
             raise
+
+    def _landed(self, ws: Workspace, file_id: str, key: str) -> FileRecord | None:
+        """The record when a finalize that raised (a deadline) committed after all."""
+        try:
+            record = self.meta.get_file(ws.id, file_id)
+        except WorkspaceError:
+            return None
+        ready = record is not None and record.status == "ready" and not record.is_deleted
+        return record if ready and record.storage_key == key else None
 
     # -- reads ------------------------------------------------------------------------
     def get(self, ctx: RequestContext, file_id: str) -> FileRecord:
@@ -201,8 +220,7 @@ class FileService:
             "version": record.version, "via": via}))
 
     def _open(self, ctx: RequestContext, ws: Workspace, record: FileRecord, via: str) -> Content:
-        if record.status != "ready":
-            raise Conflict("file is not ready", status=record.status)
+        self._require_ready(record)
         stream = self.blobs.open_read(record.storage_key)
         try:
             self._log_read(ctx, ws, record, via)
@@ -225,9 +243,7 @@ class FileService:
         a GCS download never passes through the service.
         """
         ws = self.workspace(ctx)
-        record = self._live(ws, file_id)
-        if record.status != "ready":
-            raise Conflict("file is not ready", status=record.status)
+        record = self._require_ready(self._live(ws, file_id))
         ttl = self.settings.download_url_ttl_seconds
         if self.blobs.supports_signed_urls:
             url, expires = self.blobs.signed_download_url(
@@ -252,9 +268,7 @@ class FileService:
         record = self.meta.get_file(ws_id, v.check_file_id(file_id))
         if record is None or record.is_deleted or record.version != version:
             raise NotFound("invalid or expired link")
-        if record.status != "ready":
-            raise Conflict("file is not ready", status=record.status)
-        return Content(record, self.blobs.open_read(record.storage_key))
+        return Content(record, self.blobs.open_read(self._require_ready(record).storage_key))
 
     def list(self, ctx: RequestContext, query: FileQuery) -> Page[FileRecord]:
         """One page of live files matching every filter."""

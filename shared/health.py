@@ -16,9 +16,10 @@ def health_report(blobs: BlobStore, meta: MetadataStore, scanner: Scanner) -> di
     healthy = metadata_ok and (scanner_ok is not False)
     return {
         "status": "ok" if healthy else "degraded",
+        # Names only: this route is public, so no paths, buckets or projects (see describe()).
         "backends": {
-            "blobs": blobs.describe(),
-            "metadata": {**meta.describe(), "reachable": metadata_ok},
+            "blobs": {"backend": blobs.name},
+            "metadata": {"backend": meta.name, "reachable": metadata_ok},
             "scanner": {"backend": scanner.name, "enabled": scanner.enabled,
                         "reachable": scanner_ok},
         },

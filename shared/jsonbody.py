@@ -8,6 +8,7 @@ falls back to a default.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -22,15 +23,43 @@ def parse_json_object(raw: bytes, content_type: str | None, allowed: set[str],
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest("the body is not valid JSON") from exc
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the body is not valid UTF-8") from exc
+    body = strict_json(text, "the body")
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(unknown)}")
     return body
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(text: str, what: str) -> Any:
+    """Parse RFC 8259 JSON: no NaN/Infinity, no numbers that overflow to infinity, and a
+    400 (not a crash) for nesting deep enough to exhaust the parser's recursion."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+        _check_finite(value)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"{what} is not valid JSON") from exc
+    return value
+
+
+def _check_finite(value: Any) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("number out of range")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def get_str(body: dict[str, Any], key: str, required: bool = False) -> str | None:

@@ -7,6 +7,7 @@ writers and processes never lose text, and a stale ``If-Match``/``expected_versi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from shared import memory_text
@@ -26,7 +27,7 @@ def parse_version(raw: str | None, what: str) -> int | None:
     if raw is None or raw.strip() == "":
         return None
     text = raw.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or len(text) > 12:
+    if not re.fullmatch(r"[0-9]{1,12}", text):
         raise BadRequest(f"{what} must be a memory version number")
     return int(text)
 
@@ -141,4 +142,6 @@ class MemoryService:
         found = self.meta.get_memory_version(ws.id, number or 0)
         if found is None:
             raise NotFound("memory version not found")
+        self.meta.append_log(ws.id, self._entry(ctx, "read", {
+            "length": len(found.content), "version": found.version, "history": True}))
         return found.to_api(with_content=True)

@@ -14,13 +14,22 @@ from typing import BinaryIO, Protocol
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
-from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+from werkzeug.sansio.multipart import (
+    Data,
+    Epilogue,
+    Field,
+    File,
+    MultipartDecoder,
+    NeedData,
+    State,
+)
 
 from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 READ_CHUNK = 1024 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 100
+DECODER_BUFFER = READ_CHUNK + MAX_FIELD_BYTES + 64 * 1024
 
 
 class FileSink(Protocol):
@@ -65,15 +74,19 @@ def read_form(
     file_field: str,
     open_sink: Callable[[str, str | None], FileSink],
     check_field: Callable[[str, str], None],
+    max_total: int,
 ) -> Form:
     """Parse a multipart body: fields into ``Form``, the one file part into ``open_sink``.
 
     ``check_field(name, value)`` runs as each field completes and may raise. Exactly one
-    file part named ``file_field`` is required.
+    file part named ``file_field`` is required. Memory stays bounded whatever the body: the
+    decoder's buffer is capped (every event is drained after each read, so only junk before
+    a boundary or inside part headers could grow it), reading stops at the closing boundary,
+    and at most ``max_total`` bytes are read (chunked bodies have no Content-Length).
     """
-    # The decoder's own memory cap applies to each received chunk, files included, so it
-    # stays off; field sizes are capped below, and file sizes by the sink.
-    decoder = MultipartDecoder(boundary_of(content_type), max_parts=MAX_PARTS)
+    decoder = MultipartDecoder(boundary_of(content_type), max_parts=MAX_PARTS,
+                               max_form_memory_size=DECODER_BUFFER)
+    total = 0
     form = Form()
     sink: FileSink | None = None
     current: Field | File | None = None
@@ -83,6 +96,10 @@ def read_form(
     try:
         while not finished:
             chunk = stream.read(READ_CHUNK)
+            total += len(chunk)
+            if total > max_total:
+                raise PayloadTooLarge(f"the upload exceeds {max_total} bytes",
+                                      max_bytes=max_total)
             decoder.receive_data(chunk or None)
             event = decoder.next_event()
             while not isinstance(event, NeedData):
@@ -111,10 +128,12 @@ def read_form(
                         if not event.more_data:
                             _complete_field(form, current.name, buffer, check_field)
                 event = decoder.next_event()
+            finished = finished or decoder.state == State.EPILOGUE
             if not chunk and not finished:
                 raise BadRequest("multipart body is truncated")
     except RequestEntityTooLarge as exc:
-        raise PayloadTooLarge(f"a form may have at most {MAX_PARTS} parts") from exc
+        raise PayloadTooLarge(f"multipart framing exceeds its limits (at most {MAX_PARTS} "
+                              "parts, bounded headers and preamble)") from exc
     except ValueError as exc:
         if isinstance(exc, BadRequest):
             raise

@@ -64,6 +64,7 @@ class UrlSigner:
         except (TypeError, ValueError) as exc:
             raise NotFound("invalid or expired link") from exc
         good = self._mac(workspace_id, file_id, version_n, expires_n)
-        if not hmac.compare_digest(good, sig or "") or expires_n < time.time():
+        given = (sig or "").encode("utf-8", "replace")
+        if not hmac.compare_digest(good.encode(), given) or expires_n < time.time():
             raise NotFound("invalid or expired link")
         return version_n

@@ -7,12 +7,12 @@ live files at "the same" path.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from typing import Any
 
 from shared.errors import BadRequest
+from shared.jsonbody import strict_json
 
 MAX_PATH_CHARS = 1024
 MAX_SEGMENT_BYTES = 255
@@ -22,8 +22,8 @@ MAX_TAG_CHARS = 64
 MAX_METADATA_BYTES = 16 * 1024
 MAX_QUERY_CHARS = 256
 
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
-_SESSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
+_SESSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _FILE_ID_RE = re.compile(r"file_[0-9]{6,12}")
 _PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -95,7 +95,7 @@ def check_path_prefix(prefix: str) -> str:
 
 def check_session_id(value: str) -> str:
     """Session ids become path segments, so they are a strict charset."""
-    if not isinstance(value, str) or not _SESSION_RE.match(value):
+    if not isinstance(value, str) or not _SESSION_RE.fullmatch(value):
         raise BadRequest("session_id must be 1-128 letters, digits, '_' or '-'")
     return value
 
@@ -104,7 +104,7 @@ def check_actor_id(value: str | None, what: str) -> str | None:
     """Agent, task and creator ids: short, printable, no spaces."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         raise BadRequest(f"{what} must be 1-128 characters of letters, digits or _.:@-")
     return value
 
@@ -147,10 +147,7 @@ def check_metadata(raw: str | None) -> dict[str, Any]:
         return {}
     if len(raw.encode("utf-8")) > MAX_METADATA_BYTES:
         raise BadRequest(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest("metadata must be a JSON object") from exc
+    value = strict_json(raw, "metadata")
     if not isinstance(value, dict):
         raise BadRequest("metadata must be a JSON object")
     return value

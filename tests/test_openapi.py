@@ -556,7 +556,7 @@ def test_every_operation_answers_as_documented(doc, live):
         {"content": "x" * 300, "overflow": "reject"}), **mem_json)
     live.call("POST", memory, 400, data=json.dumps({"content": "x", "surprise": 1}), **mem_json)
     live.call("POST", memory, 415, data="content", content_type="text/plain")
-    live.call("POST", memory, 413, data=json.dumps({"content": "x" * 5000}), **mem_json)
+    live.call("POST", memory, 413, data=json.dumps({"content": "x" * 50000}), **mem_json)
     live.call("GET", memory, 200)
     live.call("GET", f"{memory}/versions", 200)
     live.call("GET", f"{memory}/versions/{{version}}", 200, version="1")

@@ -123,7 +123,10 @@ class ClamdSession(ScanSession):
             raise ScannerUnavailable("virus scanner gave no answer")
         if _SIZE_LIMIT in reply:
             raise PayloadTooLarge("file exceeds the scanner's stream limit")
-        _, reason, status = self._client._parse_response(reply)
+        try:
+            _, reason, status = self._client._parse_response(reply)
+        except (IndexError, ValueError) as exc:
+            raise ScannerUnavailable("virus scanner gave a malformed answer") from exc
         if status == "OK":
             return Verdict(infected=False, bytes_scanned=self._bytes)
         if status == "FOUND":

@@ -20,7 +20,7 @@ _KEY_RE = re.compile(r"^[A-Za-z0-9_-]+(/[^/\\\x00-\x1f]+)+$")
 
 def check_key(key: str) -> str:
     """Keys are built by the service, never taken from callers; refuse anything odd anyway."""
-    if not _KEY_RE.match(key) or any(part in {".", ".."} for part in key.split("/")):
+    if not _KEY_RE.fullmatch(key) or any(part in {".", ".."} for part in key.split("/")):
         raise BadRequest("invalid storage key")
     return key
 

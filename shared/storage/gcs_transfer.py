@@ -250,6 +250,7 @@ class GcsStagedBlob(StagedBlob):
     def _finish(self, response: requests.Response, final: bool) -> bool:
         resource = response.json()
         self.generation = int(resource["generation"])  # even a wrong object: discard removes it
+        self._url = None  # the session is finished: nothing left to cancel
         if not final or int(resource.get("size", -1)) != self.size:
             raise BackendUnavailable("staged upload is incomplete; retry the upload")
         if resource.get("crc32c") not in (None, _crc(self._crc)):
