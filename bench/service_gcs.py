@@ -19,10 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -30,26 +27,15 @@ from pathlib import Path
 
 import requests
 
+from bench.gcs_throughput import Sink
 from bench.upload_memory import MiB, RssSampler, StreamBody, body
-from localdev.clamd import free_port
 from localdev.emulators import FakeGcs, FirestoreEmulator
 from localdev.gcs_keys import write_service_account_key
+from localdev.process import LocalServer
 from shared.auth import mint_dev_token
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-0123456789-abcdefghijklmnop"
 API = "/api/assistant/workspace"
-
-
-class Discard:
-    """A writable that counts and drops bytes."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def write(self, data: bytes) -> int:
-        self.count += len(data)
-        return len(data)
 
 
 def main() -> None:
@@ -73,12 +59,9 @@ def main() -> None:
             client_options={"api_endpoint": gcs.url},
         )
         bucket = client.create_bucket(f"bench-{uuid.uuid4().hex[:8]}")
-        port = free_port()
         env = {
-            **os.environ,
             "AUTH_MODE": "dev",
             "AUTH_DEV_SECRET": SECRET,
-            "PORT": str(port),
             "WORKSPACE_STORAGE_DIR": str(root / "storage"),
             "CLAMAV_SERVICE_ENABLED": "false",
             "MEDIA_GCS_BUCKET_NAME": bucket.name,
@@ -91,24 +74,12 @@ def main() -> None:
             "LOG_LEVEL": "ERROR",
             "GCS_CHUNK_MB": str(args.chunk_mb),
         }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "localdev.server", "--no-clamd"],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = LocalServer(root / "server", env)
         try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    requests.get(base + "/healthz", timeout=1)
-                    break
-                except requests.RequestException:
-                    time.sleep(0.1)
+            server.start()
+            base = server.url
             headers = {"Authorization": f"Bearer {mint_dev_token(SECRET, 'bench')}"}
-            sampler = RssSampler(server.pid)
+            sampler = RssSampler(server.proc.pid)
             sampler.start()
             timings: dict[str, list[float]] = {}
             growth: dict[str, float] = {}
@@ -154,7 +125,7 @@ def main() -> None:
                 bucket.blob("raw.bin").upload_from_file(io.BytesIO(payload), size=size)
 
             def raw_download() -> None:
-                sink = Discard()
+                sink = Sink()
                 bucket.blob("raw.bin").download_to_file(sink)
                 assert sink.count == size
 
@@ -174,8 +145,7 @@ def main() -> None:
             print(f"GCS_CHUNK_MB={args.chunk_mb}: ratio upload {up:.2f}x, "
                   f"download {down:.2f}x (target >= 0.8x)")
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)
+            server.stop()
             firestore.stop()
             gcs.stop()
 

@@ -13,9 +13,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -25,11 +22,11 @@ from pathlib import Path
 import psutil
 import requests
 
-from localdev.clamd import ClamdProcess, free_port
+from localdev.clamd import ClamdProcess
+from localdev.process import LocalServer
 from shared.auth import mint_dev_token
 from shared.scanning.clamd import ClamdScanner
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-0123456789-abcdefghijklmnop"
 MiB = 1024 * 1024
 CHUNK = MiB
@@ -150,26 +147,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
         workdir = Path(tmp)
         clamd = ClamdProcess(workdir / "clamd", max_file_mb=max(sizes) + 16).start()
-        port = free_port()
-        env = {**os.environ, "AUTH_MODE": "dev", "AUTH_DEV_SECRET": SECRET,
-               "WORKSPACE_STORAGE_DIR": str(workdir / "storage"), "PORT": str(port),
+        env = {"AUTH_MODE": "dev", "AUTH_DEV_SECRET": SECRET,
+               "WORKSPACE_STORAGE_DIR": str(workdir / "storage"),
                "CLAMAV_SERVICE_PORT": str(clamd.port), "CLAMAV_SERVICE_HOST": "127.0.0.1",
                "MAX_FILE_SIZE_MB": str(max(sizes) + 16)}
-        server = subprocess.Popen([sys.executable, "-m", "localdev.server", "--no-clamd"],
-                                  cwd=ROOT, env=env, start_new_session=True,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = LocalServer(workdir / "server", env)
         try:
-            base_url = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    requests.get(base_url + "/healthz", timeout=1)
-                    break
-                except requests.RequestException:
-                    time.sleep(0.1)
+            server.start()
+            base_url = server.url
             token = mint_dev_token(SECRET, "bench")
             url = base_url + "/api/assistant/workspace/files"
             upload(url, token, MiB)  # warm up: imports, SQLite, first workspace
-            sampler = RssSampler(server.pid)
+            sampler = RssSampler(server.proc.pid)
             idle = sampler.rss()
             sampler.start()
             failed = False
@@ -189,8 +178,7 @@ def main() -> None:
             print(f"target: peak RSS growth < {TARGET_MIB} MiB for 200 MiB -> "
                   f"{'FAIL' if failed else 'PASS'}")
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)
+            server.stop()
             clamd.stop()
         if failed:
             raise SystemExit(1)

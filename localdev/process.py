@@ -12,10 +12,12 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Self
 
 
 def free_port() -> int:
@@ -57,6 +59,10 @@ class ManagedProcess:
         """Extra environment for the child."""
         return {}
 
+    def cwd(self) -> Path:
+        """The child's working directory."""
+        return self.workdir
+
     def probe_url(self) -> str:
         """A URL that answers (any HTTP status) once the service is up."""
         return f"http://{self.host_port}/"
@@ -76,7 +82,7 @@ class ManagedProcess:
         """Where the child's stdout and stderr go."""
         return self.workdir / f"{self.name}.out"
 
-    def start(self, timeout: float = 90.0) -> ManagedProcess:
+    def start(self, timeout: float = 90.0) -> Self:
         """Launch and wait until it answers; RuntimeError if it never does."""
         for attempt in range(3):
             try:
@@ -87,12 +93,12 @@ class ManagedProcess:
                 self.port = free_port()
         raise AssertionError("unreachable")
 
-    def _start_once(self, timeout: float) -> ManagedProcess:
+    def _start_once(self, timeout: float) -> Self:
         self.prepare()
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **self.env()}, start_new_session=True,
-                                     cwd=self.workdir)
+                                     cwd=self.cwd())
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -123,3 +129,37 @@ class ManagedProcess:
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+
+
+class LocalServer(ManagedProcess):
+    """``python -m localdev.server`` (every function, no clamd of its own) with ``env``.
+
+    Tests and benchmarks run real server processes through this, ready once ``/healthz``
+    answers.
+    """
+
+    name = "server"
+    root = Path(__file__).resolve().parent.parent
+
+    def __init__(self, workdir: str | os.PathLike[str], env: dict[str, str],
+                 threads: int = 32) -> None:
+        super().__init__(workdir)
+        self._env, self.threads = env, threads
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return f"http://{self.host_port}"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "localdev.server", "--no-clamd",
+                "--threads", str(self.threads)]
+
+    def env(self) -> dict[str, str]:
+        return {**self._env, "PORT": str(self.port)}
+
+    def cwd(self) -> Path:
+        return self.root
+
+    def probe_url(self) -> str:
+        return f"{self.url}/healthz"

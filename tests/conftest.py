@@ -7,24 +7,18 @@ is a failure, never a skip (``require``).
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from localdev.clamd import ClamdProcess, find_clamd, free_port
+from localdev.clamd import ClamdProcess, find_clamd
 from shared.auth import mint_dev_token
 from shared.config import reset_settings
 
-ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "test-secret-0123456789-abcdefghijklmnop"
 API = "/api/assistant/workspace"
 # Built from parts so no file in the repo carries the full test string.
@@ -130,55 +124,6 @@ def storage_snapshot(root: Path) -> dict[str, int]:
         for path in staging.iterdir():
             out[f".staging/{path.name}"] = path.stat().st_size
     return out
-
-
-class ServerProcess:
-    """``python -m localdev.server`` in its own process group, on a free port."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, **env, "PORT": str(self.port)}
-        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "localdev.server", "--no-clamd", "--threads", "32"],
-            cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
-            try:
-                requests.get(self.url + "/healthz", timeout=1)
-                return
-            except requests.RequestException:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self._log.close()
-
-
-@pytest.fixture
-def servers(tmp_path: Path, clamd: ClamdProcess) -> Iterator[list[ServerProcess]]:
-    """Two real server processes sharing one storage dir (and the session clamd)."""
-    env_values = base_env(tmp_path / "shared-storage", clamd.port)
-    started: list[ServerProcess] = []
-    try:
-        for index in range(2):
-            started.append(ServerProcess(env_values, tmp_path / f"server{index}.log"))
-        yield started
-    finally:
-        for server in started:
-            server.stop()
 
 
 def post_json(api: Api, path: str, body: object, user: str = "alice",

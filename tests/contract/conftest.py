@@ -22,8 +22,9 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from localdev.emulators import FakeGcs, FirestoreEmulator, fake_gcs_binary, firestore_launcher
+from localdev.process import LocalServer
 from shared.config import reset_settings
-from tests.conftest import Api, ServerProcess, base_env, require, storage_snapshot
+from tests.conftest import Api, base_env, require, storage_snapshot
 
 BACKENDS = ("embedded", "cloud")
 
@@ -144,13 +145,13 @@ def api(env: dict[str, str]) -> Api:
 
 
 @pytest.fixture
-def servers(backend, tmp_path: Path, clamd) -> Iterator[list[ServerProcess]]:
+def servers(backend, tmp_path: Path, clamd) -> Iterator[list[LocalServer]]:
     """Two real server processes on the same backends."""
     values = {**base_env(tmp_path / "shared-storage", clamd.port), **backend.env()}
-    started: list[ServerProcess] = []
+    started: list[LocalServer] = []
     try:
         for index in range(2):
-            started.append(ServerProcess(values, tmp_path / f"server{index}.log"))
+            started.append(LocalServer(tmp_path / f"server{index}", values).start(timeout=30))
         yield started
     finally:
         for server in started:
