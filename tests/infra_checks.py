@@ -17,7 +17,6 @@ from tests.infra_hcl import (
     FunctionInstance,
     block,
     blocks,
-    dynamic,
     for_each_keys,
     function_instances,
     ref,
@@ -205,9 +204,14 @@ def check_iam(config: Config) -> list[str]:
 
 def _check_signer(config: Config) -> list[str]:
     signers = config.of_type("google_service_account_iam_member")
-    good = [b for b in signers.values() if b.get("role") == "roles/iam.serviceAccountTokenCreator"
-            and (ref(b.get("service_account_id")) or "").removesuffix(".name")
-            == (ref(b.get("member", "").replace("serviceAccount:", "")) or "").removesuffix(".email")]
+
+    def on_itself(body: dict[str, Any]) -> bool:
+        account = (ref(body.get("service_account_id")) or "").removesuffix(".name")
+        member = ref(str(body.get("member", "")).removeprefix("serviceAccount:")) or ""
+        return bool(account) and account == member.removesuffix(".email")
+
+    good = [b for b in signers.values()
+            if b.get("role") == "roles/iam.serviceAccountTokenCreator" and on_itself(b)]
     if len(good) != len(signers) or not good:
         return ["the API service account is not (only) a token creator on itself"]
     if "files" not in config.locals.get("signing_functions", []):
