@@ -199,6 +199,42 @@ def check_iam(config: Config) -> list[str]:
     problems += [f"bucket grant {who}->{bucket} should be {role}, is {actual.get((who, bucket))}"
                  for (who, bucket), role in expected.items() if actual.get((who, bucket)) != role]
     problems += _check_signer(config) + _check_clamav_invokers(config)
+    return problems + _check_event_plumbing(config)
+
+
+def _check_event_plumbing(config: Config) -> list[str]:
+    """GCS may publish its events; the trigger's identity may receive them."""
+    members = {(b.get("role"), b.get("member"))
+               for b in config.of_type("google_project_iam_member").values()}
+    problems = []
+    gcs_agent = ("roles/pubsub.publisher", "serviceAccount:${data.google_storage_project_"
+                 "service_account.gcs_agent.email_address}")
+    if gcs_agent not in members:
+        problems.append("the GCS service agent cannot publish to Pub/Sub")
+    scan, _ = scan_function(config)
+    identity = scan.get("event_trigger", "service_account_email") if scan else None
+    if ("roles/eventarc.eventReceiver", f"serviceAccount:{identity}") not in members:
+        problems.append("the scan trigger's service account is not an Eventarc event receiver")
+    return problems
+
+
+def check_sweep_schedule(config: Config) -> list[str]:
+    """Cloud Scheduler calls sweep with an OIDC token, and only it may."""
+    job = config.of_type("google_cloud_scheduler_job").get("sweep")
+    target = block(job or {}, "http_target") or {}
+    oidc = block(target, "oidc_token") or {}
+    sweep_uri = '${google_cloudfunctions2_function.http["sweep"].service_config[0].uri}'
+    problems = []
+    if target.get("uri") != sweep_uri:
+        problems.append("no scheduler job calls the sweep function")
+    if oidc.get("service_account_email") != "${google_service_account.scheduler.email}" or (
+            oidc.get("audience") != sweep_uri):
+        problems.append("the sweep job does not send an OIDC token for the sweep URL")
+    invokers = [b for b in config.of_type("google_cloud_run_v2_service_iam_member").values()
+                if b.get("name") == '${google_cloudfunctions2_function.http["sweep"].name}']
+    if [b.get("member") for b in invokers] != [
+            "serviceAccount:${google_service_account.scheduler.email}"]:
+        problems.append("sweep is invocable by more than the scheduler's service account")
     return problems
 
 

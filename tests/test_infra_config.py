@@ -239,6 +239,28 @@ def test_token_creator_on_another_account_is_reported(cfg):
     broken(cfg, ic.check_iam, "not (only) a token creator on itself")
 
 
+def test_event_plumbing_grants_are_reported_when_missing(cfg):
+    del cfg.resources["google_project_iam_member"]["gcs_agent_pubsub_publisher"]
+    broken(cfg, ic.check_iam, "the GCS service agent cannot publish to Pub/Sub")
+    scan_body(cfg)["event_trigger"][0]["service_account_email"] = (
+        '${google_service_account.fn["files"].email}')
+    broken(cfg, ic.check_iam, "is not an Eventarc event receiver")
+
+
+# -- the sweep schedule ------------------------------------------------------------------------
+def test_sweep_runs_on_a_schedule_with_oidc(real):
+    assert ic.check_sweep_schedule(real) == []
+
+
+def test_a_sweep_schedule_without_oidc_or_with_extra_invokers_is_reported(cfg):
+    target = cfg.resource("google_cloud_scheduler_job", "sweep")["http_target"][0]
+    target["oauth_token"] = target.pop("oidc_token")
+    broken(cfg, ic.check_sweep_schedule, "does not send an OIDC token")
+    cfg.resources["google_cloud_run_v2_service_iam_member"]["sweep_public"] = {
+        "name": '${google_cloudfunctions2_function.http["sweep"].name}', "member": "allUsers"}
+    broken(cfg, ic.check_sweep_schedule, "invocable by more than the scheduler")
+
+
 # -- ClamAV ------------------------------------------------------------------------------------
 def clamav_container(cfg: Config) -> dict:
     return cfg.resource("google_cloud_run_v2_service", "clamav")["template"][0]["containers"][0]
