@@ -1,7 +1,8 @@
 # Two commands do the whole set-up on a fresh Debian machine with Python 3.11:
 #   make run   - serve every HTTP function on http://127.0.0.1:8080 (embedded backends + clamd)
 #   make dev   - the same functions against fake-gcs-server, the Firestore and Pub/Sub emulators
-#   make test  - lint, then run the test suite
+#   make test  - lint, the infra checks, then the test suite
+#   make infra-check - routes file current, terraform fmt (where installed), checkov on infra/
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +15,7 @@ export AUTH_DEV_SECRET ?= local-dev-secret-do-not-deploy-0123456789
 export WORKSPACE_STORAGE_DIR ?= Runtime
 export PORT ?= 8080
 
-.PHONY: dev run test lint fmt bench system-deps venv clean token sweep
+.PHONY: dev run test lint fmt bench system-deps venv clean token sweep checkov infra-check infra-routes
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,32 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)
+
+# checkov gets its own venv: its dependencies clash with the project's pins.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell sha1sum requirements-checkov.txt | cut -c1-12)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install -q -r requirements-checkov.txt
+	@rm -f $(CHECKOV_VENV)/.installed-* && touch $@
+
+checkov: $(CHECKOV_STAMP)
+
+# Offline checks of infra/ (providers can't be downloaded, so no terraform validate);
+# the HCL wiring itself is checked by tests/test_infra_*.py.
+infra-check: venv checkov
+	$(PY) -m infra.gen_routes --check
+	@if command -v terraform >/dev/null 2>&1; then \
+	  TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive -diff infra && echo "terraform fmt: clean"; \
+	else echo "terraform is not installed: skipping terraform fmt -check"; fi
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d infra --framework terraform \
+	  --skip-download --quiet --compact
+
+# Re-render infra/routes.tf.json after changing shared/routes.py.
+infra-routes: venv
+	$(PY) -m infra.gen_routes
 
 system-deps:
 	@bash localdev/install-system-deps.sh
@@ -45,11 +72,11 @@ lint: venv
 fmt: venv
 	$(VENV)/bin/ruff format .
 
-test: system-deps venv lint
+test: system-deps venv lint infra-check
 	$(PY) -m pytest
 
 bench: system-deps venv
 	$(PY) -m bench.upload_memory
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache infra/.build
