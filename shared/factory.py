@@ -13,6 +13,7 @@ from shared.auth import Authenticator
 from shared.config import get_settings
 from shared.files import FileService
 from shared.logs import LogService
+from shared.media.service import MediaService
 from shared.memory import MemoryService
 from shared.metadata.base import MetadataStore
 from shared.scanning.base import Scanner
@@ -114,8 +115,27 @@ def workspace_service() -> WorkspaceService:
     return WorkspaceService(metadata_store(), memory.max_length, memory.length)
 
 
+@functools.cache
+def media_service() -> MediaService:
+    """``store_media_file`` over the workspace, the scanner and an SSRF-safe fetcher.
+
+    The fetch policy has no allowances: nothing in settings can open loopback or private
+    addresses (tests build their own ``MediaService`` with ``NetPolicy.for_tests``).
+    """
+    from shared.media.fetch import Fetcher, FetchLimits
+    from shared.media.netpolicy import NetPolicy
+
+    settings = get_settings()
+    limits = FetchLimits(connect_timeout=settings.media_fetch_connect_timeout_seconds,
+                         read_timeout=settings.media_fetch_read_timeout_seconds,
+                         total_timeout=settings.media_fetch_total_timeout_seconds,
+                         max_redirects=settings.media_fetch_max_redirects)
+    return MediaService(settings, file_service(), scanner(), Fetcher(NetPolicy(), limits))
+
+
 def reset() -> None:
     """Forget every built object (tests change the environment between cases)."""
     for built in (blob_store, metadata_store, scanner, signer, authenticator, file_service,
-                  log_service, memory_service, search_service, workspace_service):
+                  log_service, memory_service, search_service, workspace_service,
+                  media_service):
         built.cache_clear()

@@ -53,6 +53,7 @@ def base_env(storage: Path, clamd_port: int | None) -> dict[str, str]:
         "CLAMAV_SERVICE_HOST": "127.0.0.1",
         "CLAMAV_SERVICE_PORT": str(clamd_port or 1),
         "CORS_ALLOWED_ORIGINS": "https://app.example.com",
+        "MEDIA_EXEC_ROOT": str(storage.parent / "exec_file"),
     }
     return env
 
