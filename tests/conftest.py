@@ -19,6 +19,8 @@ from localdev.clamd import ClamdProcess, find_clamd
 from shared.auth import mint_dev_token
 from shared.config import reset_settings
 
+pytest_plugins = ["tests.media_fixtures"]  # origins and the test media service (media tests)
+
 DEV_SECRET = "test-secret-0123456789-abcdefghijklmnop"
 API = "/api/assistant/workspace"
 # Built from parts so no file in the repo carries the full test string.

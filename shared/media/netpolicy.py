@@ -17,7 +17,7 @@ IPv4-compatible, NAT64, 6to4, Teredo), since they can route to a private IPv4 ho
 
 ``NetPolicy.for_tests`` allows named loopback socket addresses for local test servers. It is
 not reachable from settings or the environment, and refuses to exist in a deployed function
-(``K_SERVICE``/``FUNCTION_TARGET`` set).
+(``K_SERVICE`` set).
 """
 
 from __future__ import annotations
@@ -130,7 +130,10 @@ def check_url(url: str) -> Target:
         raise BadRequest("the URL must be ASCII without spaces or control characters")
     if "\\" in url:
         raise BadRequest("the URL must not contain backslashes")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise BadRequest("the URL is malformed") from exc
     scheme = parts.scheme.lower()
     if scheme not in {"http", "https"}:
         raise BadRequest("only http and https URLs can be fetched")
@@ -180,7 +183,12 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 
 def _in_deployed_function() -> bool:
-    return bool(os.environ.get("K_SERVICE") or os.environ.get("FUNCTION_TARGET"))
+    """Cloud Run and Cloud Functions (every current runtime) set ``K_SERVICE``.
+
+    ``FUNCTION_TARGET`` cannot tell: functions-framework sets it in any process that builds
+    an app, the local server and the tests included.
+    """
+    return bool(os.environ.get("K_SERVICE"))
 
 
 @dataclass(frozen=True)

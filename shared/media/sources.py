@@ -127,8 +127,9 @@ class Sources:
     @contextlib.contextmanager
     def _url(self, file: str, ctx: RequestContext, max_bytes: int) -> Iterator[Incoming]:
         with self.fetcher.open(file, max_bytes) as download:
-            yield Incoming(download.chunks(), url_name(file) or "download",
-                           {"url": download.target.display})
+            # Named after the URL finally fetched (a short link's target names the file).
+            name = url_name(download.target.request_target) or url_name(file) or "download"
+            yield Incoming(download.chunks(), name, {"url": download.target.display})
 
     @contextlib.contextmanager
     def _workspace(self, file: str, ctx: RequestContext, max_bytes: int) -> Iterator[Incoming]:
