@@ -50,6 +50,8 @@ test: system-deps venv lint
 
 bench: system-deps venv
 	$(PY) -m bench.upload_memory
+	$(PY) -m bench.media_datauri
+	$(PY) -m bench.media_oversize
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -247,6 +247,46 @@ def test_a_body_over_the_media_body_cap_is_413(api, env, small_cap):
     assert "body is larger" in response.get_json()["error"]
 
 
+class CountingBody(io.RawIOBase):
+    """A request body of ``size`` bytes that counts how much of it the server reads."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.pos, self.read_bytes = size, 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = offset if whence == 0 else self.size + offset if whence == 2 else \
+            self.pos + offset
+        return self.pos
+
+    def readinto(self, buffer) -> int:
+        n = max(0, min(len(buffer), self.size - self.pos))
+        buffer[:n] = b"A" * n
+        self.pos += n
+        self.read_bytes += n
+        return n
+
+
+def test_an_oversize_body_is_refused_unread(api, env, small_cap):
+    """functions-framework would read the whole body after a plain response; the media
+    function's answers are streamed, so a 413 from Content-Length reads nothing."""
+    from tests.conftest import API
+
+    body = CountingBody(64 * MiB)
+    response = api.client.post(API + "/media", input_stream=body, content_length=body.size,
+                               content_type="application/json", headers=api.headers())
+    assert response.status_code == 413
+    assert body.read_bytes == 0
+
+
 def test_cap_edges_are_exact(api, env, small_cap):
     exact = os.urandom(MiB)
     response = post_media(api, {"file": "data:;base64," + base64.b64encode(exact).decode(),
