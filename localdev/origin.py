@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,15 @@ class Route:
     stream_bytes: int | None = None   # generate this many bytes instead of ``body``
     send_length: bool = True          # False: no Content-Length, close-delimited body
     delay: float = 0.0                # seconds to wait before each 64 KiB piece
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients that hang up (a refused download, a failed TLS check) are expected here."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -85,8 +95,7 @@ class Origin:
                     self.wfile.write(chunk)
                     sent += len(chunk)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(str(tls[0]), str(tls[1]))

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import TYPE_CHECKING
 
 from shared.auth import Authenticator
 from shared.config import get_settings
 from shared.files import FileService
 from shared.logs import LogService
-from shared.media.service import MediaService
 from shared.memory import MemoryService
 from shared.metadata.base import MetadataStore
 from shared.scanning.base import Scanner
@@ -21,6 +21,9 @@ from shared.search import SearchService
 from shared.signing import UrlSigner, load_or_create_key
 from shared.storage.base import BlobStore
 from shared.workspace import WorkspaceService
+
+if TYPE_CHECKING:  # the media package (urllib3, the GCS client) loads on first use
+    from shared.media.service import MediaService
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +127,7 @@ def media_service() -> MediaService:
     """
     from shared.media.fetch import Fetcher, FetchLimits
     from shared.media.netpolicy import NetPolicy
+    from shared.media.service import MediaService
 
     settings = get_settings()
     limits = FetchLimits(connect_timeout=settings.media_fetch_connect_timeout_seconds,

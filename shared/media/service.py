@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import mime
 from shared.config import Settings
@@ -43,13 +43,15 @@ from shared.files import FileService
 from shared.ingest import Ingest
 from shared.media.execdir import ExecDirs, LocalFile, check_exec_id, sanitize_filename
 from shared.media.fetch import Fetcher, too_large
-from shared.media.gcs_source import GcsSource
 from shared.media.sources import Incoming, Sources, kind_of
 from shared.metadata.base import new_log_id
 from shared.models import BlobFacts, FileRecord, LogEntry
 from shared.scanning.base import SCAN_CHUNK, Scanner, Verdict
 from shared.timeutil import utcnow
 from shared.validation import check_session_id
+
+if TYPE_CHECKING:
+    from shared.media.gcs_source import GcsSource
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,12 @@ class StoredMedia:
                 yield base64.b64encode(chunk)
 
 
+def _gcs_source(settings: Settings) -> GcsSource:
+    from shared.media.gcs_source import GcsSource  # the GCS client loads only when needed
+
+    return GcsSource(settings)
+
+
 class MediaService:
     """The media pipeline over one deployment's workspace, scanner and exec root."""
 
@@ -145,7 +153,7 @@ class MediaService:
         self.dirs = exec_dirs or ExecDirs(settings.media_exec_root)
         self.ttl = settings.media_exec_ttl_seconds
         self._gcs: GcsSource | None = None
-        self._gcs_factory = gcs or (lambda: GcsSource(settings))
+        self._gcs_factory = gcs or (lambda: _gcs_source(settings))
         self.sources = Sources(files, fetcher, self.gcs)
         self._lock = threading.Lock()
         self._next_sweep = 0.0

@@ -22,7 +22,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from shared import validation as v
@@ -31,9 +31,11 @@ from shared.errors import BadRequest, NotFound
 from shared.files import FileService
 from shared.media.datauri import DataUri
 from shared.media.fetch import Fetcher, too_large
-from shared.media.gcs_source import GcsSource
 from shared.models import FileRecord
 from shared.storage.base import READ_CHUNK
+
+if TYPE_CHECKING:
+    from shared.media.gcs_source import GcsSource
 
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _MIME_RE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
