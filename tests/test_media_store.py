@@ -139,6 +139,21 @@ def test_block_output_picks_a_free_name_when_the_session_path_is_taken(api, env,
     assert content_of(api, "file_000001") == b"older"  # never overwritten
 
 
+def test_a_failed_workspace_save_takes_back_the_exec_copy(api, env, media, origin,
+                                                         monkeypatch):
+    from shared.errors import BackendUnavailable
+
+    def down(*_args, **_kwargs):
+        raise BackendUnavailable("metadata store is unavailable")
+
+    monkeypatch.setattr(media.files, "write_stream", down)
+    file = prepare("url", PNG, api, media, origin)
+    response = post_media(api, {"file": file, "return_format": "for_block_output",
+                                "graph_exec_id": EXEC, "session_id": "s1"})
+    assert response.status_code == 503
+    assert exec_files(env) == []
+
+
 def test_library_entry_points(env, media, origin):
     """In-process callers use ``store_media_file``/``clean_exec_files`` directly."""
     ctx = ExecutionContext("alice", "lib-exec", agent_id="block_agent")

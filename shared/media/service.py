@@ -175,7 +175,7 @@ class MediaService:
         if session_id is not None and not isinstance(session_id, str):
             raise BadRequest("'session_id' must be a string")
         if not isinstance(exec_id, str):
-            raise BadRequest("'graph_exec_id' is required")
+            raise BadRequest("'graph_exec_id' is required and must be a string")
         execution = ExecutionContext.from_request(ctx, exec_id, session_id)
         return self.store(execution, file, return_format)  # type: ignore[arg-type]
 
@@ -197,8 +197,13 @@ class MediaService:
                 relative, facts = self._intake(ctx, kind, incoming)
                 details, record = incoming.details, incoming.record
         path = self.dirs.path(ctx.user_id, ctx.graph_exec_id) / relative
-        stored, saved = self._answer(ctx, return_format, path, relative, facts, record)
-        self._log_stored(ctx, kind, return_format, stored, facts, details, saved or record)
+        try:
+            stored, saved = self._answer(ctx, return_format, path, relative, facts, record)
+            self._log_stored(ctx, kind, return_format, stored, facts, details, saved or record)
+        except BaseException:
+            if kind != "local":  # the call failed as a whole: take back the copy it made
+                path.unlink(missing_ok=True)
+            raise
         return stored
 
     def _intake(self, ctx: ExecutionContext, kind: str,
