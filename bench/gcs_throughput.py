@@ -2,7 +2,7 @@
 
 One fake-gcs-server (in memory) serves every path in the same run:
 
-- store upload: ``stage()``, 1 MiB ``write``s, ``promote`` (resumable upload to staging, then a
+- store upload: ``stage()``, 1 MiB ``write``s, ``promote`` (one streamed upload to staging, then a
   server-side rewrite and the staging delete); raw upload: ``blob.upload_from_file`` (the
   library default) and ``blob.open("wb")`` with the store's chunk size;
 - store download: ``open_read`` read in 1 MiB chunks; raw download: ``blob.download_to_file``

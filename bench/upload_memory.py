@@ -81,23 +81,28 @@ class RssSampler(threading.Thread):
 
 
 class StreamBody:
-    """A file-like body with a known length, so requests streams it with Content-Length."""
+    """A file-like body with a known length, so requests streams it with Content-Length.
+
+    http.client reads it 8 KiB at a time, so each read slices the current piece at an offset
+    (never re-copying what is left of it: that would cost more than the upload itself).
+    """
 
     def __init__(self, gen: Iterator[bytes], length: int) -> None:
-        self._gen, self._length, self._buf = gen, length, b""
+        self._gen, self._length = gen, length
+        self._piece, self._offset = b"", 0
 
     def __len__(self) -> int:
         return self._length
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buf) < size:
-            piece = next(self._gen, None)
-            if piece is None:
-                break
-            self._buf += piece
+        if self._offset >= len(self._piece):
+            self._piece, self._offset = next(self._gen, b""), 0
         if size < 0:
-            size = len(self._buf)
-        out, self._buf = self._buf[:size], self._buf[size:]
+            out = self._piece[self._offset:] + b"".join(self._gen)
+            self._piece, self._offset = b"", 0
+            return out
+        out = self._piece[self._offset:self._offset + size]
+        self._offset += len(out)
         return out
 
 

@@ -4,6 +4,11 @@ An upload runs as: stream the multipart body through ``Ingest`` (size cap, SHA-2
 sniff, clamd, staging) → reserve the path and number → promote the staged blob → finalize
 the record with its log entry. Each step undoes the ones before it on failure, so a
 rejected upload leaves no record, no blob and no held path behind.
+
+On a store that ``writes_in_place`` (GCS), the reservation moves before the bytes when the
+fields sent ahead of the file part settle the path: the blob then streams straight to its
+final key and promotion copies nothing. The record stays pending, so nothing can serve those
+bytes before the verdict; an infected or failed upload deletes them and frees the path.
 """
 
 from __future__ import annotations
@@ -17,7 +22,14 @@ from typing import BinaryIO
 from shared import validation as v
 from shared.config import Settings
 from shared.context import RequestContext
-from shared.errors import Conflict, Infected, NotFound, PayloadTooLarge, WorkspaceError
+from shared.errors import (
+    BadRequest,
+    Conflict,
+    Infected,
+    NotFound,
+    PayloadTooLarge,
+    WorkspaceError,
+)
 from shared.ingest import Ingest
 from shared.metadata.base import MetadataStore, new_log_id
 from shared.models import (
@@ -28,9 +40,10 @@ from shared.models import (
     FileRecord,
     LogEntry,
     Page,
+    Reservation,
     Workspace,
 )
-from shared.multipart import read_form
+from shared.multipart import Form, read_form
 from shared.routes import API_PREFIX
 from shared.scanning.base import Scanner
 from shared.signing import UrlSigner
@@ -68,6 +81,22 @@ class Content:
 
     record: FileRecord
     stream: BinaryIO
+
+
+@dataclass
+class _Early:
+    """An upload's reservation made before its bytes (see ``FileService._reserve_early``)."""
+
+    reservation: Reservation | None = None
+    draft: FileDraft | None = None
+    overwrite: bool = False
+    key: str | None = None
+    ingest: Ingest | None = None
+
+    def matches(self, draft: FileDraft, overwrite: bool) -> bool:
+        """True when the final fields reserve the same thing (path, name, overwrite)."""
+        return (self.draft is not None and self.draft.path == draft.path
+                and self.draft.filename == draft.filename and self.overwrite == overwrite)
 
 
 class FileService:
@@ -113,16 +142,24 @@ class FileService:
             raise PayloadTooLarge(f"file exceeds the {limit // (1024 * 1024)} MiB limit",
                                   max_bytes=limit)
         ws = self.workspace(ctx)
-        holder: list[Ingest] = []
+        holder: list[_Early] = []
 
-        def open_sink(filename: str, _ctype: str | None) -> Ingest:
-            holder.append(Ingest(self.blobs, self.scanner, limit))
-            return holder[0]
+        def open_sink(filename: str, _ctype: str | None, so_far: Form) -> Ingest:
+            early = self._reserve_early(ctx, ws, filename, so_far)
+            holder.append(early)
+            try:
+                early.ingest = Ingest(self.blobs, self.scanner, limit, key=early.key)
+            except BaseException:
+                self._release(ws, early)
+                raise
+            return early.ingest
 
         try:
             form = read_form(stream, content_type, "file", open_sink, _check_field,
                              max_total=limit + MULTIPART_OVERHEAD)
-            ingest = holder[0]
+            early = holder[0]
+            ingest = early.ingest
+            assert ingest is not None
             draft, overwrite = self._draft(ctx, form.one, form.fields.get("tags", []),
                                            form.filename or "")
             verdict, facts = ingest.finish(draft.filename)
@@ -134,10 +171,51 @@ class FileService:
                     "size_bytes": facts.size_bytes}))
                 log.warning("upload rejected: malware %s in workspace %s", signature, ws.id)
                 raise Infected(signature)
-            return self._commit(ctx, ws, draft, overwrite, ingest, facts)
+            reservation = early.reservation
+            if reservation is not None and not early.matches(draft, overwrite):
+                self._release(ws, early)  # later fields moved it: reserve again, then copy
+                reservation = None
+            early.reservation = None  # from here on _commit owns (and undoes) it
+            return self._commit(ctx, ws, draft, overwrite, ingest, facts, reservation)
         finally:
-            for ingest in holder:
-                ingest.discard()
+            for early in holder:
+                self._release(ws, early)
+                if early.ingest is not None:
+                    early.ingest.discard()
+
+    def _reserve_early(self, ctx: RequestContext, ws: Workspace, filename: str,
+                       so_far: Form) -> _Early:
+        """Reserve the path before the bytes when the fields seen so far settle it.
+
+        Only for a store that ``writes_in_place``: the blob then streams straight to its final
+        key (one write, no copy). The purge intent is written before the first byte, so a
+        crash mid-upload leaves nothing the sweep does not remove. When the fields do not
+        settle it yet (invalid so far, or the path is taken and a later field may move it),
+        the upload is staged and reserved at the end, as before.
+        """
+        if not self.blobs.writes_in_place:
+            return _Early()
+        try:
+            draft, overwrite = self._draft(ctx, so_far.one, so_far.fields.get("tags", []),
+                                           filename)
+            reservation = self.meta.reserve_file(ws.id, draft, overwrite)
+        except (BadRequest, Conflict):
+            return _Early()
+        early = _Early(reservation=reservation, draft=draft, overwrite=overwrite)
+        early.key = blob_key(ws.id, reservation.file_id, reservation.version, draft.filename)
+        try:
+            self.meta.schedule_purge(early.key, plus_seconds(utcnow(), STALE_UPLOAD_SECONDS))
+        except BaseException:
+            self._release(ws, early)
+            raise
+        return early
+
+    def _release(self, ws: Workspace, early: _Early) -> None:
+        """Free an early reservation that will not be used; the sweep retries what fails."""
+        if early.reservation is not None:
+            reservation, early.reservation = early.reservation, None
+            with contextlib.suppress(WorkspaceError):
+                self.meta.release_reservation(ws.id, reservation)
 
     def write_stream(self, ctx: RequestContext, stream: BinaryIO, filename: str,
                      session_id: str | None = None, description: str = "") -> FileRecord:
@@ -189,12 +267,17 @@ class FileService:
         return draft, v.parse_bool(one("overwrite"), "overwrite")
 
     def _commit(self, ctx: RequestContext, ws: Workspace, draft: FileDraft, overwrite: bool,
-                ingest: Ingest, facts: BlobFacts) -> FileRecord:
-        reservation = self.meta.reserve_file(ws.id, draft, overwrite)
+                ingest: Ingest, facts: BlobFacts,
+                reservation: Reservation | None = None) -> FileRecord:
+        """Reserve (unless reserved early), promote and finalize; undo all of it on failure."""
+        early = reservation is not None
+        if reservation is None:
+            reservation = self.meta.reserve_file(ws.id, draft, overwrite)
         key = blob_key(ws.id, reservation.file_id, reservation.version, draft.filename)
         promoted = False
         try:
-            self.meta.schedule_purge(key, plus_seconds(utcnow(), STALE_UPLOAD_SECONDS))
+            if not early:  # an early reservation wrote its intent before the first byte
+                self.meta.schedule_purge(key, plus_seconds(utcnow(), STALE_UPLOAD_SECONDS))
             self.blobs.promote(ingest.staged, key)
             promoted = True
             op = "create" if reservation.is_new else "update"

@@ -19,14 +19,15 @@ from shared.storage.base import BlobStore, StagedBlob
 class Ingest:
     """Feed chunks with ``write``; ``finish`` returns the verdict and the facts."""
 
-    def __init__(self, blobs: BlobStore, scanner: Scanner, max_bytes: int) -> None:
+    def __init__(self, blobs: BlobStore, scanner: Scanner, max_bytes: int,
+                 key: str | None = None) -> None:
         self.max_bytes = max_bytes
         self.size = 0
         self._sha = hashlib.sha256()
         self._head = bytearray()
         self._scan: ScanSession = scanner.open_session()
         try:
-            self.staged: StagedBlob = blobs.stage()
+            self.staged: StagedBlob = blobs.stage(key)
         except BaseException:
             self._scan.abort()
             raise

@@ -72,7 +72,7 @@ def read_form(
     stream: BinaryIO,
     content_type: str | None,
     file_field: str,
-    open_sink: Callable[[str, str | None], FileSink],
+    open_sink: Callable[[str, str | None, Form], FileSink],
     check_field: Callable[[str, str], None],
     max_total: int,
 ) -> Form:
@@ -111,7 +111,7 @@ def read_form(
                         raise BadRequest(f"exactly one file part named {file_field!r} is allowed")
                     form.filename = event.filename
                     form.file_content_type = event.headers.get("Content-Type")
-                    sink = open_sink(event.filename, form.file_content_type)
+                    sink = open_sink(event.filename, form.file_content_type, form)
                     current = event
                 elif isinstance(event, Field):
                     current, buffer = event, []

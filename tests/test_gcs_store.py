@@ -12,10 +12,7 @@ What fake-gcs-server 1.54 does not enforce, each pinned by a test that asserts i
 - V4 signed URLs: signature, expiry, signed content type, ``x-goog-content-length-range`` and
   ``x-goog-if-generation-match`` are all ignored; GET ignores ``response-content-*``;
 - ``ifGenerationMatch`` on rewrite/copy, resumable uploads and deletes (only simple and
-  multipart uploads answer 412), so promotion's look-before-copy is its only guard there;
-- the resumable status check (``Content-Range: bytes */*``) finalizes the upload instead of
-  answering 308, so resuming after a lost answer is proven against GCS's documented semantics
-  (``GcsResumableSemantics``), and on the emulator it fails safely.
+  multipart uploads answer 412), so promotion's look-before-copy is its only guard there.
 """
 
 from __future__ import annotations
@@ -24,6 +21,7 @@ import base64
 import hashlib
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -48,7 +46,7 @@ from localdev.gcs_keys import (
 from shared.config import Settings
 from shared.errors import BackendUnavailable, BadRequest, ConfigError, Conflict, NotFound
 from shared.storage.gcs import GcsBlobStore
-from shared.storage.gcs_transfer import STAGING_PREFIX, translate
+from shared.storage.gcs_transfer import PIECE, STAGING_PREFIX, translate
 from tests.conftest import require
 
 MiB = 1024 * 1024
@@ -157,10 +155,10 @@ def test_promote_is_idempotent_when_its_own_copy_already_landed(store: GcsBlobSt
     assert read_all(store.open_read(KEY)) == b"payload"
 
 
-@pytest.mark.parametrize("size", [0, 1, 256 * 1024, 2 * 256 * 1024 + 7],
-                         ids=["empty", "one-byte", "exactly-one-chunk", "two-chunks-and-a-bit"])
-def test_sizes_around_chunk_boundaries(fake_gcs: FakeGcs, key_file: Path, size: int) -> None:
-    """The last PUT may carry nothing (``bytes */N``); an empty file is still a file."""
+@pytest.mark.parametrize("size", [0, 1, PIECE, 2 * PIECE + 7],
+                         ids=["empty", "one-byte", "exactly-one-piece", "two-pieces-and-a-bit"])
+def test_sizes_around_piece_boundaries(fake_gcs: FakeGcs, key_file: Path, size: int) -> None:
+    """The last piece may be short or absent; an empty file is still a file."""
     small = make_store(fake_gcs, key_file, chunk_size=256 * 1024)
     data = os.urandom(size)
     staged = small.stage()
@@ -171,36 +169,13 @@ def test_sizes_around_chunk_boundaries(fake_gcs: FakeGcs, key_file: Path, size: 
     assert names(small) == [f"workspaces/{KEY}"]
 
 
-def test_small_uploads_do_not_reserve_a_whole_chunk(store: GcsBlobStore) -> None:
-    staged = store.stage()
-    staged.write(b"x" * 1000)
-    assert len(staged._buffer) == 1000  # not 8 MiB per concurrent small upload
-    staged.write(b"y" * (2 * MiB))
-    assert len(staged._buffer) == store.chunk_size
-    store.promote(staged, KEY)
-    assert read_all(store.open_read(KEY)) == b"x" * 1000 + b"y" * (2 * MiB)
-
-
 class FlakySession:
     """The store's HTTP session, failing on purpose: lost responses and dropped downloads."""
 
     def __init__(self, real: requests.Session) -> None:
         self.real = real
-        self.puts = 0
-        self.fail_puts: dict[int, str] = {}  # PUT number -> "refused" or "after" sending
         self.drop_download_after: int | None = None
         self.ranges: list[str] = []
-
-    def put(self, url: str, **kw: object) -> requests.Response:
-        self.puts += 1
-        when = self.fail_puts.pop(self.puts, None)
-        if when == "refused":  # no connection: nothing can have reached the server
-            refused = urllib3.exceptions.NewConnectionError(None, "refused (injected)")
-            raise requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, url, refused))
-        response = self.real.put(url, **kw)
-        if when == "after":  # the server took the chunk; its answer is lost
-            raise requests.ConnectionError("connection reset (injected)")
-        return response
 
     def get(self, url: str, headers: dict[str, str] | None = None,
             **kw: object) -> requests.Response:
@@ -224,120 +199,78 @@ class FlakySession:
         return getattr(self.real, name)
 
 
-def test_a_refused_chunk_is_resent(fake_gcs: FakeGcs, key_file: Path) -> None:
-    store = make_store(fake_gcs, key_file, chunk_size=256 * 1024)
-    flaky = FlakySession(store.session)
-    store._session = flaky  # type: ignore[assignment]
-    flaky.fail_puts = {2: "refused", 5: "refused"}  # the second chunk, then the final PUT
-    data = os.urandom(3 * 256 * 1024 + 1234)
+def test_writes_wait_while_the_upload_is_stalled(store: GcsBlobStore) -> None:
+    """Backpressure: with the request stalled, a writer blocks once ``chunk_size`` is queued
+    instead of buffering the rest of the file; it resumes when the request does."""
+    stalled = threading.Event()
+    real_post = store.session.post
+
+    def slow_post(url: str, data: Iterator[bytes], **kw: object) -> requests.Response:
+        stalled.wait(10)
+        return real_post(url, data=data, **kw)
+
+    store._session.post = slow_post  # type: ignore[method-assign,union-attr]
+    store.chunk_size = 2 * MiB  # two pieces in flight at most
     staged = store.stage()
-    for start in range(0, len(data), 64 * 1024):
-        staged.write(data[start:start + 64 * 1024])
+    data = os.urandom(12 * MiB)
+    writer = threading.Thread(target=lambda: [staged.write(data[i:i + 256 * 1024])
+                                              for i in range(0, len(data), 256 * 1024)])
+    writer.start()
+    time.sleep(1.0)
+    assert writer.is_alive(), "the writer must wait for the stalled request"
+    assert staged.size <= 3 * MiB + 256 * 1024  # queued pieces + one pending, no more
+    stalled.set()
+    writer.join(20)
     store.promote(staged, KEY)
-    assert flaky.puts == 6
     assert read_all(store.open_read(KEY)) == data
-    assert names(store) == [f"workspaces/{KEY}"]
 
 
-def test_a_lost_chunk_response_fails_safely_on_the_emulator(
-        fake_gcs: FakeGcs, key_file: Path) -> None:
-    """After a PUT whose answer was lost, the upload asks the session what it holds
-    (``Content-Range: bytes */*``, GCS's documented status check). fake-gcs-server 1.54
-    *finalizes* the object on that query, with what it has; the size check catches the short
-    object, the upload fails with BackendUnavailable, and ``discard`` removes it. The resume
-    itself is proven against GCS's semantics in ``test_resumable_protocol_*``.
-    """
-    store = make_store(fake_gcs, key_file, chunk_size=256 * 1024)
-    flaky = FlakySession(store.session)
-    store._session = flaky  # type: ignore[assignment]
-    flaky.fail_puts = {2: "after"}
+def test_a_connection_broken_mid_stream_fails_and_leaves_nothing(store: GcsBlobStore) -> None:
+    """No resume: the caller still holds the file, so a broken request fails the upload
+    (BackendUnavailable, a 503 upstream) and no object is created from a partial body."""
+    real_post = store.session.post
+
+    def breaking_post(url: str, data: Iterator[bytes], **kw: object) -> requests.Response:
+        def first_two() -> Iterator[bytes]:
+            for number, piece in enumerate(data):
+                if number == 2:
+                    raise requests.ConnectionError("connection reset (injected)")
+                yield piece
+        return real_post(url, data=first_two(), **kw)
+
+    store._session.post = breaking_post  # type: ignore[method-assign,union-attr]
     staged = store.stage()
     with pytest.raises(BackendUnavailable):
-        for _ in range(4):
-            staged.write(os.urandom(256 * 1024))
+        for _ in range(16):
+            staged.write(os.urandom(MiB))
         staged.close()
     staged.discard()
     assert names(store) == []
 
 
-class GcsResumableSemantics:
-    """An in-memory session with GCS's documented resumable semantics, for the paths the
-    emulator gets wrong: a status query answers 308 with ``Range``, a re-sent range is not
-    appended twice, and the server may persist less than a chunk it was sent."""
-
-    def __init__(self, short_by: int = 0) -> None:
-        self.data = bytearray()
-        self.done: dict[str, object] | None = None
-        self.short_by = short_by  # persist this much less of the next chunk, once
-        self.lose_answer_of: set[int] = set()
-        self.calls = 0
-
-    def put(self, url: str, data: bytes | memoryview = b"", headers: dict[str, str] | None = None,
-            **kw: object) -> requests.Response:
-        self.calls += 1
-        span = (headers or {})["Content-Range"].removeprefix("bytes ")
-        first_last, total = span.split("/")
-        if first_last != "*":
-            first = int(first_last.split("-")[0])
-            body = bytes(data)
-            if first > len(self.data):
-                return self._answer(400)
-            keep = body[len(self.data) - first:]
-            if self.short_by and total == "*":
-                keep, self.short_by = keep[: len(keep) - self.short_by], 0
-            self.data += keep
-        if total != "*" and int(total) == len(self.data):
-            generation = 7
-            self.done = {"size": str(len(self.data)), "generation": str(generation)}
-        if self.calls in self.lose_answer_of:
-            raise requests.ConnectionError("connection reset (injected)")
-        if self.done:
-            return self._answer(200, json.dumps(self.done).encode())
-        return self._answer(308, range_=f"bytes=0-{len(self.data) - 1}" if self.data else None)
-
-    @staticmethod
-    def _answer(status: int, body: bytes = b"", range_: str | None = None) -> requests.Response:
-        response = requests.Response()
-        response.status_code = status
-        response._content = body
-        if range_:
-            response.headers["Range"] = range_
-        return response
-
-    def delete(self, url: str, **kw: object) -> requests.Response:
-        return self._answer(499)
+def test_discard_mid_stream_aborts_the_request_and_creates_nothing(
+        store: GcsBlobStore) -> None:
+    """An upload discarded halfway (infected, too large, client gone) ends its request
+    unfinished; the real emulator then stores nothing, as GCS does."""
+    staged = store.stage()
+    for _ in range(3):
+        staged.write(os.urandom(MiB))
+    sender = staged._sender
+    assert sender is not None and sender.is_alive()
+    staged.discard()
+    sender.join(10)
+    assert not sender.is_alive()
+    assert names(store) == []
 
 
-def _protocol_store(fake_gcs: FakeGcs, key_file: Path, semantics: GcsResumableSemantics
-                    ) -> GcsBlobStore:
-    store = make_store(fake_gcs, key_file, chunk_size=256 * 1024)
-    assert store.session is not None  # build the client first, then swap its session
-    store._session = semantics  # type: ignore[assignment]
-    return store
-
-
-@pytest.mark.parametrize("lost", [{2}, {2, 3}, {5}], ids=["chunk", "chunk-and-query", "final"])
-def test_resumable_protocol_resumes_after_lost_answers(
-        fake_gcs: FakeGcs, key_file: Path, lost: set[int]) -> None:
-    gcs = GcsResumableSemantics()
-    gcs.lose_answer_of = lost
-    staged = _protocol_store(fake_gcs, key_file, gcs).stage()
-    data = os.urandom(3 * 256 * 1024 + 99)
-    staged.write(data)
-    staged.close()
-    assert bytes(gcs.data) == data
-    assert staged.generation == 7
-
-
-def test_resumable_protocol_keeps_what_the_server_did_not_persist(
-        fake_gcs: FakeGcs, key_file: Path) -> None:
-    gcs = GcsResumableSemantics(short_by=1000)
-    staged = _protocol_store(fake_gcs, key_file, gcs).stage()
-    data = os.urandom(3 * 256 * 1024 + 99)
-    for start in range(0, len(data), 50_000):
-        staged.write(data[start:start + 50_000])
-    staged.close()
-    assert bytes(gcs.data) == data
+def test_a_wrong_checksum_in_the_answer_fails_the_upload(store: GcsBlobStore) -> None:
+    staged = store.stage()
+    staged.write(b"payload")
+    staged._crc.update(b"tampered")  # what the server reports no longer matches
+    with pytest.raises(BackendUnavailable, match="checksum"):
+        staged.close()
+    staged.discard()
+    assert names(store) == []
 
 
 def test_a_dropped_download_resumes_at_its_offset(store: GcsBlobStore) -> None:
@@ -433,7 +366,9 @@ def test_dead_backend_is_unavailable_quickly(tmp_path: Path, key_file: Path) -> 
         server.kill()
 
         def stage_and_stream() -> None:
-            store.stage().write(os.urandom(store.chunk_size))
+            staged = store.stage()
+            for _ in range(4):
+                staged.write(os.urandom(MiB))
 
         def stage_and_close() -> None:
             staged = store.stage()

@@ -54,10 +54,16 @@ class BlobStore(abc.ABC):
     name: str = "blobs"
     scheme: str = "blob"
     supports_signed_urls: bool = False
+    writes_in_place: bool = False  # ``stage(key)`` writes at ``key`` itself (saves a copy)
 
     @abc.abstractmethod
-    def stage(self) -> StagedBlob:
-        """Open a new staging area for an upload."""
+    def stage(self, key: str | None = None) -> StagedBlob:
+        """Open a new staging area for an upload.
+
+        Given the final ``key`` (known when the upload's path was reserved before its bytes),
+        a backend that ``writes_in_place`` creates the blob there directly, still create-only,
+        and ``promote`` to that same key has nothing left to copy. Others ignore it.
+        """
 
     @abc.abstractmethod
     def promote(self, staged: StagedBlob, key: str) -> None:

@@ -1,10 +1,12 @@
 """``GcsBlobStore``: blobs as Google Cloud Storage objects, with V4 signed URLs.
 
-A file version lives at ``{GCS_OBJECT_PREFIX}/{key}``. An upload streams to ``staging/{uuid}``
-through a resumable upload (``GcsStagedBlob``, memory bounded by the chunk size) and is
-promoted by a server-side rewrite pinned to the staged generation; then the staging object is
-deleted. Reads stream one pinned generation (``GcsReader``). Both live in ``gcs_transfer``,
-with ``translate``, the one place provider errors become service errors.
+A file version lives at ``{GCS_OBJECT_PREFIX}/{key}``. An upload streams in one request fed
+from a bounded queue (``GcsStagedBlob``, memory bounded by the chunk size). When its key is
+known before the bytes (``stage(key)``: the upload reserved its path first) it is written there
+directly, create-only, and ``promote`` has nothing to do; otherwise it goes to ``staging/{uuid}``
+and is promoted by a server-side rewrite pinned to the staged generation, after which the
+staging object is deleted. Reads stream one pinned generation (``GcsReader``). Both live in
+``gcs_transfer``, with ``translate``, the one place provider errors become service errors.
 
 Preconditions and retries (STYLE habit 8): every call that creates or deletes an object names a
 generation: creates ``if_generation_match=0``, the rewrite also pins its source generation,
@@ -66,6 +68,7 @@ class GcsBlobStore(BlobStore):
     name = "gcs"
     scheme = "gcs"
     supports_signed_urls = True
+    writes_in_place = True
 
     def __init__(self, settings: Settings, *, chunk_size: int = 8 * MiB, timeout: float = 60.0,
                  retry_deadline: float = 120.0) -> None:
@@ -139,14 +142,17 @@ class GcsBlobStore(BlobStore):
 
     # -- primitives -----------------------------------------------------------------------
 
-    def stage(self) -> GcsStagedBlob:
-        return GcsStagedBlob(self)
+    def stage(self, key: str | None = None) -> GcsStagedBlob:
+        return GcsStagedBlob(self, self.object_name(key) if key else None)
 
     def promote(self, staged: StagedBlob, key: str) -> None:
         assert isinstance(staged, GcsStagedBlob)
         staged.close()
         assert staged.generation is not None
         name = self.object_name(key)
+        if staged.name == name:  # written in place (create-only): nothing to copy
+            staged.keep()
+            return
         source = self.bucket.blob(staged.name, generation=staged.generation)
         target = self.bucket.blob(name)
         with edge():
@@ -168,7 +174,7 @@ class GcsBlobStore(BlobStore):
             self.delete_generation(staged.name, staged.generation)
         except BackendUnavailable:  # the file is in place; sweep_staging removes the rest
             log.warning("promoted %s but could not delete %s", name, staged.name)
-        staged.generation = None
+        staged.keep()
 
     def _promoted_already(self, name: str, staged: GcsStagedBlob) -> bool:
         """False when ``name`` is free, True when it holds this upload; Conflict otherwise."""

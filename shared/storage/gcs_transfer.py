@@ -1,13 +1,11 @@
 """Streaming GCS transfers for ``GcsBlobStore``: ``GcsStagedBlob`` (upload), ``GcsReader``
 (download), and ``translate``/``edge``, where provider errors become service errors.
 
-Both directions keep memory bounded by one chunk whatever the file size. The upload speaks
-the resumable-upload protocol itself rather than through ``Blob.open("wb")``: that writer keeps
-about two chunks alive (a sliding ``BytesIO`` plus the request payload), does not report the
-generation it created, and its ``terminate`` cancels the wrong URL. Here one buffer (a small
-file's size, else one chunk, reused) is sent as a zero-copy ``memoryview``, the final response
-gives the generation that promotion pins, and a failed chunk is resumed from what the session
-reports it holds.
+Both directions keep memory bounded whatever the file size. The upload streams one
+multipart request from a bounded queue (see ``GcsStagedBlob`` for why not the resumable
+protocol, and why not ``Blob.open("wb")``, which keeps about two chunks alive and does not
+report the generation it created); its answer gives the generation that promotion pins.
+Downloads stream one pinned generation and resume a dropped connection with ``Range``.
 
 Errors (``translate``): 404 → ``NotFound``, 412 → ``Conflict``, 408/429/5xx, refused
 connections, timeouts and exhausted retries → ``BackendUnavailable``, 401/403 → ``ConfigError``;
@@ -20,11 +18,14 @@ import base64
 import contextlib
 import http.client
 import io
+import json
 import logging
-import re
+import queue
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import google.auth.exceptions
 import google_crc32c
@@ -43,8 +44,7 @@ log = logging.getLogger(__name__)
 
 STAGING_PREFIX = "staging/"
 UPLOAD_ID = "workspace-upload-id"  # custom metadata that ties a promoted object to its upload
-_SMALL = 1024 * 1024  # a staged file this small is buffered at its own size, not a whole chunk
-_RANGE = re.compile(r"bytes=0-(\d+)")
+PIECE = 1024 * 1024  # what a staged upload queues at a time
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 _PROVIDER_ERRORS = (
     gexc.GoogleAPIError, InvalidResponse, DataCorruption, requests.RequestException,
@@ -100,13 +100,6 @@ def is_transient(exc: BaseException) -> bool:
     return not isinstance(exc, WorkspaceError) and isinstance(translate(exc), BackendUnavailable)
 
 
-def _never_sent(exc: requests.ConnectionError) -> bool:
-    """True when no connection was made, so the request cannot have reached the server."""
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(exc, requests.ConnectTimeout) or isinstance(
-        reason, urllib3.exceptions.NewConnectionError)
-
-
 def _crc(checksum: google_crc32c.Checksum) -> str:
     return base64.b64encode(checksum.digest()).decode()
 
@@ -122,141 +115,157 @@ def _checked(response: requests.Response) -> requests.Response:
 
 
 class GcsStagedBlob(StagedBlob):
-    """A resumable upload to ``staging/{uuid}``, created with ``if_generation_match=0``."""
+    """One streamed upload to ``staging/{uuid}`` (or to its final name when that is known),
+    created with ``ifGenerationMatch=0``.
 
-    def __init__(self, store: GcsBlobStore) -> None:
+    The bytes go out in a single multipart request (metadata, then the media) whose body is
+    produced while the client's upload still arrives: ``write`` coalesces them into
+    ``PIECE``-sized pieces on a bounded queue that a sender thread drains into the request
+    (chunked transfer encoding). Memory is at most ``chunk_size`` queued plus one piece, and
+    the bytes are hashed once here and once by the server.
+
+    Why not the resumable protocol: it buffers a whole chunk, pays a round trip per chunk and,
+    on fake-gcs-server, a re-hash of the whole object per chunk. For objects capped at
+    ``MAX_FILE_SIZE_MB`` the one thing resumability buys, re-sending a lost chunk, is better
+    left to the caller, who still holds the file: a broken stream fails the upload (503) and
+    leaves nothing behind, because a request whose body never ended creates no object.
+    ``discard`` mid-stream aborts the request the same way.
+    """
+
+    def __init__(self, store: GcsBlobStore, name: str | None = None) -> None:
         self.upload_id = uuid.uuid4().hex
-        self.name = f"{STAGING_PREFIX}{self.upload_id}"
+        self.name = name or f"{STAGING_PREFIX}{self.upload_id}"
         self.size = 0
         self.generation: int | None = None
         self._store = store
-        self._chunk = store.chunk_size
-        self._buffer = bytearray()  # a small file's size, else one chunk, reused for each part
-        self._filled = 0  # bytes buffered, not yet held by the session
-        self._held = 0  # bytes the session holds
-        self._url: str | None = None
-        self._unsure = False  # a PUT failed midway: ask the session before resending
+        self._pending = bytearray()  # bytes not yet queued, under one piece
+        self._queue: queue.Queue[bytes | None] = queue.Queue(
+            maxsize=max(1, store.chunk_size // PIECE))
+        self._sender: threading.Thread | None = None
+        self._resource: dict[str, object] | None = None
+        self._error: BaseException | None = None
+        self._abort = threading.Event()
         self._crc = google_crc32c.Checksum()
         self._open = True
 
     def write(self, chunk: bytes) -> None:
         assert self._open, "staged blob is closed"
-        view = memoryview(chunk).cast("B")
-        self._crc.update(chunk if isinstance(chunk, bytes) else bytes(view))
-        self.size += len(view)
-        while view:
-            take = min(len(view), self._chunk - self._filled)
-            end = self._filled + take
-            if end > len(self._buffer) and end > _SMALL and len(self._buffer) < self._chunk:
-                self._grow()  # past small-file size: take the whole chunk in one allocation
-            self._buffer[self._filled:end] = view[:take]
-            self._filled = end
-            view = view[take:]
-            if self._filled == self._chunk:
-                self._flush(final=False)
-
-    def _grow(self) -> None:
-        full = bytearray(self._chunk)
-        full[:self._filled] = memoryview(self._buffer)[:self._filled]
-        self._buffer = full
+        if not chunk:
+            return
+        chunk = bytes(chunk)  # queued as is: it must not change under the sender
+        self._crc.update(chunk)
+        self.size += len(chunk)
+        if not self._pending and PIECE // 4 <= len(chunk) <= PIECE:
+            self._enqueue(chunk)  # the common case (a multipart read): no copy
+            return
+        self._pending += chunk
+        while len(self._pending) >= PIECE:
+            self._enqueue(bytes(self._pending[:PIECE]))
+            del self._pending[:PIECE]
 
     def close(self) -> None:
-        """Send the rest and finalize; the generation created is kept for ``promote``."""
+        """Send the rest and wait for the object; its generation is kept for ``promote``."""
         if not self._open:
             return
-        self._flush(final=True)
         self._open = False
-        self._buffer = bytearray()
-
-    def discard(self) -> None:
-        self._open = False
-        self._buffer = bytearray()
-        try:
-            if self.generation is not None:  # one attempt: error paths must not stall
-                self._store.delete_generation(self.name, self.generation, retry=False)
-            elif self._url is not None:  # cancel the session (GCS answers 499)
-                self._store.session.delete(self._url, timeout=self._store.timeout).close()
-        except Exception:  # discard runs on error paths and must never raise
-            log.warning("could not discard staging object %s", self.name, exc_info=True)
-
-    def _flush(self, final: bool) -> None:
-        with edge():
-            if self._url is None:
-                blob = self._store.bucket.blob(self.name)
-                blob.metadata = {UPLOAD_ID: self.upload_id}
-                self._url = blob.create_resumable_upload_session(
-                    content_type="application/octet-stream", if_generation_match=0,
-                    checksum=None, timeout=self._store.timeout,
-                    retry=self._store.retry_for(if_generation_match=0))
-            if not final:  # a part the session did not take waits for the next full chunk
-                self._store.retry(self._send)(False)
-                return
-            for _ in range(8):
-                if self._store.retry(self._send)(True):
-                    return
-            raise BackendUnavailable("resumable upload made no progress; retry the upload")
-
-    def _send(self, final: bool) -> bool:
-        """One PUT of what is buffered; True once the object exists."""
-        end = self._held + self._filled
-        total = str(end) if final else "*"
-        if self._unsure:  # the last PUT failed: resend only what the session lacks
-            response = self._put(b"", f"bytes */{total}", final=False)
-            if response.status_code in (200, 201):
-                return self._finish(response, final)
-            self._keep_from(self._held_by(response))
-            if not (final or self._filled):
-                self._unsure = False
-                return False
-        self._unsure = True
-        body = memoryview(self._buffer)[:self._filled]
-        span = f"bytes {self._held}-{end - 1}/{total}" if self._filled else f"bytes */{total}"
-        try:
-            response = self._put(body, span, final=final)
-        except requests.ConnectionError as exc:
-            self._unsure = not _never_sent(exc)  # refused: nothing reached the session
-            raise
-        finally:
-            body.release()  # the buffer may grow again only once no view of it is left
-        self._unsure = False
-        if response.status_code in (200, 201):
-            return self._finish(response, final)
-        self._keep_from(self._held_by(response))
-        return False
-
-    def _put(self, body: memoryview | bytes, span: str, final: bool) -> requests.Response:
-        headers = {"Content-Range": span}
-        if final:
-            headers["X-Goog-Hash"] = f"crc32c={_crc(self._crc)}"
-        assert self._url is not None
-        return _checked(self._store.session.put(self._url, data=body, headers=headers,
-                                                timeout=self._store.timeout))
-
-    @staticmethod
-    def _held_by(response: requests.Response) -> int:
-        match = _RANGE.fullmatch(response.headers.get("Range", ""))
-        return int(match.group(1)) + 1 if match else 0
-
-    def _keep_from(self, held: int) -> None:
-        """The session holds ``held`` bytes: keep only the buffered bytes after them."""
-        if not self._held <= held <= self._held + self._filled:
-            raise BackendUnavailable("resumable upload lost data; retry the upload")
-        sent = held - self._held
-        if sent:
-            rest = self._filled - sent
-            self._buffer[:rest] = self._buffer[sent:self._filled]
-            self._held, self._filled = held, rest
-
-    def _finish(self, response: requests.Response, final: bool) -> bool:
-        resource = response.json()
-        self.generation = int(resource["generation"])  # even a wrong object: discard removes it
-        self._url = None  # the session is finished: nothing left to cancel
-        if not final or int(resource.get("size", -1)) != self.size:
+        if self._pending:
+            self._enqueue(bytes(self._pending))
+            self._pending = bytearray()
+        self._enqueue(None)
+        assert self._sender is not None
+        self._sender.join()
+        if self._error is not None:
+            error = self._error
+            self._error = None
+            with edge():
+                raise error
+        resource = self._resource or {}
+        self.generation = int(str(resource["generation"]))  # even a wrong one: discard removes it
+        if int(str(resource.get("size", -1))) != self.size:
             raise BackendUnavailable("staged upload is incomplete; retry the upload")
         if resource.get("crc32c") not in (None, _crc(self._crc)):
             raise BackendUnavailable("staged upload checksum mismatch; retry the upload")
-        self._held, self._filled = self.size, 0
-        return True
+
+    def keep(self) -> None:
+        """The object now belongs to a record (promoted): ``discard`` must leave it alone."""
+        self.generation = None
+        self._resource = None
+
+    def discard(self) -> None:
+        self._open = False
+        self._pending = bytearray()
+        try:
+            if self._sender is not None and self._sender.is_alive():
+                self._abort.set()  # the body generator raises: the request ends unfinished
+                with contextlib.suppress(queue.Full):
+                    self._queue.put_nowait(None)
+                self._sender.join(timeout=self._store.timeout)
+            generation = self.generation
+            if generation is None and self._resource is not None:
+                generation = int(str(self._resource["generation"]))  # landed, never closed
+            if generation is not None:  # one attempt: error paths must not stall
+                self._store.delete_generation(self.name, generation, retry=False)
+        except Exception:  # discard runs on error paths and must never raise
+            log.warning("could not discard staging object %s", self.name, exc_info=True)
+
+    def _enqueue(self, piece: bytes | None) -> None:
+        """Hand a piece (None: the end) to the sender, waiting while the queue is full."""
+        if self._sender is None:
+            self._sender = threading.Thread(target=self._send, name=f"gcs-{self.upload_id}",
+                                            daemon=True)
+            self._sender.start()
+        while True:
+            if not self._sender.is_alive():
+                if piece is None:
+                    return  # close() reports what ended it
+                with edge():
+                    raise self._error or BackendUnavailable("storage upload ended early")
+            try:
+                self._queue.put(piece, timeout=0.25)
+                return
+            except queue.Full:
+                continue
+
+    def _send(self) -> None:
+        """The sender thread: one multipart POST whose body streams from the queue."""
+        boundary = f"=={uuid.uuid4().hex}=="
+        url = (f"{self._store.client.api_endpoint}/upload/storage/v1/b/"
+               f"{quote(self._store.bucket_name, safe='')}/o"
+               f"?uploadType=multipart&ifGenerationMatch=0")
+        metadata = json.dumps({"name": self.name, "contentType": "application/octet-stream",
+                               "metadata": {UPLOAD_ID: self.upload_id}})
+        try:
+            response = _checked(self._store.session.post(
+                url, data=self._body(boundary, metadata), timeout=self._store.timeout,
+                headers={"Content-Type": f'multipart/related; boundary="{boundary}"'}))
+            self._resource = response.json()
+        except BaseException as exc:  # noqa: BLE001 - a thread hands its error to the writer
+            self._error = exc
+        finally:
+            self._drain()
+
+    def _body(self, boundary: str, metadata: str) -> Iterator[bytes]:
+        yield (f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
+               f"{metadata}\r\n--{boundary}\r\n"
+               f"Content-Type: application/octet-stream\r\n\r\n").encode()
+        while True:
+            piece = self._queue.get()
+            if self._abort.is_set():
+                raise _Aborted("staged upload discarded")
+            if piece is None:
+                break
+            yield piece
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    def _drain(self) -> None:
+        """Empty the queue so a writer blocked on it wakes and sees the sender has ended."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+
+
+class _Aborted(Exception):
+    """Raised inside the request body to end it unfinished (the upload was discarded)."""
 
 
 class GcsReader(io.BufferedIOBase):

@@ -66,8 +66,8 @@ class LocalBlobStore(BlobStore):
             raise NotFound("blob not found")
         return path
 
-    def stage(self) -> LocalStagedBlob:
-        return LocalStagedBlob(self.staging)
+    def stage(self, key: str | None = None) -> LocalStagedBlob:
+        return LocalStagedBlob(self.staging)  # a rename promotes it: nothing to save
 
     def promote(self, staged: StagedBlob, key: str) -> None:
         assert isinstance(staged, LocalStagedBlob)

@@ -264,3 +264,68 @@ def test_head_is_refused_and_never_logged_as_a_read(api):
                                headers=api.headers())
     assert response.status_code == 405
     assert api.get("/logs?operation_type=read").json == []
+
+
+def _raw_upload(api, parts: list[tuple[str, str | None, bytes]]):
+    """POST a multipart body with the parts in exactly this order (name, filename, bytes)."""
+    boundary = "orderboundary42"
+    body = b""
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename
+                                                     else "")
+        body += (f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n").encode()
+        body += data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return api.client.post("/api/assistant/workspace/files", data=body,
+                           headers={**api.headers(),
+                                    "Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+def test_fields_after_the_file_part_still_decide_where_it_lands(api, backend):
+    """The path is reserved before the bytes when the fields so far allow it (GCS then writes
+    in place); a later field that moves the file must win, and leave nothing at the guess."""
+    moved = _raw_upload(api, [("file", "guess.txt", b"moved bytes"),
+                              ("path", None, b"/later/final.txt"),
+                              ("description", None, b"sent last")])
+    assert moved.status_code == 201, moved.json
+    assert moved.json["path"] == "/later/final.txt"
+    assert moved.json["description"] == "sent last"
+    assert len(backend.blob_snapshot()) == 1  # no copy left at the first guess
+    assert backend.blob_exists(moved.json["file_path"])
+    # The first guess was never held: the path is free.
+    assert api.upload(b"other", "guess.txt").status_code == 201
+    assert api.get("/files/count").json == {"count": 2}
+
+
+def test_overwrite_sent_after_the_file_part_is_honoured(api, download):
+    first = api.upload(b"v1", "late.txt")
+    over = _raw_upload(api, [("file", "late.txt", b"version two"),
+                             ("overwrite", None, b"true")])
+    assert over.status_code == 201, over.json
+    assert over.json["id"] == first.json["id"] and over.json["version"] == 2
+    assert download(first.json["id"])[1] == b"version two"
+
+
+def test_a_path_settled_before_the_bytes_streams_to_its_final_key(api, monkeypatch):
+    """On a store that writes in place, ``stage`` gets the record's final key when the fields
+    come first (one write, no copy), and none when they come after the file."""
+    from shared import factory
+
+    blobs = factory.file_service().blobs
+    keys: list[str | None] = []
+    stage = blobs.stage
+
+    def spy(key=None):
+        keys.append(key)
+        return stage(key)
+
+    monkeypatch.setattr(blobs, "stage", spy)
+    first = api.upload(b"early", "early.txt", path="/docs/early.txt")
+    assert first.status_code == 201
+    late = _raw_upload(api, [("file", "x.txt", b"late"), ("path", None, b"/docs/late.txt")])
+    assert late.status_code == 201
+    if blobs.writes_in_place:
+        assert keys[0] is not None and first.json["file_path"].endswith(keys[0])
+        assert keys[1] is not None and not late.json["file_path"].endswith(keys[1])
+    else:
+        assert keys == [None, None]
