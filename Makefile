@@ -77,6 +77,8 @@ test: system-deps venv lint infra-check
 
 bench: system-deps venv
 	$(PY) -m bench.upload_memory
+	$(PY) -m bench.media_datauri
+	$(PY) -m bench.media_oversize
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache infra/.build

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from functions._http import framework_error
 from functions.files import files
 from functions.logs import logs
+from functions.media import media
 from functions.memory import memory
 from functions.search import search
 from functions.workspace import workspace
@@ -21,4 +22,4 @@ from shared.logsetup import configure_logging
 configure_logging()
 functions_framework.errorhandler(HTTPException)(framework_error)
 
-__all__ = ["files", "logs", "memory", "search", "workspace"]
+__all__ = ["files", "logs", "media", "memory", "search", "workspace"]

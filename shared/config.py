@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass, field
 
 from shared.errors import ConfigError
@@ -47,6 +48,14 @@ def _int(name: str, default: int, minimum: int = 0, maximum: int | None = None) 
 
 def _str(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
+
+
+def _names(name: str) -> tuple[str, ...]:
+    """A comma list of names (bucket names): trimmed, empties dropped, order kept."""
+    return tuple(dict.fromkeys(item.strip() for item in _str(name).split(",") if item.strip()))
+
+
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 
 
 def _origins(name: str) -> tuple[str, ...]:
@@ -109,11 +118,24 @@ class Settings:
     firestore_deadline_seconds: int = 10
     memory_max_length: int = 100_000
     memory_history: int = 20
+    media_exec_root: str = "/tmp/exec_file"
+    media_gcs_allowed_buckets: tuple[str, ...] = field(default_factory=tuple)
+    media_max_body_mb: int = 32
+    media_exec_ttl_seconds: int = 3600
+    media_fetch_connect_timeout_seconds: int = 5
+    media_fetch_read_timeout_seconds: int = 30
+    media_fetch_total_timeout_seconds: int = 120
+    media_fetch_max_redirects: int = 5
 
     @property
     def max_file_size_bytes(self) -> int:
         """The upload cap in bytes (``MAX_FILE_SIZE_MB`` is MiB, as the spec means)."""
         return self.max_file_size_mb * 1024 * 1024
+
+    @property
+    def media_max_body_bytes(self) -> int:
+        """The cap on a ``POST /media`` JSON body (Cloud Run refuses more than 32 MiB)."""
+        return self.media_max_body_mb * 1024 * 1024
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -163,6 +185,18 @@ class Settings:
             memory_max_length=_int("MEMORY_MAX_LENGTH", 100_000, minimum=200,
                                    maximum=10_000_000),
             memory_history=_int("MEMORY_HISTORY", 20, minimum=1, maximum=1000),
+            media_exec_root=_str("MEDIA_EXEC_ROOT", "/tmp/exec_file") or "/tmp/exec_file",
+            media_gcs_allowed_buckets=_names("MEDIA_GCS_ALLOWED_BUCKETS"),
+            media_max_body_mb=_int("MEDIA_MAX_BODY_MB", 32, minimum=1, maximum=1024),
+            media_exec_ttl_seconds=_int("MEDIA_EXEC_TTL_SECONDS", 3600, minimum=60),
+            media_fetch_connect_timeout_seconds=_int("MEDIA_FETCH_CONNECT_TIMEOUT_SECONDS", 5,
+                                                     minimum=1, maximum=300),
+            media_fetch_read_timeout_seconds=_int("MEDIA_FETCH_READ_TIMEOUT_SECONDS", 30,
+                                                  minimum=1, maximum=3600),
+            media_fetch_total_timeout_seconds=_int("MEDIA_FETCH_TOTAL_TIMEOUT_SECONDS", 120,
+                                                   minimum=1, maximum=3600),
+            media_fetch_max_redirects=_int("MEDIA_FETCH_MAX_REDIRECTS", 5, minimum=0,
+                                           maximum=20),
         )
         settings.check()
         return settings
@@ -185,6 +219,22 @@ class Settings:
             raise ConfigError("CORS_ALLOWED_ORIGINS may not contain '*' on authenticated routes")
         if self.list_default_limit > self.list_max_limit:
             raise ConfigError("LIST_DEFAULT_LIMIT may not exceed LIST_MAX_LIMIT")
+        self._check_media()
+
+    def _check_media(self) -> None:
+        """The exec root must be a dedicated absolute dir; ``gcs://`` may never reach the
+        service's own buckets, whose objects belong to users (or are unscanned)."""
+        root = os.path.normpath(self.media_exec_root)
+        if not os.path.isabs(root) or root == "/":
+            raise ConfigError("MEDIA_EXEC_ROOT must be an absolute directory other than /")
+        own = {self.media_gcs_bucket_name, _str("INCOMING_GCS_BUCKET_NAME"),
+               _str("QUARANTINE_GCS_BUCKET_NAME")} - {""}
+        for bucket in self.media_gcs_allowed_buckets:
+            if not _BUCKET_RE.fullmatch(bucket):
+                raise ConfigError(f"MEDIA_GCS_ALLOWED_BUCKETS: {bucket!r} is not a bucket name")
+            if bucket in own:
+                raise ConfigError(f"MEDIA_GCS_ALLOWED_BUCKETS may not name the service's own "
+                                  f"bucket {bucket!r}")
 
 
 @functools.lru_cache(maxsize=1)

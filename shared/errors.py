@@ -33,6 +33,11 @@ class Unauthorized(WorkspaceError, PermissionError):
     """No valid credentials."""
 
 
+class Forbidden(WorkspaceError, PermissionError):
+    """The caller is known but the target is off limits (a private address, a bucket that
+    is not on the allow-list)."""
+
+
 class NotFound(WorkspaceError, LookupError):
     """The resource does not exist, or belongs to someone else (we never say which)."""
 
@@ -69,15 +74,26 @@ class BackendUnavailable(WorkspaceError, ConnectionError):
     """A storage or metadata backend is down; the operation changed nothing."""
 
 
+class UpstreamError(WorkspaceError, ConnectionError):
+    """A remote source the caller named (a URL) failed: no answer, an error status, bad TLS."""
+
+
+class UpstreamTimeout(UpstreamError, TimeoutError):
+    """A remote source the caller named was too slow."""
+
+
 _STATUS: dict[type[WorkspaceError], int] = {
     BadRequest: 400,
     Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     MethodNotAllowed: 405,
     Conflict: 409,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     Infected: 422,
+    UpstreamError: 502,
+    UpstreamTimeout: 504,
     ScannerUnavailable: 503,
     BackendUnavailable: 503,
     ConfigError: 500,

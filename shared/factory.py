@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import TYPE_CHECKING
 
 from shared.auth import Authenticator
 from shared.config import get_settings
@@ -20,6 +21,9 @@ from shared.search import SearchService
 from shared.signing import UrlSigner, load_or_create_key
 from shared.storage.base import BlobStore
 from shared.workspace import WorkspaceService
+
+if TYPE_CHECKING:  # the media package (urllib3, the GCS client) loads on first use
+    from shared.media.service import MediaService
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +118,28 @@ def workspace_service() -> WorkspaceService:
     return WorkspaceService(metadata_store(), memory.max_length, memory.length)
 
 
+@functools.cache
+def media_service() -> MediaService:
+    """``store_media_file`` over the workspace, the scanner and an SSRF-safe fetcher.
+
+    The fetch policy has no allowances: nothing in settings can open loopback or private
+    addresses (tests build their own ``MediaService`` with ``NetPolicy.for_tests``).
+    """
+    from shared.media.fetch import Fetcher, FetchLimits
+    from shared.media.netpolicy import NetPolicy
+    from shared.media.service import MediaService
+
+    settings = get_settings()
+    limits = FetchLimits(connect_timeout=settings.media_fetch_connect_timeout_seconds,
+                         read_timeout=settings.media_fetch_read_timeout_seconds,
+                         total_timeout=settings.media_fetch_total_timeout_seconds,
+                         max_redirects=settings.media_fetch_max_redirects)
+    return MediaService(settings, file_service(), scanner(), Fetcher(NetPolicy(), limits))
+
+
 def reset() -> None:
     """Forget every built object (tests change the environment between cases)."""
     for built in (blob_store, metadata_store, scanner, signer, authenticator, file_service,
-                  log_service, memory_service, search_service, workspace_service):
+                  log_service, memory_service, search_service, workspace_service,
+                  media_service):
         built.cache_clear()

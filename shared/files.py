@@ -217,6 +217,32 @@ class FileService:
             with contextlib.suppress(WorkspaceError):
                 self.meta.release_reservation(ws.id, reservation)
 
+    def write_stream(self, ctx: RequestContext, stream: BinaryIO, filename: str,
+                     session_id: str | None = None, description: str = "") -> FileRecord:
+        """Store bytes from an in-process caller (the media pipeline) the way an upload is
+        stored: the same ``Ingest`` (cap, hash, sniff, scan), path rules and commit. The file
+        goes to ``/sessions/{session_id}/{filename}`` (or ``/{filename}``); a taken path is a
+        409, never an overwrite."""
+        ws = self.workspace(ctx)
+        ingest = Ingest(self.blobs, self.scanner, self.settings.max_file_size_bytes)
+        try:
+            while chunk := stream.read(1024 * 1024):
+                ingest.write(chunk)
+            fields = {"filename": filename, "session_id": session_id,
+                      "description": description}
+            draft, _ = self._draft(ctx, fields.get, [], filename)
+            verdict, facts = ingest.finish(draft.filename)
+            if verdict.infected:
+                signature = verdict.signature or "unknown"
+                self.meta.append_log(ws.id, self._entry(ctx, "scan", None, {
+                    "verdict": "infected", "signature": signature,
+                    "filename": draft.filename, "path": draft.path,
+                    "size_bytes": facts.size_bytes}))
+                raise Infected(signature)
+            return self._commit(ctx, ws, draft, False, ingest, facts)
+        finally:
+            ingest.discard()
+
     def _draft(self, ctx: RequestContext, one: Callable[[str], str | None], tags: list[str],
                part_filename: str) -> tuple[FileDraft, bool]:
         filename = v.check_filename(one("filename") or part_filename)
@@ -291,10 +317,18 @@ class FileService:
         """A live file's metadata; 404 for unknown, deleted or other users' ids."""
         return self._live(self.workspace(ctx), file_id)
 
-    def open_content(self, ctx: RequestContext, file_id: str) -> Content:
+    def open_content(self, ctx: RequestContext, file_id: str, via: str = "api") -> Content:
         """The bytes of a ready file, logged as a read; 409 while not ready."""
         ws = self.workspace(ctx)
-        return self._open(ctx, ws, self._live(ws, file_id), via="api")
+        return self._open(ctx, ws, self._live(ws, file_id), via=via)
+
+    def open_path(self, ctx: RequestContext, path: str, via: str = "api") -> Content:
+        """Like ``open_content``, for the live file at a virtual path."""
+        ws = self.workspace(ctx)
+        record = self.meta.get_file_by_path(ws.id, v.check_virtual_path(path))
+        if record is None or record.is_deleted:
+            raise NotFound("file not found")
+        return self._open(ctx, ws, record, via=via)
 
     def _log_read(self, ctx: RequestContext, ws: Workspace, record: FileRecord,
                   via: str) -> None:

@@ -23,6 +23,7 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route(f"{API_PREFIX}/files", "files"),
     Route(f"{API_PREFIX}/logs", "logs"),
+    Route(f"{API_PREFIX}/media", "media"),
     Route(f"{API_PREFIX}/memory", "memory"),
     Route(f"{API_PREFIX}/search", "search"),
     Route(API_PREFIX, "workspace"),

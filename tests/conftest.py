@@ -19,6 +19,8 @@ from localdev.clamd import ClamdProcess, find_clamd
 from shared.auth import mint_dev_token
 from shared.config import reset_settings
 
+pytest_plugins = ["tests.media_fixtures"]  # origins and the test media service (media tests)
+
 DEV_SECRET = "test-secret-0123456789-abcdefghijklmnop"
 API = "/api/assistant/workspace"
 # Built from parts so no file in the repo carries the full test string.
@@ -53,6 +55,7 @@ def base_env(storage: Path, clamd_port: int | None) -> dict[str, str]:
         "CLAMAV_SERVICE_HOST": "127.0.0.1",
         "CLAMAV_SERVICE_PORT": str(clamd_port or 1),
         "CORS_ALLOWED_ORIGINS": "https://app.example.com",
+        "MEDIA_EXEC_ROOT": str(storage.parent / "exec_file"),
     }
     return env
 

@@ -287,6 +287,18 @@ def test_upload_form_fields_match_the_code(doc):
     assert resolve(doc, form["properties"]["tags"])["type"] == "array"
 
 
+def test_media_body_fields_match_the_code(doc):
+    from shared.media.execdir import EXEC_ID_RE
+    from shared.media.service import RETURN_FORMATS, STORE_FIELDS
+
+    body = operation(doc, "POST", f"{API_PREFIX}/media")["requestBody"]["content"]
+    request = resolve(doc, body["application/json"]["schema"])
+    assert set(request["properties"]) == STORE_FIELDS
+    assert tuple(request["properties"]["return_format"]["enum"]) == RETURN_FORMATS
+    assert request["additionalProperties"] is False
+    assert schema(doc, "GraphExecId")["pattern"] == f"^{EXEC_ID_RE.pattern}$"
+
+
 def test_memory_body_fields_match_the_code(doc):
     body = operation(doc, "POST", f"{API_PREFIX}/memory")["requestBody"]["content"]
     write = resolve(doc, body["application/json"]["schema"])
@@ -475,7 +487,8 @@ class Live:
 def live(doc, tmp_path, monkeypatch) -> Iterator[Live]:
     env = {"AUTH_MODE": "dev", "AUTH_DEV_SECRET": SECRET,
            "WORKSPACE_STORAGE_DIR": str(tmp_path / "storage"), "CLAMAV_SERVICE_ENABLED": "false",
-           "MEMORY_MAX_LENGTH": "200"}
+           "MEMORY_MAX_LENGTH": "200", "MEDIA_EXEC_ROOT": str(tmp_path / "exec"),
+           "MEDIA_MAX_BODY_MB": "1"}
     for name in ("MEDIA_GCS_BUCKET_NAME", "METADATA_BACKEND", "SIGNING_SECRET",
                  "LIST_DEFAULT_LIMIT", "LIST_MAX_LIMIT"):
         monkeypatch.delenv(name, raising=False)
@@ -570,6 +583,25 @@ def test_every_operation_answers_as_documented(doc, live):
     live.call("GET", f"{API_PREFIX}/search", 200, query="query=storyboard")
     live.call("GET", f"{API_PREFIX}/search", 200, query="query=fog&types=memory&limit=1")
     live.call("GET", f"{API_PREFIX}/search", 400, query="query=fog&types=nope")
+
+    media = f"{API_PREFIX}/media"
+
+    def store(status: int, file: str, fmt: str = "for_local_processing", **extra: str):
+        body = {"file": file, "return_format": fmt, "graph_exec_id": "exec1", **extra}
+        return live.call("POST", media, status, data=json.dumps(body), **mem_json)
+
+    local = store(200, "data:text/plain,hello%20media").get_json()["result"]
+    store(200, local, "for_external_api")
+    store(200, f"workspace://{file_id}", "for_block_output", session_id="s1")
+    store(200, local, "for_block_output", session_id="s1")
+    store(400, "ftp://example.com/x")
+    store(403, "http://169.254.169.254/latest/meta-data/")
+    store(403, "gcs://not-allowed/x.png")
+    store(404, "missing.png")
+    store(413, "data:;base64," + "A" * (2 * 1024 * 1024))
+    live.call("POST", media, 415, data="file=x", content_type="text/plain")
+    live.call("DELETE", f"{media}/{{graph_exec_id}}", 200, graph_exec_id="exec1")
+    live.call("DELETE", f"{media}/{{graph_exec_id}}", 400, graph_exec_id="bad.id")
 
     live.call("GET", API_PREFIX, 200)
     live.call("GET", f"{API_PREFIX}/summary", 200)

@@ -1,0 +1,48 @@
+"""The ``media`` function: ``store_media_file`` over HTTP, and cleaning an execution's files."""
+
+from __future__ import annotations
+
+import functions_framework
+from flask import Request, Response
+
+from functions._http import Router, read_body
+from shared import factory
+from shared.context import RequestContext
+from shared.jsonbody import parse_json_object
+from shared.media.service import STORE_FIELDS, ExecutionContext
+from shared.routes import API_PREFIX
+
+router = Router()
+MEDIA = f"{API_PREFIX}/media"
+
+
+@router.route(MEDIA, methods=["POST"])
+def store(request: Request, ctx: RequestContext) -> Response:
+    service = factory.media_service()
+    limit = service.max_body_bytes
+    body = parse_json_object(read_body(request, limit), request.content_type, STORE_FIELDS, limit)
+    stored = service.store_request(ctx, body)
+    # Streamed: a data URI answer is encoded from the exec-dir file as it is sent.
+    return Response(stored.json_chunks(), mimetype="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+@router.route(f"{MEDIA}/<graph_exec_id>", methods=["DELETE"])
+def clean(request: Request, ctx: RequestContext, graph_exec_id: str) -> dict[str, object]:
+    execution = ExecutionContext.from_request(ctx, graph_exec_id)
+    removed = factory.media_service().clean(graph_exec_id, execution)
+    return {"graph_exec_id": graph_exec_id, "files_removed": removed}
+
+
+@functions_framework.http
+def media(request: Request) -> Response:
+    """Entry point: everything under ``/api/assistant/workspace/media``.
+
+    Every answer is sent as a stream: functions-framework reads the whole request body into
+    memory after any non-streamed response, which would undo the early 413 of an oversize
+    body (the server discards the unread rest in small pieces instead).
+    """
+    response = router.dispatch(request)
+    if not response.is_streamed:
+        response.response = iter([response.get_data()])
+    return response
