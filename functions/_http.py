@@ -125,7 +125,7 @@ class Router:
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = json_response({"error": "internal error"}, 500)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return self._cors(response, origin, preflight=False)
+        return _streamed(self._cors(response, origin, preflight=False))
 
     def _call(self, request: Request) -> Response:
         if request.method == "HEAD":
@@ -164,3 +164,16 @@ class Router:
                 response.headers["Access-Control-Max-Age"] = "600"
         response.headers.add("Vary", "Origin")
         return response
+
+
+def _streamed(response: Response) -> Response:
+    """The same answer, marked as streamed.
+
+    functions-framework reads the whole request body into memory after any non-streamed
+    response (its ``read_request`` hook), which would undo every early refusal: a 413 from
+    Content-Length, a 401 before an upload. A streamed answer skips that; the server then
+    discards the unread rest of the body in small pieces.
+    """
+    if not response.is_streamed:
+        response.response = iter([response.get_data()])
+    return response

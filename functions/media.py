@@ -36,13 +36,5 @@ def clean(request: Request, ctx: RequestContext, graph_exec_id: str) -> dict[str
 
 @functions_framework.http
 def media(request: Request) -> Response:
-    """Entry point: everything under ``/api/assistant/workspace/media``.
-
-    Every answer is sent as a stream: functions-framework reads the whole request body into
-    memory after any non-streamed response, which would undo the early 413 of an oversize
-    body (the server discards the unread rest in small pieces instead).
-    """
-    response = router.dispatch(request)
-    if not response.is_streamed:
-        response.response = iter([response.get_data()])
-    return response
+    """Entry point: everything under ``/api/assistant/workspace/media``."""
+    return router.dispatch(request)

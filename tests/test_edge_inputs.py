@@ -10,7 +10,7 @@ import pytest
 
 from shared.errors import BackendUnavailable, PayloadTooLarge
 from shared.multipart import read_form
-from tests.conftest import post_json, storage_snapshot
+from tests.conftest import API, post_json, storage_snapshot
 
 BOUNDARY = "edgeboundary"
 CTYPE = f"multipart/form-data; boundary={BOUNDARY}"
@@ -145,3 +145,18 @@ def test_a_commit_whose_answer_was_lost_keeps_its_blob(api, env):
     response = api.upload(b"kept bytes", "kept.txt")
     assert response.status_code == 201 and response.json["status"] == "ready"
     assert api.get(f"/files/{response.json['id']}/content").data == b"kept bytes"
+
+
+@pytest.mark.parametrize("authorized", [True, False], ids=["413-by-length", "401-no-token"])
+def test_refused_uploads_are_never_read_into_memory(api, authorized):
+    """functions-framework reads the whole body after a non-streamed answer; every Router
+    answer is streamed, so an upload refused up front (too large, no token) is never read."""
+    from tests.test_media_store import CountingBody
+
+    body = CountingBody(512 * 1024 * 1024)
+    headers = api.headers() if authorized else {}
+    response = api.client.post(API + "/files", input_stream=body, content_length=body.size,
+                               content_type="multipart/form-data; boundary=x", headers=headers)
+    assert response.status_code == (413 if authorized else 401)
+    assert body.read_bytes == 0
+    assert "error" in response.get_json()
