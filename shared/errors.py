@@ -33,6 +33,10 @@ class Unauthorized(WorkspaceError, PermissionError):
     """No valid credentials."""
 
 
+class Forbidden(WorkspaceError, PermissionError):
+    """Valid credentials, but this caller may not do this (the ClamAV front's invoker list)."""
+
+
 class NotFound(WorkspaceError, LookupError):
     """The resource does not exist, or belongs to someone else (we never say which)."""
 
@@ -72,6 +76,7 @@ class BackendUnavailable(WorkspaceError, ConnectionError):
 _STATUS: dict[type[WorkspaceError], int] = {
     BadRequest: 400,
     Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     MethodNotAllowed: 405,
     Conflict: 409,
