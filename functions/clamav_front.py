@@ -15,11 +15,13 @@ from flask import Flask, Response, request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException
 
+from shared.config import get_front_settings
 from shared.errors import WorkspaceError, http_status
 from shared.logsetup import configure_logging
 from shared.scanning.front import front
 
 configure_logging()
+get_front_settings()  # a bad configuration (auth off on Cloud Run) stops the boot, not a scan
 log = logging.getLogger("clamav.front")
 app = Flask(__name__)
 

@@ -284,8 +284,9 @@ class FrontSettings:
         if not self.audiences:
             raise ConfigError("CLAMAV_FRONT_AUTH=id_token needs CLAMAV_FRONT_AUDIENCE "
                               "(the service's URL)")
-        if not self.certs_url.startswith("https://") and on_cloud_run:
-            raise ConfigError("CLAMAV_FRONT_CERTS_URL must be https:// on Cloud Run")
+        loopback = self.certs_url.startswith(("http://127.0.0.1:", "http://localhost:"))
+        if not (self.certs_url.startswith("https://") or loopback):
+            raise ConfigError("CLAMAV_FRONT_CERTS_URL must be https:// (or a loopback URL)")
 
 
 def _list(name: str) -> tuple[str, ...]:

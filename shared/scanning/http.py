@@ -164,7 +164,11 @@ class HttpScanSession(ScanSession):
     def __init__(self, scanner: HttpScanner) -> None:
         self._scanner = scanner
         self._timeout = scanner.timeout
-        headers = {**scanner.headers(), "Content-Type": "application/octet-stream"}
+        # One connection per scan, closed after it: a scan the front ends early (413, 503)
+        # leaves the connection mid-body, and a pooled reuse would send the next request
+        # into the old body.
+        headers = {**scanner.headers(), "Content-Type": "application/octet-stream",
+                   "Connection": "close"}
         self._queue: queue.Queue[object] = queue.Queue(maxsize=scanner.queue_chunks)
         self._bytes = 0
         self._response: requests.Response | None = None
