@@ -14,7 +14,7 @@ export AUTH_DEV_SECRET ?= local-dev-secret-do-not-deploy-0123456789
 export WORKSPACE_STORAGE_DIR ?= Runtime
 export PORT ?= 8080
 
-.PHONY: dev run test lint fmt bench system-deps venv clean token sweep
+.PHONY: dev run test lint fmt bench bench-scan system-deps venv clean token sweep
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ test: system-deps venv lint
 
 bench: system-deps venv
 	$(PY) -m bench.upload_memory
+
+bench-scan: system-deps venv
+	$(PY) -m bench.scan_front
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
