@@ -33,10 +33,6 @@ class Unauthorized(WorkspaceError, PermissionError):
     """No valid credentials."""
 
 
-class Forbidden(WorkspaceError, PermissionError):
-    """Valid credentials, but this caller may not do this (the ClamAV front's invoker list)."""
-
-
 class NotFound(WorkspaceError, LookupError):
     """The resource does not exist, or belongs to someone else (we never say which)."""
 
@@ -76,7 +72,6 @@ class BackendUnavailable(WorkspaceError, ConnectionError):
 _STATUS: dict[type[WorkspaceError], int] = {
     BadRequest: 400,
     Unauthorized: 401,
-    Forbidden: 403,
     NotFound: 404,
     MethodNotAllowed: 405,
     Conflict: 409,

@@ -103,7 +103,7 @@ class ScanFront:
         return self._gcs
 
     def authorize(self, authorization: str | None) -> str | None:
-        """The caller's email; 401/403 when ID-token auth is on and the caller is not allowed."""
+        """The caller's email; 401 when ID-token auth is on and the caller is not allowed."""
         return self.verifier.verify(authorization) if self.verifier else None
 
     def scan_body(self, stream: BinaryIO, content_length: int | None) -> ScanResult:

@@ -26,7 +26,7 @@ from google.auth.transport import Response
 from google.auth.transport.requests import Request
 from google.oauth2 import id_token
 
-from shared.errors import BackendUnavailable, Forbidden, Unauthorized
+from shared.errors import BackendUnavailable, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,11 @@ class IdTokenVerifier:
         self._request = _CachingRequest(certs_url)
 
     def verify(self, authorization: str | None) -> str:
-        """The verified caller email; 401 for a missing or bad token, 403 for a stranger."""
+        """The verified caller email; 401 for a missing or bad token, or a caller not allowed.
+
+        One status for both (no 403): the API's error table has no 403 anywhere else, and
+        the caller, ``HttpScanner``, treats both the same way (a misconfigured deployment).
+        """
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("missing bearer ID token")
@@ -87,8 +91,8 @@ class IdTokenVerifier:
             raise Unauthorized("invalid ID token")
         email = str(claims.get("email") or "").lower()
         if not email or claims.get("email_verified") is not True:
-            raise Forbidden("the ID token carries no verified email")
+            raise Unauthorized("the ID token carries no verified email")
         if email not in self.allowed:
             log.warning("refused a scan request from %s (not an allowed invoker)", email)
-            raise Forbidden("this caller may not use the scanner")
+            raise Unauthorized("this caller may not use the scanner")
         return email
