@@ -134,5 +134,6 @@ def workspace_service() -> WorkspaceService:
 def reset() -> None:
     """Forget every built object (tests change the environment between cases)."""
     for built in (blob_store, metadata_store, scanner, signer, authenticator, file_service,
-                  gcs_objects, log_service, memory_service, search_service, workspace_service):
+                  log_service, memory_service, search_service, workspace_service):
         built.cache_clear()
+    gcs_objects.cache_clear()
