@@ -15,7 +15,7 @@ export AUTH_DEV_SECRET ?= local-dev-secret-do-not-deploy-0123456789
 export WORKSPACE_STORAGE_DIR ?= Runtime
 export PORT ?= 8080
 
-.PHONY: dev run test lint fmt bench system-deps venv clean token sweep checkov infra-check infra-routes
+.PHONY: dev run test lint fmt bench bench-scan system-deps venv clean token sweep checkov infra-check infra-routes
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -79,6 +79,9 @@ bench: system-deps venv
 	$(PY) -m bench.upload_memory
 	$(PY) -m bench.media_datauri
 	$(PY) -m bench.media_oversize
+
+bench-scan: system-deps venv
+	$(PY) -m bench.scan_front
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache infra/.build

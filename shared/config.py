@@ -126,6 +126,7 @@ class Settings:
     media_fetch_read_timeout_seconds: int = 30
     media_fetch_total_timeout_seconds: int = 120
     media_fetch_max_redirects: int = 5
+    clamav_service_url: str = ""
 
     @property
     def max_file_size_bytes(self) -> int:
@@ -197,6 +198,7 @@ class Settings:
                                                    minimum=1, maximum=3600),
             media_fetch_max_redirects=_int("MEDIA_FETCH_MAX_REDIRECTS", 5, minimum=0,
                                            maximum=20),
+            clamav_service_url=_str("CLAMAV_SERVICE_URL").rstrip("/"),
         )
         settings.check()
         return settings
@@ -219,6 +221,7 @@ class Settings:
             raise ConfigError("CORS_ALLOWED_ORIGINS may not contain '*' on authenticated routes")
         if self.list_default_limit > self.list_max_limit:
             raise ConfigError("LIST_DEFAULT_LIMIT may not exceed LIST_MAX_LIMIT")
+        _check_service_url(self.clamav_service_url)
         self._check_media()
 
     def _check_media(self) -> None:
@@ -246,6 +249,101 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget cached settings and everything built from them (tests change the env)."""
     get_settings.cache_clear()
+    get_front_settings.cache_clear()
     from shared import factory  # local import: factory depends on config
 
     factory.reset()
+
+
+def _check_service_url(url: str) -> None:
+    """``CLAMAV_SERVICE_URL``: http(s); https on Cloud Run, where the ID token must not leak."""
+    if not url:
+        return
+    if not url.startswith(("https://", "http://")):
+        raise ConfigError("CLAMAV_SERVICE_URL must start with https:// or http://")
+    if os.environ.get("K_SERVICE") and not url.startswith("https://"):
+        raise ConfigError("CLAMAV_SERVICE_URL must be https:// on Cloud Run")
+
+
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+
+
+@dataclass(frozen=True)
+class FrontSettings:
+    """Settings of the ClamAV HTTP front (the ``clamav`` Cloud Run service).
+
+    Separate from ``Settings`` because the front has no users: it needs neither ``AUTH_MODE``
+    nor a metadata backend, only clamd, GCS reads and the ID-token check on its callers.
+    """
+
+    clamav_service_host: str = "127.0.0.1"
+    clamav_service_port: int = 3310
+    clamav_timeout_seconds: int = 120
+    max_file_size_mb: int = 100
+    auth: str = "none"  # "id_token" (Google ID tokens) or "none" (refused on Cloud Run)
+    allowed_invokers: tuple[str, ...] = field(default_factory=tuple)
+    audiences: tuple[str, ...] = field(default_factory=tuple)
+    certs_url: str = GOOGLE_CERTS_URL
+    require_db_version: bool = False
+    gcp_project: str = "workspace-local"
+    storage_emulator_host: str = ""
+    gcs_timeout_seconds: int = 60
+    gcs_chunk_mb: int = 8
+    gcs_retry_deadline_seconds: int = 30
+
+    @property
+    def max_file_size_bytes(self) -> int:
+        """The largest body or object the front scans (``MAX_FILE_SIZE_MB``, MiB)."""
+        return self.max_file_size_mb * 1024 * 1024
+
+    @classmethod
+    def from_env(cls) -> FrontSettings:
+        """Read and check the front's settings; raises ``ConfigError`` on a bad value."""
+        on_cloud_run = bool(os.environ.get("K_SERVICE"))
+        auth = _str("CLAMAV_FRONT_AUTH").lower() or ("id_token" if on_cloud_run else "none")
+        if auth not in {"id_token", "none"}:
+            raise ConfigError("CLAMAV_FRONT_AUTH must be id_token or none")
+        settings = cls(
+            clamav_service_host=_str("CLAMAV_SERVICE_HOST", "127.0.0.1") or "127.0.0.1",
+            clamav_service_port=_int("CLAMAV_SERVICE_PORT", 3310, minimum=1, maximum=65535),
+            clamav_timeout_seconds=_int("CLAMAV_TIMEOUT_SECONDS", 120, minimum=1),
+            max_file_size_mb=_int("MAX_FILE_SIZE_MB", 100, minimum=1),
+            auth=auth,
+            allowed_invokers=tuple(e.lower() for e in _list("CLAMAV_FRONT_ALLOWED_INVOKERS")),
+            audiences=tuple(a.rstrip("/") for a in _list("CLAMAV_FRONT_AUDIENCE")),
+            certs_url=_str("CLAMAV_FRONT_CERTS_URL") or GOOGLE_CERTS_URL,
+            require_db_version=_bool("CLAMAV_FRONT_REQUIRE_DB_VERSION", on_cloud_run),
+            gcp_project=_str("GOOGLE_CLOUD_PROJECT") or _str("GCP_PROJECT") or "workspace-local",
+            storage_emulator_host=_str("STORAGE_EMULATOR_HOST").rstrip("/"),
+            gcs_timeout_seconds=_int("GCS_TIMEOUT_SECONDS", 60, minimum=1, maximum=3600),
+            gcs_chunk_mb=_int("GCS_CHUNK_MB", 8, minimum=1, maximum=64),
+            gcs_retry_deadline_seconds=_int("GCS_RETRY_DEADLINE_SECONDS", 30, minimum=1,
+                                            maximum=3600),
+        )
+        settings.check(on_cloud_run)
+        return settings
+
+    def check(self, on_cloud_run: bool) -> None:
+        """Refuse to serve unauthenticated on Cloud Run, or with an auth check that admits none."""
+        if self.auth == "none":
+            if on_cloud_run:
+                raise ConfigError("CLAMAV_FRONT_AUTH=none is refused on Cloud Run (K_SERVICE)")
+            return
+        if not self.allowed_invokers:
+            raise ConfigError("CLAMAV_FRONT_AUTH=id_token needs CLAMAV_FRONT_ALLOWED_INVOKERS")
+        if not self.audiences:
+            raise ConfigError("CLAMAV_FRONT_AUTH=id_token needs CLAMAV_FRONT_AUDIENCE "
+                              "(the service's URL)")
+        loopback = self.certs_url.startswith(("http://127.0.0.1:", "http://localhost:"))
+        if not (self.certs_url.startswith("https://") or loopback):
+            raise ConfigError("CLAMAV_FRONT_CERTS_URL must be https:// (or a loopback URL)")
+
+
+def _list(name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in _str(name).split(",") if item.strip())
+
+
+@functools.lru_cache(maxsize=1)
+def get_front_settings() -> FrontSettings:
+    """The front's settings, read on first use."""
+    return FrontSettings.from_env()

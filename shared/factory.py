@@ -22,8 +22,9 @@ from shared.signing import UrlSigner, load_or_create_key
 from shared.storage.base import BlobStore
 from shared.workspace import WorkspaceService
 
-if TYPE_CHECKING:  # the media package (urllib3, the GCS client) loads on first use
+if TYPE_CHECKING:  # these load on first use (urllib3, the GCS client): cold starts
     from shared.media.service import MediaService
+    from shared.scanning.gcs_source import GcsObjects
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +59,30 @@ def metadata_store() -> MetadataStore:
 
 @functools.cache
 def scanner() -> Scanner:
-    """clamd, unless ``CLAMAV_SERVICE_ENABLED=false`` (which is logged loudly)."""
+    """clamd, unless ``CLAMAV_SERVICE_ENABLED=false`` (which is logged loudly); the HTTP
+    front when ``CLAMAV_SERVICE_URL`` is set (Cloud Run, where clamd's port is unreachable)."""
     settings = get_settings()
     if not settings.clamav_service_enabled:
         from shared.scanning.disabled import DisabledScanner
 
         log.warning("VIRUS SCANNING IS DISABLED (CLAMAV_SERVICE_ENABLED=false)")
         return DisabledScanner()
+    if settings.clamav_service_url:
+        from shared.scanning.http import HttpScanner
+
+        return HttpScanner(settings.clamav_service_url, settings.clamav_timeout_seconds)
     from shared.scanning.clamd import ClamdScanner
 
     return ClamdScanner(settings.clamav_service_host, settings.clamav_service_port,
                         settings.clamav_timeout_seconds)
+
+
+@functools.cache
+def gcs_objects() -> GcsObjects:
+    """Reads pinned generations of any bucket's objects (what the scanner scans)."""
+    from shared.scanning.gcs_source import GcsObjects
+
+    return GcsObjects(get_settings())
 
 
 @functools.cache
@@ -143,3 +157,4 @@ def reset() -> None:
                   log_service, memory_service, search_service, workspace_service,
                   media_service):
         built.cache_clear()
+    gcs_objects.cache_clear()

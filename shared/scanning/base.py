@@ -3,13 +3,19 @@
 A session is fed while the upload is still arriving, so the verdict is ready when the last
 byte is, with no second pass and no buffering. Every backend (direct clamd, the Cloud Run
 HTTP front, disabled) implements ``open_session`` and ``ping``; ``scan_stream`` is built on them.
+``scan_gcs_object`` scans one pinned generation of a GCS object: by default it streams the
+object through ``open_session`` (direct clamd), and the HTTP front's client overrides it so
+the front reads the object itself and the bytes never pass through the caller.
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from shared.scanning.gcs_source import GcsObjects
 
 SCAN_CHUNK = 1024 * 1024
 
@@ -65,3 +71,19 @@ class Scanner(abc.ABC):
             while chunk := stream.read(chunk_size):
                 session.feed(chunk)
             return session.finish()
+
+    def scan_gcs_object(self, bucket: str, name: str, generation: int, *,
+                        max_bytes: int | None = None,
+                        source: GcsObjects | None = None) -> Verdict:
+        """Scan exactly ``generation`` of ``gs://bucket/name``.
+
+        Raises ``NotFound`` when that generation is gone, ``PayloadTooLarge`` over
+        ``max_bytes`` and ``ScannerUnavailable`` without a verdict. ``source`` defaults to
+        the factory's GCS reader (the service's settings).
+        """
+        if source is None:
+            from shared import factory  # local import: the factory builds scanners
+
+            source = factory.gcs_objects()
+        with source.open(bucket, name, generation, max_bytes=max_bytes) as stream:
+            return self.scan_stream(stream)

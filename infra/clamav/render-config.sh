@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Writes clamd.conf and freshclam.conf into $1 (default $CLAMAV_CONF_DIR or /run/clamav) from
+# the templates beside this script and the environment:
+#   MAX_FILE_SIZE_MB       the front's cap; clamd's stream/file limit is this + 8 MiB (default 100)
+#   CLAMD_MAX_SCAN_MB      clamd's MaxScanSize (default: the stream limit)
+#   CLAMAV_MIRROR_URL      http(s) URL of the signature mirror (PrivateMirror); empty = ClamAV's CDN
+#   FRESHCLAM_CHECKS       update checks per day (default 12)
+#   CLAMD_PORT, CLAMD_MAX_THREADS, CLAMAV_DB_DIR, CLAMAV_DB_OWNER, TMPDIR
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="${1:-${CLAMAV_CONF_DIR:-/run/clamav}}"
+
+integer() {  # name value minimum maximum
+  [[ "$2" =~ ^[0-9]+$ ]] && (( $2 >= $3 && $2 <= $4 )) || {
+    echo "render-config: $1 must be an integer in $3..$4, got '$2'" >&2; exit 2; }
+}
+max_mb="${MAX_FILE_SIZE_MB:-100}"
+integer MAX_FILE_SIZE_MB "$max_mb" 1 3900
+limit_mb=$(( max_mb + 8 ))
+scan_mb="${CLAMD_MAX_SCAN_MB:-$limit_mb}"
+integer CLAMD_MAX_SCAN_MB "$scan_mb" "$limit_mb" 4000
+checks="${FRESHCLAM_CHECKS:-12}"
+integer FRESHCLAM_CHECKS "$checks" 1 50
+port="${CLAMD_PORT:-3310}"
+integer CLAMD_PORT "$port" 1 65535
+threads="${CLAMD_MAX_THREADS:-8}"
+integer CLAMD_MAX_THREADS "$threads" 1 64
+mirror="${CLAMAV_MIRROR_URL:-}"
+if [[ -n "$mirror" ]]; then
+  [[ "$mirror" =~ ^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?$ ]] || {
+    echo "render-config: CLAMAV_MIRROR_URL must be an http(s) URL, got '$mirror'" >&2; exit 2; }
+  mirror_line="PrivateMirror ${mirror%/}"
+else
+  echo "render-config: CLAMAV_MIRROR_URL is empty; using ClamAV's CDN" >&2
+  mirror_line="DatabaseMirror database.clamav.net"
+fi
+
+mkdir -p "$out"
+render() {
+  sed -e "s|@LIMIT_MB@|$limit_mb|g" -e "s|@SCAN_MB@|$scan_mb|g" -e "s|@CHECKS@|$checks|g" \
+      -e "s|@CLAMD_PORT@|$port|g" -e "s|@MAX_THREADS@|$threads|g" \
+      -e "s|@DB_DIR@|${CLAMAV_DB_DIR:-/var/lib/clamav}|g" \
+      -e "s|@DB_OWNER@|${CLAMAV_DB_OWNER:-clamav}|g" -e "s|@TMP_DIR@|${TMPDIR:-/tmp}|g" \
+      -e "s|@CONF_DIR@|$out|g" -e "s|@MIRROR_LINE@|$mirror_line|g" "$1" > "$2"
+}
+render "$here/clamd.conf" "$out/clamd.conf"
+render "$here/freshclam.conf" "$out/freshclam.conf"

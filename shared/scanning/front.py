@@ -1,0 +1,203 @@
+"""``ScanFront``: the logic of the ClamAV HTTP front (Cloud Run service ``clamav``).
+
+Cloud Run accepts only HTTP and gRPC, so the functions cannot reach clamd's TCP port; the
+front runs beside clamd in one container and speaks INSTREAM to it on localhost through the
+same ``ClamdScanner`` the embedded default uses. It scans either a request body, streamed
+chunk by chunk into the clamd session, or one pinned generation of a GCS object, streamed
+from GCS the same way (``GcsObjects``), so memory stays flat whatever the size.
+
+Every scan answers a ``ScanResult``: ``{verdict: clean|infected|error, signature,
+bytes_scanned, duration_ms}``. ``respond`` maps outcomes to HTTP statuses in one place:
+clean or infected → 200; no verdict (clamd down, GCS unavailable) → 503 with verdict
+``error``; everything else is a ``WorkspaceError`` with its usual status (object or
+generation gone → 404, too large → 413, bad input → 400) and an ``{"error": ...}`` body.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, BinaryIO
+
+import pyclamd
+
+from shared.config import FrontSettings, get_front_settings
+from shared.errors import (
+    BackendUnavailable,
+    BadRequest,
+    PayloadTooLarge,
+    ScannerUnavailable,
+)
+from shared.jsonbody import get_str, parse_json_object
+from shared.scanning.base import SCAN_CHUNK, Verdict
+from shared.scanning.clamd import ClamdScanner
+from shared.scanning.front_auth import IdTokenVerifier
+from shared.scanning.gcs_source import GcsObjects
+
+log = logging.getLogger(__name__)
+
+GCS_FIELDS = {"bucket", "name", "generation"}
+GCS_BODY_MAX = 16 * 1024  # a name is at most 1024 bytes, even \u-escaped this is plenty
+_DIGITS = re.compile(r"[1-9][0-9]{0,18}")
+# "ClamAV 1.4.6/27432/Tue Oct  1 08:32:09 2024": engine / database version / database date.
+_VERSION = re.compile(r"(ClamAV [^/]+)(?:/(\d+)/(.+))?")
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a scan answers; ``verdict`` is clean, infected or error."""
+
+    verdict: str
+    signature: str | None
+    bytes_scanned: int
+    duration_ms: int
+
+    @classmethod
+    def of(cls, verdict: Verdict, started: float) -> ScanResult:
+        """The result for a scanner's verdict on a scan that began at ``started``."""
+        return cls("infected" if verdict.infected else "clean",
+                   verdict.signature if verdict.infected else None,
+                   verdict.bytes_scanned, _ms_since(started))
+
+    def to_api(self) -> dict[str, Any]:
+        """The JSON body."""
+        return asdict(self)
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def parse_generation(value: object) -> int:
+    """A generation: a JSON integer, or GCS's own encoding of int64 as a decimal string."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    raise BadRequest("'generation' must be a positive integer (or its decimal string)")
+
+
+class ScanFront:
+    """Scans bodies and GCS objects with the local clamd; checks callers and readiness."""
+
+    def __init__(self, settings: FrontSettings, scanner: ClamdScanner | None = None,
+                 gcs: GcsObjects | None = None) -> None:
+        self.settings = settings
+        self.max_bytes = settings.max_file_size_bytes
+        self.scanner = scanner or ClamdScanner(settings.clamav_service_host,
+                                               settings.clamav_service_port,
+                                               settings.clamav_timeout_seconds)
+        self._gcs = gcs
+        self.verifier = IdTokenVerifier(settings.audiences, settings.allowed_invokers,
+                                        settings.certs_url) if settings.auth != "none" else None
+
+    @property
+    def gcs(self) -> GcsObjects:
+        """The GCS reader, built on the first ``/scan/gcs`` (a body-only front never needs it)."""
+        if self._gcs is None:
+            self._gcs = GcsObjects(self.settings)
+        return self._gcs
+
+    def authorize(self, authorization: str | None) -> str | None:
+        """The caller's email; 401 when ID-token auth is on and the caller is not allowed."""
+        return self.verifier.verify(authorization) if self.verifier else None
+
+    def scan_body(self, stream: BinaryIO, content_length: int | None) -> ScanResult:
+        """Scan a request body as it streams in; 413 past ``MAX_FILE_SIZE_MB``."""
+        if content_length is not None and content_length > self.max_bytes:
+            raise PayloadTooLarge(f"the body is larger than {self.max_bytes} bytes",
+                                  max_bytes=self.max_bytes)
+        started = time.monotonic()
+        total = 0
+        with self.scanner.open_session() as session:
+            while True:
+                try:
+                    chunk = stream.read(SCAN_CHUNK)
+                except OSError as exc:  # the client went away mid-body
+                    raise BadRequest("the request body ended early") from exc
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > self.max_bytes:
+                    raise PayloadTooLarge(f"the body is larger than {self.max_bytes} bytes",
+                                          max_bytes=self.max_bytes)
+                session.feed(chunk)
+            if content_length is not None and total != content_length:
+                raise BadRequest("the request body ended early")
+            verdict = session.finish()
+        return ScanResult.of(verdict, started)
+
+    def scan_gcs(self, stream: BinaryIO, content_length: int | None,
+                 content_type: str | None) -> ScanResult:
+        """Scan the object a strict JSON body ``{bucket, name, generation}`` names."""
+        if content_length is not None and content_length > GCS_BODY_MAX:
+            raise PayloadTooLarge(f"the body is larger than {GCS_BODY_MAX} bytes")
+        try:
+            raw = stream.read(GCS_BODY_MAX + 1)
+        except OSError as exc:
+            raise BadRequest("the request body ended early") from exc
+        body = parse_json_object(raw, content_type, GCS_FIELDS, GCS_BODY_MAX)
+        bucket = get_str(body, "bucket", required=True)
+        name = get_str(body, "name", required=True)
+        if "generation" not in body:
+            raise BadRequest("'generation' is required")
+        generation = parse_generation(body["generation"])
+        assert bucket is not None and name is not None
+        started = time.monotonic()
+        verdict = self.scanner.scan_gcs_object(bucket, name, generation,
+                                               max_bytes=self.max_bytes, source=self.gcs)
+        return ScanResult.of(verdict, started)
+
+    def respond(self, scan: Callable[[], ScanResult]) -> tuple[dict[str, Any], int]:
+        """Run a scan: 200 with a verdict, 503 with verdict ``error`` when none could be had.
+
+        Other errors (400, 404, 413 ...) propagate for the HTTP layer to map.
+        """
+        started = time.monotonic()
+        try:
+            return scan().to_api(), 200
+        except (ScannerUnavailable, BackendUnavailable) as exc:
+            log.error("scan failed without a verdict: %s", exc.message)
+            body = ScanResult("error", None, 0, _ms_since(started)).to_api()
+            return {**body, "error": exc.message}, 503
+
+    def readiness(self) -> tuple[dict[str, Any], int]:
+        """200 when clamd answers and has a signature database loaded; 503 otherwise.
+
+        clamd refuses to start without signatures, and ``STATS`` reports the engine state.
+        ``VERSION`` names the official database version (``/27432/date``) once freshclam
+        has fetched one; ``CLAMAV_FRONT_REQUIRE_DB_VERSION`` (on by default on Cloud Run)
+        requires it, so a container serving only local test signatures is never ready.
+        """
+        host, port = self.settings.clamav_service_host, self.settings.clamav_service_port
+        try:
+            client = pyclamd.ClamdNetworkSocket(host, port, timeout=2.0)
+            client.ping()
+            version = client.version().strip("\0\n ")
+            stats = client.stats()
+        except (pyclamd.ConnectionError, OSError, ValueError) as exc:
+            log.warning("readiness: clamd does not answer: %s", exc)
+            return {"ready": False, "error": "clamd does not answer"}, 503
+        match = _VERSION.fullmatch(version)
+        if match is None:
+            return {"ready": False, "error": "clamd answered VERSION oddly"}, 503
+        info: dict[str, Any] = {"engine": match.group(1),
+                                "database_version": int(match.group(2) or 0) or None,
+                                "database_date": match.group(3)}
+        if "STATE: VALID" not in stats:
+            return {"ready": False, "error": "clamd has no valid signature database",
+                    **info}, 503
+        if self.settings.require_db_version and info["database_version"] is None:
+            return {"ready": False, "error": "no official signature database loaded yet",
+                    **info}, 503
+        return {"ready": True, **info}, 200
+
+
+@functools.lru_cache(maxsize=1)
+def front() -> ScanFront:
+    """The process's front, from ``FrontSettings`` on first use (never at import)."""
+    return ScanFront(get_front_settings())

@@ -1,0 +1,1 @@
+"""The ClamAV HTTP front and its client, ``HttpScanner`` (fixtures in ``conftest.py``)."""
