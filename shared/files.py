@@ -23,6 +23,7 @@ from shared import validation as v
 from shared.config import Settings
 from shared.context import RequestContext
 from shared.errors import (
+    BackendUnavailable,
     BadRequest,
     Conflict,
     Infected,
@@ -290,14 +291,18 @@ class FileService:
                 ws.id, draft, reservation, key, self.blobs.storage_path(key),
                 facts, entry, self.retention_seconds)
             return record
-        except BaseException:
+        except BaseException as exc:
             landed = self._landed(ws, reservation.file_id, key) if promoted else None
             if landed is not None:
                 return landed  # the commit applied though its answer was lost
-            # Best effort: whatever cannot be undone now (a backend is down) is left to the
-            # sweep, which deletes the blob (purge intent) and frees the stale reservation.
+            # A metadata outage leaves the commit's outcome unknown: a write that timed out
+            # here may still apply later (a stalled backend catching up). Deleting the blob
+            # then would leave a ready record pointing at nothing, so it stays, and its purge
+            # intent deletes it once due, unless a commit that landed removed that intent.
+            # Any other failure is definite: undo now. What cannot be undone is the sweep's.
+            unknown = isinstance(exc, BackendUnavailable)
             with contextlib.suppress(WorkspaceError):
-                if promoted:
+                if promoted and not unknown:
                     self.blobs.delete(key)
             with contextlib.suppress(WorkspaceError):
                 self.meta.release_reservation(ws.id, reservation)
