@@ -109,6 +109,12 @@ class Settings:
     firestore_deadline_seconds: int = 10
     memory_max_length: int = 100_000
     memory_history: int = 20
+    incoming_gcs_bucket_name: str = ""
+    quarantine_gcs_bucket_name: str = ""
+    upload_url_ttl_seconds: int = 900
+    scan_event_max_age_seconds: int = 86400
+    workspace_quota_mb: int = 0
+    reconcile_after_seconds: int = 600
 
     @property
     def max_file_size_bytes(self) -> int:
@@ -163,6 +169,14 @@ class Settings:
             memory_max_length=_int("MEMORY_MAX_LENGTH", 100_000, minimum=200,
                                    maximum=10_000_000),
             memory_history=_int("MEMORY_HISTORY", 20, minimum=1, maximum=1000),
+            incoming_gcs_bucket_name=_str("INCOMING_GCS_BUCKET_NAME"),
+            quarantine_gcs_bucket_name=_str("QUARANTINE_GCS_BUCKET_NAME"),
+            # At most 30 min, so a URL is always dead before the 1 h stale-reservation sweep.
+            upload_url_ttl_seconds=_int("UPLOAD_URL_TTL_SECONDS", 900, minimum=60,
+                                        maximum=1800),
+            scan_event_max_age_seconds=_int("SCAN_EVENT_MAX_AGE_SECONDS", 86400, minimum=60),
+            workspace_quota_mb=_int("WORKSPACE_QUOTA_MB", 0, minimum=0),
+            reconcile_after_seconds=_int("RECONCILE_AFTER_SECONDS", 600, minimum=0),
         )
         settings.check()
         return settings
@@ -185,6 +199,23 @@ class Settings:
             raise ConfigError("CORS_ALLOWED_ORIGINS may not contain '*' on authenticated routes")
         if self.list_default_limit > self.list_max_limit:
             raise ConfigError("LIST_DEFAULT_LIMIT may not exceed LIST_MAX_LIMIT")
+        if bool(self.incoming_gcs_bucket_name) != bool(self.quarantine_gcs_bucket_name):
+            raise ConfigError("INCOMING_GCS_BUCKET_NAME and QUARANTINE_GCS_BUCKET_NAME "
+                              "are set together")
+        buckets = {self.media_gcs_bucket_name, self.incoming_gcs_bucket_name,
+                   self.quarantine_gcs_bucket_name}
+        if self.incoming_gcs_bucket_name and len(buckets) != 3:
+            raise ConfigError("the files, incoming and quarantine buckets must all differ")
+
+    @property
+    def direct_uploads(self) -> bool:
+        """True when signed-URL uploads are configured (GCS files bucket + incoming bucket)."""
+        return bool(self.media_gcs_bucket_name and self.incoming_gcs_bucket_name)
+
+    @property
+    def workspace_quota_bytes(self) -> int:
+        """The per-workspace quota in bytes; 0 means unlimited."""
+        return self.workspace_quota_mb * 1024 * 1024
 
 
 @functools.lru_cache(maxsize=1)

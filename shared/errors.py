@@ -69,6 +69,14 @@ class BackendUnavailable(WorkspaceError, ConnectionError):
     """A storage or metadata backend is down; the operation changed nothing."""
 
 
+class NotSupported(WorkspaceError):
+    """This deployment's backends cannot do that (direct uploads without GCS)."""
+
+
+class RetryLater(WorkspaceError, ConnectionError):
+    """Another worker holds this event right now; raising makes the event be redelivered."""
+
+
 _STATUS: dict[type[WorkspaceError], int] = {
     BadRequest: 400,
     Unauthorized: 401,
@@ -80,6 +88,8 @@ _STATUS: dict[type[WorkspaceError], int] = {
     Infected: 422,
     ScannerUnavailable: 503,
     BackendUnavailable: 503,
+    RetryLater: 503,
+    NotSupported: 501,
     ConfigError: 500,
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import TYPE_CHECKING
 
 from shared.auth import Authenticator
 from shared.config import get_settings
@@ -20,6 +21,11 @@ from shared.search import SearchService
 from shared.signing import UrlSigner, load_or_create_key
 from shared.storage.base import BlobStore
 from shared.workspace import WorkspaceService
+
+if TYPE_CHECKING:  # built lazily: the GCS client libraries load only where they are used
+    from shared.direct_upload import DirectUploads
+    from shared.reconcile import Reconciler
+    from shared.scan_uploads import ScanUploads
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +120,40 @@ def workspace_service() -> WorkspaceService:
     return WorkspaceService(metadata_store(), memory.max_length, memory.length)
 
 
+@functools.cache
+def direct_uploads() -> DirectUploads:
+    """Signed-URL uploads (``POST /files/upload-url``)."""
+    from shared.direct_upload import DirectUploads
+
+    return DirectUploads(get_settings(), file_service())
+
+
+@functools.cache
+def scan_uploads() -> ScanUploads | None:
+    """The finalize handler; None unless direct uploads are configured (GCS + incoming)."""
+    settings = get_settings()
+    store = blob_store()
+    if not settings.direct_uploads:
+        return None
+    from shared.scan_uploads import ScanUploads
+    from shared.storage.gcs import GcsBlobStore
+    from shared.storage.gcs_objects import GcsObjects
+
+    assert isinstance(store, GcsBlobStore)
+    return ScanUploads(settings, store, metadata_store(), scanner(), GcsObjects(store))
+
+
+@functools.cache
+def reconciler() -> Reconciler:
+    """The scheduled sweep (purge, stale reservations, direct-upload reconciliation)."""
+    from shared.reconcile import Reconciler
+
+    return Reconciler(file_service(), scan_uploads(), get_settings().reconcile_after_seconds)
+
+
 def reset() -> None:
     """Forget every built object (tests change the environment between cases)."""
     for built in (blob_store, metadata_store, scanner, signer, authenticator, file_service,
-                  log_service, memory_service, search_service, workspace_service):
+                  log_service, memory_service, search_service, workspace_service,
+                  direct_uploads, scan_uploads, reconciler):
         built.cache_clear()
