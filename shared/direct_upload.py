@@ -51,9 +51,6 @@ class DirectUploads:
 
     def issue(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         """Reserve the file and return ``{file_id, upload_url, method, headers, expires_at}``."""
-        if not self.supported:
-            raise NotSupported("direct uploads need the GCS backend (MEDIA_GCS_BUCKET_NAME and "
-                               "INCOMING_GCS_BUCKET_NAME); upload with POST /files instead")
         filename = get_str(body, "filename", required=True) or ""
         size = get_int(body, "size_bytes")
         if size is None:
@@ -66,6 +63,9 @@ class DirectUploads:
             raise PayloadTooLarge(f"file exceeds the {limit // (1024 * 1024)} MiB limit",
                                   max_bytes=limit)
         draft, overwrite = self.files.draft(ctx, _fields(body).get, _tags(body), filename)
+        if not self.supported:
+            raise NotSupported("direct uploads need the GCS backend (MEDIA_GCS_BUCKET_NAME and "
+                               "INCOMING_GCS_BUCKET_NAME); upload with POST /files instead")
         ws = self.files.workspace(ctx)
         self._check_quota(ws.id, size)
         reservation = self.meta.reserve_file(ws.id, draft, overwrite)
