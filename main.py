@@ -15,11 +15,13 @@ from functions.files import files
 from functions.logs import logs
 from functions.media import media
 from functions.memory import memory
+from functions.scan import scan_uploaded_file
 from functions.search import search
+from functions.sweep import sweep
 from functions.workspace import workspace
 from shared.logsetup import configure_logging
 
 configure_logging()
 functions_framework.errorhandler(HTTPException)(framework_error)
 
-__all__ = ["files", "logs", "media", "memory", "search", "workspace"]
+__all__ = ["files", "logs", "media", "memory", "scan_uploaded_file", "search", "sweep", "workspace"]

@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 import functions_framework
 from flask import Request, Response, redirect
 
-from functions._http import Router, json_response, paged
+from functions._http import Router, json_response, paged, read_body
 from shared import factory, queries
 from shared.config import get_settings
 from shared.context import RequestContext
+from shared.direct_upload import UPLOAD_URL_FIELDS
 from shared.download import download_headers, iter_stream
 from shared.files import Content
+from shared.jsonbody import parse_json_object
 from shared.routes import API_PREFIX
 from shared.validation import parse_bool
 
@@ -25,6 +27,13 @@ def upload(request: Request, ctx: RequestContext) -> tuple[dict[str, object], in
     record = factory.file_service().upload(ctx, request.stream, request.content_type,
                                            request.content_length)
     return record.to_api(), 201
+
+
+@router.route(f"{FILES}/upload-url", methods=["POST"])
+def upload_url(request: Request, ctx: RequestContext) -> tuple[dict[str, object], int]:
+    body = parse_json_object(read_body(request, 64 * 1024), request.content_type,
+                             UPLOAD_URL_FIELDS, 64 * 1024)
+    return factory.direct_uploads().issue(ctx, body), 201
 
 
 @router.route(FILES)

@@ -1,7 +1,9 @@
 """``make dev``: the cloud backends on one machine, then every function served against them.
 
 Starts the Pub/Sub emulator (with the finalize topic), fake-gcs-server (publishing
-``OBJECT_FINALIZE`` to that topic), the Firestore emulator and clamd, creates the bucket,
+``OBJECT_FINALIZE`` to that topic), the Firestore emulator and clamd, creates the files,
+incoming and quarantine buckets, serves ``scan_uploaded_file`` with functions-framework behind
+a push subscription on that topic (the direct-upload event path),
 writes a local service-account key for V4 signing, prints every URL and serves the
 functions with ``MEDIA_GCS_BUCKET_NAME`` and ``METADATA_BACKEND=firestore``. Ctrl-C (or
 SIGTERM) stops everything it started, by process group.
@@ -13,11 +15,12 @@ import argparse
 import json
 import logging
 import os
-import urllib.request
 from pathlib import Path
 
+from localdev import events
 from localdev.clamd import ClamdProcess
 from localdev.emulators import FakeGcs, FirestoreEmulator, PubSubEmulator
+from localdev.events import FunctionProcess, create_push_subscription
 from localdev.gcs_keys import create_buckets, write_service_account_key
 from localdev.process import ManagedProcess
 from shared.logsetup import configure_logging
@@ -26,14 +29,14 @@ log = logging.getLogger("localdev.dev")
 PROJECT = "workspace-dev"
 TOPIC = "gcs-finalize"
 BUCKET = "workspace-files"
+INCOMING = "workspace-incoming"
+QUARANTINE = "workspace-quarantine"
+SUBSCRIPTION = "scan-uploaded-file"
 
 
 def create_topic(pubsub: PubSubEmulator, project: str, topic: str) -> None:
     """Create a topic on the Pub/Sub emulator through its REST surface."""
-    request = urllib.request.Request(
-        f"http://{pubsub.host_port}/v1/projects/{project}/topics/{topic}", method="PUT",
-        data=b"{}", headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=10).close()
+    events.create_topic(pubsub.host_port, project, topic)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         create_topic(pubsub, PROJECT, TOPIC)
         gcs = FakeGcs(root / "gcs", pubsub=(pubsub.host_port, PROJECT, TOPIC)).start()
         started.append(gcs)
-        create_buckets(gcs.url, PROJECT, BUCKET)
+        create_buckets(gcs.url, PROJECT, BUCKET, INCOMING, QUARANTINE)
         firestore = FirestoreEmulator(root / "firestore").start()
         started.append(firestore)
         scanning = os.environ.get("CLAMAV_SERVICE_ENABLED", "true").lower() != "false"
@@ -60,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
         key_file = write_service_account_key(root / "sa-key.json")
         env = {
             "MEDIA_GCS_BUCKET_NAME": BUCKET,
+            "INCOMING_GCS_BUCKET_NAME": INCOMING,
+            "QUARANTINE_GCS_BUCKET_NAME": QUARANTINE,
             "METADATA_BACKEND": "firestore",
             "GOOGLE_CLOUD_PROJECT": PROJECT,
             "STORAGE_EMULATOR_HOST": gcs.url,
@@ -70,13 +75,20 @@ def main(argv: list[str] | None = None) -> None:
             "CLAMAV_SERVICE_PORT": str(clamd.port if clamd else 1),
         }
         os.environ.update(env)
+        # The finalize path: topic → push subscription → scan_uploaded_file (functions-framework).
+        scan = FunctionProcess(root / "scan", "scan_uploaded_file", "cloudevent",
+                               dict(os.environ)).start()
+        started.append(scan)
+        create_push_subscription(pubsub.host_port, PROJECT, TOPIC, SUBSCRIPTION, scan.url)
         print("make dev: local cloud stack is up", flush=True)
         print(json.dumps({
             "api": f"http://127.0.0.1:{os.environ.get('PORT', '8080')}/api/assistant/workspace",
             "fake_gcs_server": gcs.url, "firestore_emulator": firestore.host_port,
             "pubsub_emulator": pubsub.host_port, "finalize_topic": f"{PROJECT}/{TOPIC}",
             "clamd": f"127.0.0.1:{clamd.port}" if clamd else "disabled",
-            "bucket": BUCKET}, indent=2), flush=True)
+            "bucket": BUCKET, "incoming_bucket": INCOMING, "quarantine_bucket": QUARANTINE,
+            "scan_uploaded_file": scan.url, "push_subscription": f"{PROJECT}/{SUBSCRIPTION}",
+            "sweep": "make sweep (same environment)"}, indent=2), flush=True)
         from localdev import server
 
         server.main(["--no-clamd"])

@@ -15,7 +15,7 @@ from shared.logsetup import configure_logging
 def main() -> None:
     """Sweep and print what was cleaned, as JSON."""
     configure_logging()
-    print(json.dumps(factory.file_service().sweep()))
+    print(json.dumps(factory.reconciler().run()))
 
 
 if __name__ == "__main__":

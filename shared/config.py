@@ -127,6 +127,12 @@ class Settings:
     media_fetch_total_timeout_seconds: int = 120
     media_fetch_max_redirects: int = 5
     clamav_service_url: str = ""
+    incoming_gcs_bucket_name: str = ""
+    quarantine_gcs_bucket_name: str = ""
+    upload_url_ttl_seconds: int = 900
+    scan_event_max_age_seconds: int = 86400
+    workspace_quota_mb: int = 0
+    reconcile_after_seconds: int = 600
 
     @property
     def max_file_size_bytes(self) -> int:
@@ -199,6 +205,14 @@ class Settings:
             media_fetch_max_redirects=_int("MEDIA_FETCH_MAX_REDIRECTS", 5, minimum=0,
                                            maximum=20),
             clamav_service_url=_str("CLAMAV_SERVICE_URL").rstrip("/"),
+            incoming_gcs_bucket_name=_str("INCOMING_GCS_BUCKET_NAME"),
+            quarantine_gcs_bucket_name=_str("QUARANTINE_GCS_BUCKET_NAME"),
+            # At most 30 min, so a URL is always dead before the 1 h stale-reservation sweep.
+            upload_url_ttl_seconds=_int("UPLOAD_URL_TTL_SECONDS", 900, minimum=60,
+                                        maximum=1800),
+            scan_event_max_age_seconds=_int("SCAN_EVENT_MAX_AGE_SECONDS", 86400, minimum=60),
+            workspace_quota_mb=_int("WORKSPACE_QUOTA_MB", 0, minimum=0),
+            reconcile_after_seconds=_int("RECONCILE_AFTER_SECONDS", 600, minimum=0),
         )
         settings.check()
         return settings
@@ -222,6 +236,13 @@ class Settings:
         if self.list_default_limit > self.list_max_limit:
             raise ConfigError("LIST_DEFAULT_LIMIT may not exceed LIST_MAX_LIMIT")
         _check_service_url(self.clamav_service_url)
+        if bool(self.incoming_gcs_bucket_name) != bool(self.quarantine_gcs_bucket_name):
+            raise ConfigError("INCOMING_GCS_BUCKET_NAME and QUARANTINE_GCS_BUCKET_NAME "
+                              "are set together")
+        buckets = {self.media_gcs_bucket_name, self.incoming_gcs_bucket_name,
+                   self.quarantine_gcs_bucket_name}
+        if self.incoming_gcs_bucket_name and len(buckets) != 3:
+            raise ConfigError("the files, incoming and quarantine buckets must all differ")
         self._check_media()
 
     def _check_media(self) -> None:
@@ -230,14 +251,24 @@ class Settings:
         root = os.path.normpath(self.media_exec_root)
         if not os.path.isabs(root) or root == "/":
             raise ConfigError("MEDIA_EXEC_ROOT must be an absolute directory other than /")
-        own = {self.media_gcs_bucket_name, _str("INCOMING_GCS_BUCKET_NAME"),
-               _str("QUARANTINE_GCS_BUCKET_NAME")} - {""}
+        own = {self.media_gcs_bucket_name, self.incoming_gcs_bucket_name,
+               self.quarantine_gcs_bucket_name} - {""}
         for bucket in self.media_gcs_allowed_buckets:
             if not _BUCKET_RE.fullmatch(bucket):
                 raise ConfigError(f"MEDIA_GCS_ALLOWED_BUCKETS: {bucket!r} is not a bucket name")
             if bucket in own:
                 raise ConfigError(f"MEDIA_GCS_ALLOWED_BUCKETS may not name the service's own "
                                   f"bucket {bucket!r}")
+
+    @property
+    def direct_uploads(self) -> bool:
+        """True when signed-URL uploads are configured (GCS files bucket + incoming bucket)."""
+        return bool(self.media_gcs_bucket_name and self.incoming_gcs_bucket_name)
+
+    @property
+    def workspace_quota_bytes(self) -> int:
+        """The per-workspace quota in bytes; 0 means unlimited."""
+        return self.workspace_quota_mb * 1024 * 1024
 
 
 @functools.lru_cache(maxsize=1)

@@ -82,6 +82,14 @@ class UpstreamTimeout(UpstreamError, TimeoutError):
     """A remote source the caller named was too slow."""
 
 
+class NotSupported(WorkspaceError):
+    """This deployment's backends cannot do that (direct uploads without GCS)."""
+
+
+class RetryLater(WorkspaceError, ConnectionError):
+    """Another worker holds this event right now; raising makes the event be redelivered."""
+
+
 _STATUS: dict[type[WorkspaceError], int] = {
     BadRequest: 400,
     Unauthorized: 401,
@@ -96,6 +104,8 @@ _STATUS: dict[type[WorkspaceError], int] = {
     UpstreamTimeout: 504,
     ScannerUnavailable: 503,
     BackendUnavailable: 503,
+    RetryLater: 503,
+    NotSupported: 501,
     ConfigError: 500,
 }
 

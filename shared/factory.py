@@ -23,7 +23,10 @@ from shared.storage.base import BlobStore
 from shared.workspace import WorkspaceService
 
 if TYPE_CHECKING:  # these load on first use (urllib3, the GCS client): cold starts
+    from shared.direct_upload import DirectUploads
     from shared.media.service import MediaService
+    from shared.reconcile import Reconciler
+    from shared.scan_uploads import ScanUploads
     from shared.scanning.gcs_source import GcsObjects
 
 log = logging.getLogger(__name__)
@@ -151,10 +154,41 @@ def media_service() -> MediaService:
     return MediaService(settings, file_service(), scanner(), Fetcher(NetPolicy(), limits))
 
 
+@functools.cache
+def direct_uploads() -> DirectUploads:
+    """Signed-URL uploads (``POST /files/upload-url``)."""
+    from shared.direct_upload import DirectUploads
+
+    return DirectUploads(get_settings(), file_service())
+
+
+@functools.cache
+def scan_uploads() -> ScanUploads | None:
+    """The finalize handler; None unless direct uploads are configured (GCS + incoming)."""
+    settings = get_settings()
+    store = blob_store()
+    if not settings.direct_uploads:
+        return None
+    from shared.scan_uploads import ScanUploads
+    from shared.storage.gcs import GcsBlobStore
+    from shared.storage.gcs_objects import GcsObjects
+
+    assert isinstance(store, GcsBlobStore)
+    return ScanUploads(settings, store, metadata_store(), scanner(), GcsObjects(store))
+
+
+@functools.cache
+def reconciler() -> Reconciler:
+    """The scheduled sweep (purge, stale reservations, direct-upload reconciliation)."""
+    from shared.reconcile import Reconciler
+
+    return Reconciler(file_service(), scan_uploads(), get_settings().reconcile_after_seconds)
+
+
 def reset() -> None:
     """Forget every built object (tests change the environment between cases)."""
     for built in (blob_store, metadata_store, scanner, signer, authenticator, file_service,
                   log_service, memory_service, search_service, workspace_service,
-                  media_service):
+                  media_service, direct_uploads, scan_uploads, reconciler):
         built.cache_clear()
     gcs_objects.cache_clear()

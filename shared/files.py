@@ -244,6 +244,11 @@ class FileService:
         finally:
             ingest.discard()
 
+    def draft(self, ctx: RequestContext, one: Callable[[str], str | None], tags: list[str],
+              filename: str) -> tuple[FileDraft, bool]:
+        """Check upload fields (``one(name)`` gives a field's text) into a draft + overwrite."""
+        return self._draft(ctx, one, tags, filename)
+
     def _draft(self, ctx: RequestContext, one: Callable[[str], str | None], tags: list[str],
                part_filename: str) -> tuple[FileDraft, bool]:
         filename = v.check_filename(one("filename") or part_filename)
@@ -425,16 +430,21 @@ class FileService:
             self.meta.mark_purged(keys)
         return len(keys)
 
-    def sweep(self, stale_after_seconds: int = STALE_UPLOAD_SECONDS) -> dict[str, int]:
+    def sweep(self, stale_after_seconds: int = STALE_UPLOAD_SECONDS,
+              keep: Callable[[str, Reservation], bool] | None = None) -> dict[str, int]:
         """Clean up after crashes: due blobs, staging leftovers, abandoned reservations.
 
         An upload that died between reserving its path and finalizing (process killed)
         leaves a pending record holding the path; after ``stale_after_seconds`` it is
-        released. Staging files that old belong to no live request.
+        released, unless ``keep(workspace_id, reservation)`` says another owner (a direct
+        upload's ticket) still answers for it. Staging files that old belong to no live
+        request.
         """
         released = 0
         cutoff = plus_seconds(utcnow(), -stale_after_seconds)
         for workspace_id, reservation in self.meta.stale_reservations(cutoff, 500):
+            if keep is not None and keep(workspace_id, reservation):
+                continue
             self.meta.release_reservation(workspace_id, reservation)
             released += 1
         return {

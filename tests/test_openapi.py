@@ -580,6 +580,12 @@ def test_every_operation_answers_as_documented(doc, live):
               headers={"If-Match": "1"})
     live.call("POST", f"{memory}/versions/{{version}}/revert", 404, version="99")
 
+    upload_url = f"{FILES}/upload-url"  # embedded backends: direct uploads need GCS
+    live.call("POST", upload_url, 501, data=json.dumps(
+        {"filename": "a.txt", "size_bytes": 3, "mime_type": "text/plain"}), **mem_json)
+    live.call("POST", upload_url, 400, data=json.dumps({"filename": 1}), **mem_json)
+    live.call("POST", upload_url, 415, data="x", content_type="text/plain")
+
     live.call("GET", f"{API_PREFIX}/search", 200, query="query=storyboard")
     live.call("GET", f"{API_PREFIX}/search", 200, query="query=fog&types=memory&limit=1")
     live.call("GET", f"{API_PREFIX}/search", 400, query="query=fog&types=nope")

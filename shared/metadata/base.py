@@ -11,6 +11,8 @@ from __future__ import annotations
 import abc
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from shared import tokens
 from shared.models import (
@@ -29,6 +31,22 @@ from shared.models import (
 )
 
 SEARCH_CANDIDATE_CAP = 2000
+
+
+@dataclass(frozen=True)
+class Doc:
+    """A small keyed document (``create_doc`` & co.): its data and an opaque change token.
+
+    ``token`` identifies the stored revision; ``replace_doc``/``delete_doc`` apply only while
+    it is unchanged (optimistic concurrency, like a generation precondition).
+    """
+
+    kind: str
+    key: str
+    data: dict[str, Any]
+    scope: str
+    due_at: str
+    token: object
 
 
 def new_log_id() -> str:
@@ -186,6 +204,45 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def stale_reservations(self, older_than: str, limit: int) -> list[tuple[str, Reservation]]:
         """Pending new-file reservations not finalized since ``older_than`` (crashed uploads)."""
+
+    @abc.abstractmethod
+    def mark_infected(self, workspace_id: str, file_id: str, details: dict[str, Any],
+                      entry: LogEntry) -> FileRecord | None:
+        """Turn a pending new-file reservation into ``status: infected``, with its log entry.
+
+        ``details`` are merged into the record's metadata (``scan`` key). None when the
+        record is not a pending new file any more (nothing changes then).
+        """
+
+    @abc.abstractmethod
+    def usage_bytes(self, workspace_id: str) -> int:
+        """The summed size of the workspace's live files (quota accounting)."""
+
+    # -- small keyed documents (upload tickets, event claims) -------------------------
+    @abc.abstractmethod
+    def create_doc(self, kind: str, key: str, data: dict[str, Any], scope: str,
+                   due_at: str) -> Doc | None:
+        """Create-only: the new doc, or None when ``key`` already exists (nothing changes)."""
+
+    @abc.abstractmethod
+    def get_doc(self, kind: str, key: str) -> Doc | None:
+        """The doc, or None."""
+
+    @abc.abstractmethod
+    def replace_doc(self, doc: Doc, data: dict[str, Any], due_at: str) -> Doc | None:
+        """Replace if unchanged since ``doc`` was read: the new doc, or None when it changed."""
+
+    @abc.abstractmethod
+    def delete_doc(self, doc: Doc) -> bool:
+        """Delete if unchanged since ``doc`` was read; False when it changed or is gone."""
+
+    @abc.abstractmethod
+    def due_docs(self, kind: str, now: str, limit: int) -> list[Doc]:
+        """Docs of ``kind`` whose ``due_at`` is at or before ``now``."""
+
+    @abc.abstractmethod
+    def scoped_docs(self, kind: str, scope: str, limit: int) -> list[Doc]:
+        """Docs of ``kind`` in ``scope`` (a workspace id)."""
 
     # -- health -----------------------------------------------------------------------
     @abc.abstractmethod

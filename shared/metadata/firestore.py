@@ -25,6 +25,7 @@ the 160 appends in about 2 s. The guarantees stay those of a transaction:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -39,8 +40,15 @@ from shared.cursor import decode_cursor, encode_cursor
 from shared.errors import Conflict, NotFound
 from shared.metadata import firestore_docs as fd
 from shared.metadata import firestore_memory as memory
-from shared.metadata.base import MetadataStore, format_file_id, log_search_text, new_workspace_id
+from shared.metadata.base import (
+    Doc,
+    MetadataStore,
+    format_file_id,
+    log_search_text,
+    new_workspace_id,
+)
 from shared.metadata.firestore_access import FirestoreAccess, Lost, edge
+from shared.metadata.firestore_kv import FirestoreDocs
 from shared.metadata.firestore_query import COLLECTION_GROUP, DESC, Query
 from shared.mime import extension_of
 from shared.models import (
@@ -78,6 +86,7 @@ class FirestoreMetadataStore(MetadataStore):
                          or os.environ.get("FIRESTORE_EMULATOR_HOST", ""))
         self.fs = FirestoreAccess(self.project, client, deadline)
         self.db = self.fs.db
+        self.docs = FirestoreDocs(self.fs)
         self._workspace_ids: dict[str, str] = {}  # user -> workspace never changes
         if settings.memory_max_length > 200_000:
             log.warning("MEMORY_MAX_LENGTH=%d may exceed Firestore's 1 MiB document limit",
@@ -398,6 +407,62 @@ class FirestoreMetadataStore(MetadataStore):
         rows = [s.to_dict() for s in self.fs.stream(q.build(limit=limit))]
         return [(r["workspace_id"], Reservation(r["id"], r["number"], 1, True, None))
                 for r in rows]
+
+    @edge
+    def mark_infected(self, workspace_id: str, file_id: str, details: dict[str, Any],
+                      entry: LogEntry) -> FileRecord | None:
+        ws = self._ws(workspace_id)
+        ref = ws.collection("files").document(fd.doc_id(file_id))
+        log_ref = fd.log_ref(ws, entry)
+
+        def attempt() -> FileRecord | None:
+            snap = self.fs.snap(ref)
+            data = snap.to_dict()
+            if (data is None or data["deleted_at"] is not None or data["status"] != "pending"
+                    or data["version"] != 0):
+                return None
+            metadata = {**json.loads(data["metadata_json"]), "scan": details}
+            changes = {"status": "infected", "metadata_json": json.dumps(metadata),
+                       "updated_at": utcnow()}
+            batch = self.db.batch()
+            batch.update(ref, changes, option=self.fs.if_unchanged(snap))
+            batch.create(log_ref, fd.log_doc(entry))
+            self.fs.commit(batch, marker=log_ref)
+            return fd.record({**data, **changes})
+
+        return self.fs.optimistic(attempt)
+
+    @edge
+    def usage_bytes(self, workspace_id: str) -> int:
+        q = Query(self._files(workspace_id), "files").where("live", "==", True)
+        result = q.build().sum("size_bytes").get(**self.fs.read)
+        return int(result[0][0].value or 0)
+
+    # -- keyed documents --------------------------------------------------------------
+    @edge
+    def create_doc(self, kind: str, key: str, data: dict[str, Any], scope: str,
+                   due_at: str) -> Doc | None:
+        return self.docs.create(kind, key, data, scope, due_at)
+
+    @edge
+    def get_doc(self, kind: str, key: str) -> Doc | None:
+        return self.docs.get(kind, key)
+
+    @edge
+    def replace_doc(self, doc: Doc, data: dict[str, Any], due_at: str) -> Doc | None:
+        return self.docs.replace(doc, data, due_at)
+
+    @edge
+    def delete_doc(self, doc: Doc) -> bool:
+        return self.docs.delete(doc)
+
+    @edge
+    def due_docs(self, kind: str, now: str, limit: int) -> list[Doc]:
+        return self.docs.due(kind, now, limit)
+
+    @edge
+    def scoped_docs(self, kind: str, scope: str, limit: int) -> list[Doc]:
+        return self.docs.scoped(kind, scope, limit)
 
     # -- health -----------------------------------------------------------------------
     def ping(self) -> bool:

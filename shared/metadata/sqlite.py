@@ -26,6 +26,7 @@ from shared.metadata.base import (
     new_workspace_id,
     search_text,
 )
+from shared.metadata.sqlite_docs import DOCS_SCHEMA, SqliteDocsMixin
 from shared.mime import extension_of
 from shared.models import (
     BlobFacts,
@@ -191,7 +192,7 @@ def _prefix_bounds(prefix: str) -> tuple[str, str]:
     return prefix, prefix[:-1] + "0"
 
 
-class SqliteMetadataStore(MetadataStore):
+class SqliteMetadataStore(SqliteDocsMixin, MetadataStore):
     """Metadata in ``{WORKSPACE_STORAGE_DIR}/.workspace.sqlite3``."""
 
     name = "sqlite"
@@ -201,7 +202,7 @@ class SqliteMetadataStore(MetadataStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         try:
-            self._conn().executescript(SCHEMA)
+            self._conn().executescript(SCHEMA + DOCS_SCHEMA)
         except sqlite3.OperationalError as exc:
             raise BackendUnavailable(f"cannot open metadata database: {exc}") from exc
 

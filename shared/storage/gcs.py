@@ -251,16 +251,26 @@ class GcsBlobStore(BlobStore):
                           ttl_seconds: int) -> tuple[str, dict[str, str], int]:
         if not content_type or size_bytes < 0:
             raise BadRequest("a signed upload needs a content type and a size")
+        return self.signed_put(self.bucket_name, self.object_name(key), content_type,
+                               size_bytes, ttl_seconds)
+
+    def signed_put(self, bucket: str, name: str, content_type: str, size_bytes: int,
+                   ttl_seconds: int) -> tuple[str, dict[str, str], int]:
+        """``signed_upload_url`` for any bucket and object name."""
         conditions = {"x-goog-content-length-range": f"{size_bytes},{size_bytes}",
                       "x-goog-if-generation-match": "0"}
-        url = self._sign(key, ttl_seconds, method="PUT", content_type=content_type,
-                         headers=dict(conditions))
+        url = self.sign_object(bucket, name, ttl_seconds, method="PUT",
+                               content_type=content_type, headers=dict(conditions))
         return url, {"Content-Type": content_type, **conditions}, _expiry(url)
 
     def _sign(self, key: str, ttl_seconds: int, **kwargs: Any) -> str:
+        return self.sign_object(self.bucket_name, self.object_name(key), ttl_seconds, **kwargs)
+
+    def sign_object(self, bucket: str, name: str, ttl_seconds: int, **kwargs: Any) -> str:
+        """A V4 signed URL for any object (direct uploads sign for the incoming bucket)."""
         if not 1 <= ttl_seconds <= MAX_SIGNED_TTL:
             raise BadRequest(f"a signed URL lives between 1 and {MAX_SIGNED_TTL} seconds")
-        blob = self.bucket.blob(self.object_name(key))
+        blob = self.client.bucket(bucket).blob(name)
         with edge():
             return str(blob.generate_signed_url(
                 version="v4", expiration=timedelta(seconds=ttl_seconds),

