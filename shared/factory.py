@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # these load on first use (urllib3, the GCS client): cold sta
     from shared.media.service import MediaService
     from shared.reconcile import Reconciler
     from shared.scan_uploads import ScanUploads
-    from shared.scanning.gcs_source import GcsObjects
+    from shared.scanning.gcs_source import GcsObjectReader
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,11 @@ def scanner() -> Scanner:
 
 
 @functools.cache
-def gcs_objects() -> GcsObjects:
+def gcs_object_reader() -> GcsObjectReader:
     """Reads pinned generations of any bucket's objects (what the scanner scans)."""
-    from shared.scanning.gcs_source import GcsObjects
+    from shared.scanning.gcs_source import GcsObjectReader
 
-    return GcsObjects(get_settings())
+    return GcsObjectReader(get_settings())
 
 
 @functools.cache
@@ -191,4 +191,4 @@ def reset() -> None:
                   log_service, memory_service, search_service, workspace_service,
                   media_service, direct_uploads, scan_uploads, reconciler):
         built.cache_clear()
-    gcs_objects.cache_clear()
+    gcs_object_reader.cache_clear()

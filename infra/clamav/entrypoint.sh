@@ -8,6 +8,18 @@ conf="${CLAMAV_CONF_DIR:-/run/clamav}"
 db="${CLAMAV_DB_DIR:-/var/lib/clamav}"
 bash "$here/render-config.sh" "$conf"
 
+# 0. A mounted mirror (CLAMAV_MIRROR_URL=file:///dir): freshclam only speaks http(s) to a
+#    PrivateMirror, so serve the directory on loopback for it, read-only, for the container's life.
+if [[ -f "$conf/mirror-dir" ]]; then
+  read -r mirror_port mirror_dir < "$conf/mirror-dir"
+  python3 -m http.server --bind 127.0.0.1 --directory "$mirror_dir" "$mirror_port" \
+    >/dev/null 2>&1 &
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$mirror_port") 2>/dev/null && break
+    sleep 0.1
+  done
+fi
+
 # 1. Signatures. A database already in the image (BAKE_DATABASE) or left by an earlier start
 #    is used when the mirror is down; with none at all the container must not start.
 if ! freshclam --config-file="$conf/freshclam.conf" --stdout; then

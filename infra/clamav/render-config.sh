@@ -3,7 +3,10 @@
 # the templates beside this script and the environment:
 #   MAX_FILE_SIZE_MB       the front's cap; clamd's stream/file limit is this + 8 MiB (default 100)
 #   CLAMD_MAX_SCAN_MB      clamd's MaxScanSize (default: the stream limit)
-#   CLAMAV_MIRROR_URL      http(s) URL of the signature mirror (PrivateMirror); empty = ClamAV's CDN
+#   CLAMAV_MIRROR_URL      http(s) URL of the signature mirror (PrivateMirror); empty = ClamAV's CDN;
+#                          file:///dir = a mounted mirror (Terraform mounts the cvdupdate bucket),
+#                          which freshclam cannot read directly: entrypoint.sh serves it on
+#                          127.0.0.1:$CLAMAV_MIRROR_LOCAL_PORT (default 8099) for PrivateMirror
 #   FRESHCLAM_CHECKS       update checks per day (default 12)
 #   CLAMD_PORT, CLAMD_MAX_THREADS, CLAMAV_DB_DIR, CLAMAV_DB_OWNER, TMPDIR
 set -euo pipefail
@@ -26,7 +29,18 @@ integer CLAMD_PORT "$port" 1 65535
 threads="${CLAMD_MAX_THREADS:-8}"
 integer CLAMD_MAX_THREADS "$threads" 1 64
 mirror="${CLAMAV_MIRROR_URL:-}"
-if [[ -n "$mirror" ]]; then
+rm -f "$out/mirror-dir"
+if [[ "$mirror" == file://* ]]; then
+  dir="${mirror#file://}"
+  [[ "$dir" =~ ^/[A-Za-z0-9._/-]+$ && "$dir" != *..* ]] || {
+    echo "render-config: CLAMAV_MIRROR_URL file:// needs an absolute path, got '$mirror'" >&2
+    exit 2; }
+  local_port="${CLAMAV_MIRROR_LOCAL_PORT:-8099}"
+  integer CLAMAV_MIRROR_LOCAL_PORT "$local_port" 1 65535
+  mkdir -p "$out"
+  printf '%s %s\n' "$local_port" "${dir%/}" > "$out/mirror-dir"
+  mirror_line="PrivateMirror http://127.0.0.1:$local_port"
+elif [[ -n "$mirror" ]]; then
   [[ "$mirror" =~ ^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~/-]*)?$ ]] || {
     echo "render-config: CLAMAV_MIRROR_URL must be an http(s) URL, got '$mirror'" >&2; exit 2; }
   mirror_line="PrivateMirror ${mirror%/}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
-    from shared.scanning.gcs_source import GcsObjects
+    from shared.scanning.gcs_source import GcsObjectReader
 
 SCAN_CHUNK = 1024 * 1024
 
@@ -74,7 +74,7 @@ class Scanner(abc.ABC):
 
     def scan_gcs_object(self, bucket: str, name: str, generation: int, *,
                         max_bytes: int | None = None,
-                        source: GcsObjects | None = None) -> Verdict:
+                        source: GcsObjectReader | None = None) -> Verdict:
         """Scan exactly ``generation`` of ``gs://bucket/name``.
 
         Raises ``NotFound`` when that generation is gone, ``PayloadTooLarge`` over
@@ -84,6 +84,6 @@ class Scanner(abc.ABC):
         if source is None:
             from shared import factory  # local import: the factory builds scanners
 
-            source = factory.gcs_objects()
+            source = factory.gcs_object_reader()
         with source.open(bucket, name, generation, max_bytes=max_bytes) as stream:
             return self.scan_stream(stream)

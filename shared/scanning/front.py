@@ -4,7 +4,7 @@ Cloud Run accepts only HTTP and gRPC, so the functions cannot reach clamd's TCP 
 front runs beside clamd in one container and speaks INSTREAM to it on localhost through the
 same ``ClamdScanner`` the embedded default uses. It scans either a request body, streamed
 chunk by chunk into the clamd session, or one pinned generation of a GCS object, streamed
-from GCS the same way (``GcsObjects``), so memory stays flat whatever the size.
+from GCS the same way (``GcsObjectReader``), so memory stays flat whatever the size.
 
 Every scan answers a ``ScanResult``: ``{verdict: clean|infected|error, signature,
 bytes_scanned, duration_ms}``. ``respond`` maps outcomes to HTTP statuses in one place:
@@ -36,7 +36,7 @@ from shared.jsonbody import get_str, parse_json_object
 from shared.scanning.base import SCAN_CHUNK, Verdict
 from shared.scanning.clamd import ClamdScanner
 from shared.scanning.front_auth import IdTokenVerifier
-from shared.scanning.gcs_source import GcsObjects
+from shared.scanning.gcs_source import GcsObjectReader
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class ScanFront:
     """Scans bodies and GCS objects with the local clamd; checks callers and readiness."""
 
     def __init__(self, settings: FrontSettings, scanner: ClamdScanner | None = None,
-                 gcs: GcsObjects | None = None) -> None:
+                 gcs: GcsObjectReader | None = None) -> None:
         self.settings = settings
         self.max_bytes = settings.max_file_size_bytes
         self.scanner = scanner or ClamdScanner(settings.clamav_service_host,
@@ -96,10 +96,10 @@ class ScanFront:
                                         settings.certs_url) if settings.auth != "none" else None
 
     @property
-    def gcs(self) -> GcsObjects:
+    def gcs(self) -> GcsObjectReader:
         """The GCS reader, built on the first ``/scan/gcs`` (a body-only front never needs it)."""
         if self._gcs is None:
-            self._gcs = GcsObjects(self.settings)
+            self._gcs = GcsObjectReader(self.settings)
         return self._gcs
 
     def authorize(self, authorization: str | None) -> str | None:

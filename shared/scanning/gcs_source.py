@@ -1,4 +1,4 @@
-"""``GcsObjects``: stream one generation of any bucket's object, for scanning.
+"""``GcsObjectReader``: stream one generation of any bucket's object, for scanning.
 
 The scanner reads objects it does not own (the incoming bucket's uploads), so this is not a
 ``BlobStore``: it only opens ``(bucket, name, generation)`` for reading. The read itself is the
@@ -54,7 +54,7 @@ def check_object_ref(bucket: str, name: str, generation: int) -> None:
         raise BadRequest("'generation' must be a positive 64-bit integer")
 
 
-class GcsObjects:
+class GcsObjectReader:
     """Opens pinned generations for streaming reads (the duck-typed store ``GcsReader`` uses)."""
 
     def __init__(self, settings: GcsSettings) -> None:

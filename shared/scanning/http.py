@@ -38,7 +38,7 @@ from requests.adapters import HTTPAdapter
 
 from shared.errors import BadRequest, NotFound, PayloadTooLarge, ScannerUnavailable
 from shared.scanning.base import Scanner, ScanSession, Verdict
-from shared.scanning.gcs_source import GcsObjects
+from shared.scanning.gcs_source import GcsObjectReader
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class HttpScanner(Scanner):
 
     def scan_gcs_object(self, bucket: str, name: str, generation: int, *,
                         max_bytes: int | None = None,
-                        source: GcsObjects | None = None) -> Verdict:
+                        source: GcsObjectReader | None = None) -> Verdict:
         """The front reads and scans the object; ``source`` is unused (no bytes pass here)."""
         body = {"bucket": bucket, "name": name, "generation": generation}
         try:

@@ -88,7 +88,22 @@ def test_mirror_is_configurable(tmp_path):
         "database.clamav.net" and "CDN" in default.stderr
 
 
+def test_a_mounted_mirror_is_served_on_loopback_for_freshclam(tmp_path):
+    """Terraform mounts the cvdupdate bucket and passes ``file:///mirror/cvds``; freshclam's
+    PrivateMirror speaks only http(s), so the entrypoint serves that dir on loopback."""
+    done = render(tmp_path, CLAMAV_MIRROR_URL="file:///mirror/cvds/")
+    assert done.returncode == 0, done.stderr
+    assert parse_conf(tmp_path / "freshclam.conf")["PrivateMirror"] == "http://127.0.0.1:8099"
+    assert (tmp_path / "mirror-dir").read_text().split() == ["8099", "/mirror/cvds"]
+    entrypoint = (INFRA / "entrypoint.sh").read_text()
+    assert 'python3 -m http.server --bind 127.0.0.1 --directory "$mirror_dir"' in entrypoint
+    again = render(tmp_path, CLAMAV_MIRROR_URL="https://m.example.com")
+    assert again.returncode == 0 and not (tmp_path / "mirror-dir").exists()
+
+
 @pytest.mark.parametrize("env", [
+    {"CLAMAV_MIRROR_URL": "file://relative/dir"},
+    {"CLAMAV_MIRROR_URL": "file:///mirror/../etc"},
     {"CLAMAV_MIRROR_URL": "ftp://mirror"},
     {"CLAMAV_MIRROR_URL": "https://mirror|evil"},
     {"MAX_FILE_SIZE_MB": "abc"},

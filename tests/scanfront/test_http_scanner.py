@@ -23,7 +23,7 @@ from shared.config import Settings, reset_settings
 from shared.errors import ConfigError, NotFound, PayloadTooLarge, ScannerUnavailable
 from shared.scanning.base import Scanner
 from shared.scanning.clamd import ClamdScanner
-from shared.scanning.gcs_source import GcsObjects
+from shared.scanning.gcs_source import GcsObjectReader
 from shared.scanning.http import HttpScanner, IdTokens
 from tests.conftest import EICAR, storage_snapshot
 from tests.scanfront.conftest import AUDIENCE, INVOKER, PROJECT, MiB, put
@@ -252,8 +252,8 @@ def test_uploads_are_scanned_through_the_front(api, front, env, monkeypatch):
 
 
 def test_direct_reader_needs_no_bucket_setting(fake_gcs, bucket):
-    """``GcsObjects`` reads any bucket the credentials can (the incoming one, mostly)."""
+    """``GcsObjectReader`` reads any bucket the credentials can (the incoming one, mostly)."""
     generation = put(bucket, "n.txt", b"abc")
-    source = GcsObjects(Settings(storage_emulator_host=fake_gcs.url, gcp_project=PROJECT))
+    source = GcsObjectReader(Settings(storage_emulator_host=fake_gcs.url, gcp_project=PROJECT))
     with source.open(bucket.name, "n.txt", generation) as stream:
         assert stream.read() == b"abc"
