@@ -56,6 +56,12 @@ def test_data_after_padding_is_caught_across_slice_boundaries():
         decode("data:;base64,QQ==QUJD", chunk_chars=4)
 
 
+def test_data_after_padding_is_caught_when_the_next_slice_is_short():
+    # The padded group ends one slice; the next slice holds fewer than 4 characters.
+    with pytest.raises(BadRequest, match="after its base64 padding"):
+        decode("data:;base64," + "A" * 4 + "QQ==" + "QQ", chunk_chars=8)
+
+
 def test_non_ascii_base64_is_a_400():
     with pytest.raises(BadRequest, match="not ASCII"):
         decode("data:;base64,QUJD\u00e9")

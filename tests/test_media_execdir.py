@@ -104,7 +104,8 @@ def test_file_names_are_sanitised_and_never_collide(api, env, media, origin):
     ("../../etc/passwd", "passwd.bin"), (".bashrc", "bashrc.bin"), ("a b?c.PNG", "a_b_c.PNG"),
     ("", "file.bin"), ("...", "file.bin"), ("con.txt", "_con.txt"), ("x" * 400 + ".png",
                                                               "x" * 150 + ".png"),
-    ("caf\u00e9.txt", "caf\u00e9.txt"), ("noext", "noext.bin"), ("a\\b\\c.gif", "c.gif")])
+    ("caf\u00e9.txt", "caf\u00e9.txt"), ("noext", "noext.bin"), ("a\\b\\c.gif", "c.gif"),
+    ("-rf", "rf.bin"), ("--help.png", "help.png"), ("-", "file.bin")])
 def test_sanitize_filename(raw, clean):
     assert sanitize_filename(raw, ".bin") == clean
 

@@ -126,7 +126,7 @@ def test_redirect_from_an_allowed_host_to_a_private_one_is_refused(api, env, med
     origin.routes["/to-name"] = Route(307, headers={"Location": "http://private.test/x"})
     origin.routes["/to-file"] = Route(301, headers={"Location": "file:///etc/passwd"})
     for path, status in (("/to-metadata", 403), ("/to-loopback", 403), ("/to-name", 403),
-                         ("/to-file", 400)):
+                         ("/to-file", 403)):
         response = post_media(api, {"file": origin.url(path), "graph_exec_id": "exec-r",
                                     "return_format": "for_local_processing"})
         assert response.status_code == status, (path, response.data)
@@ -287,3 +287,20 @@ def test_build_service_helper_uses_the_test_policy(env, names, origin):
     service = build_service([("127.0.0.1", origin.port)], names)
     assert service.sources.fetcher.policy.allowed_test_sockets == {("127.0.0.1", origin.port)}
     assert install  # the helper the HTTP tests use to put it behind the function
+
+
+def test_hostile_upstream_headers_are_never_a_500(api, env, media, origin):
+    """What the remote server sends is its fault: an unparseable Location is a 502, and a
+    Content-Length that ``str.isdigit`` accepts but ``int`` refuses ('¹') is ignored."""
+    origin.routes["/odd-length"] = Route(body=b"odd length\n", send_length=False,
+                                         headers={"Content-Length": "\xb9"})
+    response = post_media(api, {"file": origin.url("/odd-length"), "graph_exec_id": "exec-o",
+                                "return_format": "for_local_processing"})
+    assert response.status_code == 200, response.data
+    for location in ("http://[::1/", "http://exa mple.com/", "file:///etc/passwd"):
+        origin.routes["/bad-hop"] = Route(302, headers={"Location": location})
+        response = post_media(api, {"file": origin.url("/bad-hop"), "graph_exec_id": "exec-o",
+                                    "return_format": "for_local_processing"})
+        expected = 403 if location.startswith("file:") else 502
+        assert response.status_code == expected, (location, response.data)
+        assert "error" in response.get_json()

@@ -84,8 +84,10 @@ class DataUri:
             if usable and padded:
                 raise BadRequest("the data URI has data after its base64 padding")
             yield _b64(memoryview(data)[:usable])
-            padded = usable > 0 and data[usable - 1] == 0x3D  # '='
+            padded = padded or (usable > 0 and data[usable - 1] == 0x3D)  # '=' ends it
             carry = data[usable:]
+            if padded and carry:
+                raise BadRequest("the data URI has data after its base64 padding")
         if carry:
             if padded or len(carry) == 1:
                 raise BadRequest("the data URI's base64 payload is truncated")

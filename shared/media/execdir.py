@@ -56,7 +56,8 @@ def sanitize_filename(name: str, extension: str = "", fallback: str = "file") ->
     ``extension`` (``.png``) is added when the name has none.
     """
     name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("_", name).strip("._") or fallback
+    # No leading '-' either: the name reaches ffmpeg/PIL/shell tools, where it is an option.
+    name = _UNSAFE.sub("_", name).strip("._").lstrip("-") or fallback
     stem, dot, ext = name.rpartition(".")
     if not dot:
         stem, ext = name, ""

@@ -16,6 +16,7 @@ memory; the byte cap applies to what is read, before it is buffered.
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,8 +26,11 @@ import urllib3
 from urllib3.exceptions import HTTPError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from shared.errors import PayloadTooLarge, UpstreamError, UpstreamTimeout
+from shared.errors import Forbidden, PayloadTooLarge, UpstreamError, UpstreamTimeout
 from shared.media.netpolicy import IPAddress, NetPolicy, Target, check_url
+
+_DIGITS = re.compile(r"[0-9]{1,20}")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
 REDIRECTS = {301, 302, 303, 307, 308}
 USER_AGENT = "agent-workspace-media/1"
@@ -57,8 +61,9 @@ class Download:
         self._response, self._pool = response, pool
         self.target = target
         self.deadline, self.max_bytes, self.chunk_size = deadline, max_bytes, chunk_size
-        length = response.headers.get("Content-Length", "")
-        self.content_length = int(length) if length.isdigit() else None
+        length = response.headers.get("Content-Length", "").strip()
+        # ASCII digits only: str.isdigit() also accepts '¹' or '٣', which int() refuses.
+        self.content_length = int(length) if _DIGITS.fullmatch(length) else None
 
     def chunks(self) -> Iterator[bytes]:
         """The body in pieces of about ``chunk_size``; 413 past the cap, 504 past the deadline."""
@@ -126,8 +131,14 @@ class Fetcher:
             _discard(response, pool)
             if not location:
                 raise UpstreamError("the URL redirected without a Location")
-            current = urljoin(current, location)
-            following = check_url(current)
+            try:
+                current = urljoin(current, location)
+                following = check_url(current)
+            except ValueError as exc:  # BadRequest too: the upstream's fault, not the caller's
+                scheme = _SCHEME.match(location)
+                if scheme and scheme.group(1).lower() not in ("http", "https"):
+                    raise Forbidden("the URL redirected to a scheme other than http(s)") from exc
+                raise UpstreamError("the URL redirected to an invalid location") from exc
             if following.userinfo is not None:
                 auth = following.userinfo
             elif following.origin != target.origin:
