@@ -108,10 +108,10 @@ def test_an_empty_object_is_stored(api, env, buckets):
     assert response.get_json()["size_bytes"] == 0
 
 
-def test_settings_refuse_to_allow_the_services_own_buckets(monkeypatch):
-    monkeypatch.setenv("INCOMING_GCS_BUCKET_NAME", "incoming-b")
-    base = {"auth_mode": "dev", "auth_dev_secret": "s" * 32, "media_gcs_bucket_name": "files-b"}
-    for allowed in ("files-b", "incoming-b"):
+def test_settings_refuse_to_allow_the_services_own_buckets():
+    base = {"auth_mode": "dev", "auth_dev_secret": "s" * 32, "media_gcs_bucket_name": "files-b",
+            "incoming_gcs_bucket_name": "incoming-b", "quarantine_gcs_bucket_name": "quar-b"}
+    for allowed in ("files-b", "incoming-b", "quar-b"):
         with pytest.raises(ConfigError, match="own bucket"):
             Settings(**base, media_gcs_allowed_buckets=(allowed,)).check()
     with pytest.raises(ConfigError, match="not a bucket name"):
