@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any
 
-import google.auth
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from shared.config import Settings
 from shared.errors import BadRequest, Forbidden, NotFound
 from shared.media.fetch import too_large
+from shared.storage.gcs_client import READ_ONLY, connect, emulator_url
 from shared.storage.gcs_transfer import edge
 
 MAX_OBJECT_NAME_BYTES = 1024
-_SCOPES = ("https://www.googleapis.com/auth/devstorage.read_only",)
 
 
 def parse_gcs_uri(uri: str) -> tuple[str, str]:
@@ -44,8 +41,7 @@ class GcsSource:
         self.settings = settings
         self.allowed = frozenset(settings.media_gcs_allowed_buckets)
         self.chunk_size = chunk_size
-        emulator = settings.storage_emulator_host
-        self.emulator = emulator if not emulator or "://" in emulator else f"http://{emulator}"
+        self.emulator = emulator_url(settings.storage_emulator_host)
         self._lock = threading.Lock()
         self._client: storage.Client | None = None
 
@@ -54,16 +50,7 @@ class GcsSource:
         """Built on first use: anonymous against the emulator, default credentials otherwise."""
         with self._lock:
             if self._client is None:
-                with edge():
-                    if self.emulator:
-                        credentials: Any = AnonymousCredentials()
-                        options = {"api_endpoint": self.emulator}
-                    else:
-                        credentials, _ = google.auth.default(scopes=_SCOPES)
-                        options = {}
-                    self._client = storage.Client(project=self.settings.gcp_project,
-                                                  credentials=credentials,
-                                                  client_options=options)
+                self._client, _ = connect(self.settings.gcp_project, self.emulator, READ_ONLY)
             return self._client
 
     def check(self, bucket: str) -> None:

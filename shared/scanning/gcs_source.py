@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import quote
 
-import google.auth
-from google.api_core.retry import Retry
-from google.auth.credentials import AnonymousCredentials
 from google.auth.transport.requests import AuthorizedSession
 from google.cloud import storage
 
 from shared.errors import BadRequest, NotFound, PayloadTooLarge
-from shared.storage.gcs_transfer import GcsReader, edge, is_transient
+from shared.storage.gcs_client import READ_ONLY, connect, emulator_url, retry_policy
+from shared.storage.gcs_transfer import GcsReader, edge
 
-_SCOPES = ("https://www.googleapis.com/auth/devstorage.read_only",)
 # GCS bucket names: 3-63 characters per dot-separated part, lower-case letters, digits, - _ .
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 _MAX_NAME_BYTES = 1024
@@ -59,12 +56,10 @@ class GcsObjectReader:
 
     def __init__(self, settings: GcsSettings) -> None:
         self.project = settings.gcp_project
-        emulator = settings.storage_emulator_host
-        self.emulator = emulator if not emulator or "://" in emulator else f"http://{emulator}"
+        self.emulator = emulator_url(settings.storage_emulator_host)
         self.timeout = float(settings.gcs_timeout_seconds)
         deadline = float(settings.gcs_retry_deadline_seconds)
-        self.retry = Retry(predicate=is_transient, initial=min(0.25, deadline / 4),
-                           maximum=8.0, multiplier=2.0, timeout=deadline)
+        self.retry = retry_policy(deadline)
         self._lock = threading.Lock()
         self._client: storage.Client | None = None
         self._session: AuthorizedSession | None = None
@@ -74,15 +69,7 @@ class GcsObjectReader:
         """The storage client, built on first use."""
         with self._lock:
             if self._client is None:
-                with edge():
-                    if self.emulator:
-                        credentials: Any = AnonymousCredentials()
-                        options = {"api_endpoint": self.emulator}
-                    else:
-                        credentials, _ = google.auth.default(scopes=_SCOPES)
-                        options = {}
-                    client = storage.Client(project=self.project, credentials=credentials,
-                                            client_options=options)
+                client, credentials = connect(self.project, self.emulator, READ_ONLY)
                 self._session = AuthorizedSession(credentials)
                 self._client = client
             return self._client

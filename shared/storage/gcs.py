@@ -32,11 +32,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, cast
 from urllib.parse import parse_qs, quote, urlsplit
 
-import google.auth
-import google.auth.exceptions
 from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry
-from google.auth.credentials import AnonymousCredentials
 from google.auth.transport.requests import AuthorizedSession
 from google.auth.transport.requests import Request as AuthRequest
 from google.cloud import storage
@@ -46,20 +43,19 @@ from shared.config import Settings
 from shared.download import content_disposition
 from shared.errors import BackendUnavailable, BadRequest, ConfigError, Conflict, NotFound
 from shared.storage.base import BlobStore, StagedBlob, check_key
+from shared.storage.gcs_client import connect, emulator_url, retry_policy
 from shared.storage.gcs_transfer import (
     STAGING_PREFIX,
     UPLOAD_ID,
     GcsReader,
     GcsStagedBlob,
     edge,
-    is_transient,
 )
 
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 MAX_SIGNED_TTL = 7 * 24 * 3600  # the V4 limit
-_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 
 
 class GcsBlobStore(BlobStore):
@@ -83,10 +79,8 @@ class GcsBlobStore(BlobStore):
         self.bucket_name = settings.media_gcs_bucket_name
         self.chunk_size = chunk_size
         self.timeout = timeout
-        self.retry = Retry(predicate=is_transient, initial=min(0.25, retry_deadline / 4),
-                           maximum=8.0, multiplier=2.0, timeout=retry_deadline)
-        emulator = settings.storage_emulator_host
-        self.emulator = emulator if not emulator or "://" in emulator else f"http://{emulator}"
+        self.retry = retry_policy(retry_deadline)
+        self.emulator = emulator_url(settings.storage_emulator_host)
         self._lock = threading.Lock()
         self._client: storage.Client | None = None
         self._bucket: storage.Bucket | None = None
@@ -101,15 +95,7 @@ class GcsBlobStore(BlobStore):
         """The storage client; anonymous against the emulator, default credentials otherwise."""
         with self._lock:
             if self._client is None:
-                with edge():
-                    if self.emulator:
-                        credentials: Any = AnonymousCredentials()
-                        options = {"api_endpoint": self.emulator}
-                    else:
-                        credentials, _ = google.auth.default(scopes=_SCOPES)
-                        options = {}
-                    client = storage.Client(project=self.settings.gcp_project,
-                                            credentials=credentials, client_options=options)
+                client, credentials = connect(self.settings.gcp_project, self.emulator)
                 self._credentials = credentials
                 self._session = AuthorizedSession(credentials)
                 self._bucket = client.bucket(self.bucket_name)
