@@ -46,7 +46,7 @@ from shared.models import (
 )
 from shared.multipart import Form, read_form
 from shared.routes import API_PREFIX
-from shared.scanning.base import Scanner
+from shared.scanning.base import Scanner, Verdict
 from shared.signing import UrlSigner
 from shared.storage.base import BlobStore, blob_key
 from shared.timeutil import plus_seconds, utcnow
@@ -164,14 +164,7 @@ class FileService:
             draft, overwrite = self._draft(ctx, form.one, form.fields.get("tags", []),
                                            form.filename or "")
             verdict, facts = ingest.finish(draft.filename)
-            if verdict.infected:
-                signature = verdict.signature or "unknown"
-                self.meta.append_log(ws.id, self._entry(ctx, "scan", None, {
-                    "verdict": "infected", "signature": signature,
-                    "filename": draft.filename, "path": draft.path,
-                    "size_bytes": facts.size_bytes}))
-                log.warning("upload rejected: malware %s in workspace %s", signature, ws.id)
-                raise Infected(signature)
+            self._refuse_infected(ctx, ws, draft, verdict, facts)
             reservation = early.reservation
             if reservation is not None and not early.matches(draft, overwrite):
                 self._release(ws, early)  # later fields moved it: reserve again, then copy
@@ -183,6 +176,18 @@ class FileService:
                 self._release(ws, early)
                 if early.ingest is not None:
                     early.ingest.discard()
+
+    def _refuse_infected(self, ctx: RequestContext, ws: Workspace, draft: FileDraft,
+                         verdict: Verdict, facts: BlobFacts) -> None:
+        """Raise ``Infected`` (after logging the scan) when the verdict found malware."""
+        if not verdict.infected:
+            return
+        signature = verdict.signature or "unknown"
+        self.meta.append_log(ws.id, self._entry(ctx, "scan", None, {
+            "verdict": "infected", "signature": signature, "filename": draft.filename,
+            "path": draft.path, "size_bytes": facts.size_bytes}))
+        log.warning("upload rejected: malware %s in workspace %s", signature, ws.id)
+        raise Infected(signature)
 
     def _reserve_early(self, ctx: RequestContext, ws: Workspace, filename: str,
                        so_far: Form) -> _Early:
@@ -233,13 +238,7 @@ class FileService:
                       "description": description}
             draft, _ = self._draft(ctx, fields.get, [], filename)
             verdict, facts = ingest.finish(draft.filename)
-            if verdict.infected:
-                signature = verdict.signature or "unknown"
-                self.meta.append_log(ws.id, self._entry(ctx, "scan", None, {
-                    "verdict": "infected", "signature": signature,
-                    "filename": draft.filename, "path": draft.path,
-                    "size_bytes": facts.size_bytes}))
-                raise Infected(signature)
+            self._refuse_infected(ctx, ws, draft, verdict, facts)
             return self._commit(ctx, ws, draft, False, ingest, facts)
         finally:
             ingest.discard()
