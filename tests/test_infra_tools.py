@@ -14,8 +14,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import require
 from tests.infra_hcl import INFRA, ROOT
 
@@ -30,9 +28,10 @@ def copy_infra(tmp_path: Path) -> Path:
 
 
 def terraform() -> str:
+    """The binary; locally the fmt checks skip without it, in CI (CI=true) they fail."""
     found = shutil.which("terraform")
-    if found is None:
-        pytest.skip("terraform is not installed (the fmt check runs where it is)")
+    require(found is not None, "terraform (the fmt check runs where it is installed)")
+    assert found is not None
     return found
 
 
