@@ -86,15 +86,24 @@ class GcsObjectReader:
              max_bytes: int | None = None) -> GcsReader:
         """A stream of exactly that generation: 404 if it is gone, 413 if over ``max_bytes``."""
         check_object_ref(bucket, name, generation)
+        return self._open(bucket, name, generation, max_bytes)
+
+    def open_live(self, bucket: str, name: str, max_bytes: int | None = None) -> GcsReader:
+        """The live generation, pinned at open: a later overwrite never mixes into the read."""
+        check_object_ref(bucket, name, 1)
+        return self._open(bucket, name, None, max_bytes)
+
+    def _open(self, bucket: str, name: str, generation: int | None,
+              max_bytes: int | None) -> GcsReader:
         with edge():
             blob = self.client.bucket(bucket).get_blob(
                 name, generation=generation, timeout=self.timeout, retry=self.retry)
-        if blob is None or blob.generation != generation:
+        if blob is None or (generation is not None and blob.generation != generation):
             raise NotFound("object not found at that generation")
         size = blob.size or 0
         if max_bytes is not None and size > max_bytes:
             raise PayloadTooLarge(f"the object is larger than {max_bytes} bytes",
                                   max_bytes=max_bytes)
         url = (f"{self.client.api_endpoint}/download/storage/v1/b/{quote(bucket, safe='')}/o/"
-               f"{quote(name, safe='')}?alt=media&generation={generation}")
+               f"{quote(name, safe='')}?alt=media&generation={blob.generation}")
         return GcsReader(self, url, size, blob.crc32c)  # type: ignore[arg-type]
