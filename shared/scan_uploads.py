@@ -29,11 +29,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import mime
 from shared.claims import Claims
 from shared.config import Settings
 from shared.errors import Conflict
 from shared.files import STALE_UPLOAD_SECONDS
+from shared.ingest import Digest
 from shared.metadata.base import Doc, MetadataStore, new_log_id
 from shared.models import BlobFacts, LogEntry, LogQuery
 from shared.scan_events import ObjectEvent
@@ -54,20 +54,17 @@ def scan_object(objects: GcsObjects, scanner: Scanner, obj: ObjectInfo,
                 filename: str) -> tuple[Verdict, BlobFacts]:
     """Scan exactly ``obj.generation`` and learn its SHA-256 and MIME type in the same pass.
 
-    Streams the object through ``Scanner.open_session`` (memory bounded by the chunk size).
-    Raises ``ScannerUnavailable`` when the scanner cannot give a verdict.
+    Streams the object through a ``Digest`` (memory bounded by the chunk size), the same
+    one inline uploads use. Raises ``ScannerUnavailable`` when the scanner cannot give a
+    verdict.
     """
-    sha, head, size = hashlib.sha256(), bytearray(), 0
-    with scanner.open_session() as session:
+    digest = Digest(scanner, max_bytes=obj.size)
+    try:
         for chunk in objects.chunks(obj):
-            size += len(chunk)
-            sha.update(chunk)
-            if len(head) < mime.SNIFF_BYTES:
-                head += chunk[: mime.SNIFF_BYTES - len(head)]
-            session.feed(chunk)
-        verdict = session.finish()
-    mime_type = mime.sniff(bytes(head), filename)
-    return verdict, BlobFacts(size, sha.hexdigest(), mime_type, mime.file_type_of(mime_type))
+            digest.write(chunk)
+        return digest.finish(filename)
+    finally:
+        digest.abort()
 
 
 def quarantine_name(obj: ObjectInfo) -> str:
