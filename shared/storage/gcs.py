@@ -140,36 +140,49 @@ class GcsBlobStore(BlobStore):
             staged.keep()
             return
         source = self.bucket.blob(staged.name, generation=staged.generation)
-        target = self.bucket.blob(name)
-        with edge():
-            if not self._promoted_already(name, staged):  # the emulator's only guard
-                try:
-                    token: str | None = None
-                    while True:
-                        token, _, _ = target.rewrite(
-                            source, token=token, if_generation_match=0,
-                            if_source_generation_match=staged.generation,
-                            timeout=self.timeout, retry=self.retry_for(if_generation_match=0))
-                        if token is None:
-                            break
-                except gexc.PreconditionFailed:
-                    # A retried rewrite whose first attempt landed meets its own object.
-                    if not self._promoted_already(name, staged):
-                        raise
+        self.copy_once(source, staged.generation, self.bucket.blob(name),
+                       (UPLOAD_ID, staged.upload_id))  # the rewrite copies that metadata
         try:
             self.delete_generation(staged.name, staged.generation)
         except BackendUnavailable:  # the file is in place; sweep_staging removes the rest
             log.warning("promoted %s but could not delete %s", name, staged.name)
         staged.keep()
 
-    def _promoted_already(self, name: str, staged: GcsStagedBlob) -> bool:
-        """False when ``name`` is free, True when it holds this upload; Conflict otherwise."""
-        existing = self.bucket.get_blob(name, timeout=self.timeout, retry=self.retry)
-        if existing is None:
-            return False
-        if (existing.metadata or {}).get(UPLOAD_ID) == staged.upload_id:
-            return True
-        raise Conflict("a blob already exists at that key")
+    def copy_once(self, source: storage.Blob, source_generation: int, target: storage.Blob,
+                  marker: tuple[str, str]) -> None:
+        """Rewrite ``source`` (that generation) to a new ``target``: create-only, repeatable.
+
+        ``marker`` is the metadata (key, value) the target carries when a copy of this same
+        source landed before: a retried copy meets it and counts as done; any other object
+        there is a ``Conflict``. On GCS the preconditions close that race on their own;
+        fake-gcs-server ignores them on rewrite, so the look before copying is its only guard.
+        """
+        key, value = marker
+
+        def landed() -> bool:
+            existing = target.bucket.get_blob(target.name, timeout=self.timeout,
+                                              retry=self.retry)
+            if existing is None:
+                return False
+            if (existing.metadata or {}).get(key) == value:
+                return True
+            raise Conflict("a blob already exists at that key")
+
+        with edge():
+            if landed():
+                return
+            try:
+                token: str | None = None
+                while True:
+                    token, _, _ = target.rewrite(
+                        source, token=token, if_generation_match=0,
+                        if_source_generation_match=source_generation, timeout=self.timeout,
+                        retry=self.retry_for(if_generation_match=0))
+                    if token is None:
+                        break
+            except gexc.PreconditionFailed:
+                if not landed():  # a retried rewrite whose first attempt landed
+                    raise
 
     def open_read(self, key: str) -> BinaryIO:
         name = self.object_name(key)

@@ -21,7 +21,6 @@ from urllib.parse import quote
 
 from google.api_core import exceptions as gexc
 
-from shared.errors import Conflict
 from shared.storage.gcs import GcsBlobStore
 from shared.storage.gcs_transfer import GcsReader, edge
 
@@ -86,37 +85,12 @@ class GcsObjects:
         object already there is a ``Conflict``.
         """
         tag = source_id(obj.bucket, obj.name, obj.generation)
-        target_bucket = self.store.client.bucket(bucket)
-        if self._copied_already(bucket, name, tag):
-            return
         source = self.store.client.bucket(obj.bucket).blob(obj.name, generation=obj.generation)
-        target = target_bucket.blob(name)
+        target = self.store.client.bucket(bucket).blob(name)
         target.metadata = {**(metadata or {}), SOURCE_META: tag}
         if obj.content_type:
             target.content_type = obj.content_type
-        with edge():
-            try:
-                token: str | None = None
-                while True:
-                    token, _, _ = target.rewrite(
-                        source, token=token, if_generation_match=0,
-                        if_source_generation_match=obj.generation, timeout=self.store.timeout,
-                        retry=self.store.retry)
-                    if token is None:
-                        break
-            except gexc.PreconditionFailed:
-                if not self._copied_already(bucket, name, tag):
-                    raise
-
-    def _copied_already(self, bucket: str, name: str, tag: str) -> bool:
-        with edge():
-            existing = self.store.client.bucket(bucket).get_blob(
-                name, timeout=self.store.timeout, retry=self.store.retry)
-        if existing is None:
-            return False
-        if (existing.metadata or {}).get(SOURCE_META) == tag:
-            return True
-        raise Conflict("an object already exists at the copy's target")
+        self.store.copy_once(source, obj.generation, target, (SOURCE_META, tag))
 
     def delete(self, obj: ObjectInfo) -> bool:
         """Delete exactly ``obj.generation``; False when it was already gone."""
