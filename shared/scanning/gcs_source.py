@@ -14,14 +14,13 @@ from __future__ import annotations
 import re
 import threading
 from typing import Protocol
-from urllib.parse import quote
 
 from google.auth.transport.requests import AuthorizedSession
 from google.cloud import storage
 
 from shared.errors import BadRequest, NotFound, PayloadTooLarge
 from shared.storage.gcs_client import READ_ONLY, connect, emulator_url, retry_policy
-from shared.storage.gcs_transfer import GcsReader, edge
+from shared.storage.gcs_transfer import GcsReader, download_url, edge
 
 # GCS bucket names: 3-63 characters per dot-separated part, lower-case letters, digits, - _ .
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
@@ -104,6 +103,5 @@ class GcsObjectReader:
         if max_bytes is not None and size > max_bytes:
             raise PayloadTooLarge(f"the object is larger than {max_bytes} bytes",
                                   max_bytes=max_bytes)
-        url = (f"{self.client.api_endpoint}/download/storage/v1/b/{quote(bucket, safe='')}/o/"
-               f"{quote(name, safe='')}?alt=media&generation={blob.generation}")
+        url = download_url(self.client.api_endpoint, bucket, name, blob.generation)
         return GcsReader(self, url, size, blob.crc32c)  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, cast
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry
@@ -49,6 +49,7 @@ from shared.storage.gcs_transfer import (
     UPLOAD_ID,
     GcsReader,
     GcsStagedBlob,
+    download_url,
     edge,
 )
 
@@ -190,8 +191,7 @@ class GcsBlobStore(BlobStore):
             blob = self.bucket.get_blob(name, timeout=self.timeout, retry=self.retry)
         if blob is None:
             raise NotFound("blob not found")
-        url = (f"{self.client.api_endpoint}/download/storage/v1/b/{self.bucket_name}/o/"
-               f"{quote(name, safe='')}?alt=media&generation={blob.generation}")
+        url = download_url(self.client.api_endpoint, self.bucket_name, name, blob.generation)
         return cast(BinaryIO, GcsReader(self, url, blob.size or 0, blob.crc32c))
 
     def delete(self, key: str) -> bool:

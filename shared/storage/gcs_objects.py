@@ -17,12 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
-from urllib.parse import quote
 
 from google.api_core import exceptions as gexc
 
 from shared.storage.gcs import GcsBlobStore
-from shared.storage.gcs_transfer import GcsReader, edge
+from shared.storage.gcs_transfer import GcsReader, download_url, edge
 
 SOURCE_META = "workspace-source"  # "bucket/name#generation" of the object a copy came from
 READ_CHUNK = 1024 * 1024
@@ -67,8 +66,7 @@ class GcsObjects:
 
     def chunks(self, obj: ObjectInfo, size: int = READ_CHUNK) -> Iterator[bytes]:
         """The bytes of exactly ``obj.generation``, streamed (CRC32C checked at the end)."""
-        url = (f"{self.store.client.api_endpoint}/download/storage/v1/b/{obj.bucket}/o/"
-               f"{quote(obj.name, safe='')}?alt=media&generation={obj.generation}")
+        url = download_url(self.store.client.api_endpoint, obj.bucket, obj.name, obj.generation)
         reader = cast(GcsReader, GcsReader(self.store, url, obj.size, obj.crc32c))
         try:
             with edge():

@@ -268,6 +268,12 @@ class _Aborted(Exception):
     """Raised inside the request body to end it unfinished (the upload was discarded)."""
 
 
+def download_url(endpoint: str, bucket: str, name: str, generation: int | None) -> str:
+    """The JSON API media URL of exactly one generation of ``bucket/name``."""
+    return (f"{endpoint}/download/storage/v1/b/{quote(bucket, safe='')}/o/"
+            f"{quote(name, safe='')}?alt=media&generation={generation}")
+
+
 class GcsReader(io.BufferedIOBase):
     """One streaming GET of a pinned generation, memory bounded by the caller's read size.
 
