@@ -31,14 +31,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import requests
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage
 
 from bench.upload_memory import MiB, RssSampler
 from localdev.clamav_front import ClamavFront
 from localdev.clamd import ClamdProcess
 from localdev.emulators import FakeGcs
 from shared.scanning.http import HttpScanner
+from shared.storage.gcs.connection import GcsConnection
 
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 RSS_TARGET_MIB = 64
@@ -77,8 +76,7 @@ def main() -> None:
             front.start()
             config = root / "clamdscan.conf"
             config.write_text(f"TCPSocket {clamd.port}\nTCPAddr 127.0.0.1\n")
-            client = storage.Client(project="bench", credentials=AnonymousCredentials(),
-                                    client_options={"api_endpoint": gcs.url})
+            client = GcsConnection("bench", gcs.url).client
             bucket = client.create_bucket(f"bench-{uuid.uuid4().hex[:8]}")
             blob = bucket.blob("incoming/ws/file_000001/sample.bin")
             blob.upload_from_filename(str(sample))

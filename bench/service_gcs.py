@@ -35,6 +35,7 @@ from localdev.emulators import FakeGcs, FirestoreEmulator
 from localdev.gcs_keys import write_service_account_key
 from localdev.process import LocalServer
 from shared.auth import mint_dev_token
+from shared.storage.gcs.connection import GcsConnection
 
 SECRET = "bench-secret-0123456789-abcdefghijklmnop"
 API = "/api/assistant/workspace"
@@ -52,14 +53,7 @@ def main() -> None:
         root = Path(tmp)
         gcs = FakeGcs(root / "gcs").start()
         firestore = FirestoreEmulator(root / "fs").start()
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import storage
-
-        client = storage.Client(
-            project="bench",
-            credentials=AnonymousCredentials(),
-            client_options={"api_endpoint": gcs.url},
-        )
+        client = GcsConnection("bench", gcs.url).client
         bucket = client.create_bucket(f"bench-{uuid.uuid4().hex[:8]}")
         env = {
             "AUTH_MODE": "dev",

@@ -1,9 +1,9 @@
 # Firestore in native mode and its composite indexes. The index list is not copied here:
-# it is read from shared/metadata/firestore_indexes.json, the file the code's own drift
+# it is read from shared/metadata/firestore/indexes.json, the file the code's own drift
 # test (tests/test_firestore_indexes.py) checks against every query the store builds.
 
 locals {
-  firestore_indexes = jsondecode(file("${path.module}/../shared/metadata/firestore_indexes.json"))
+  firestore_indexes = jsondecode(file("${path.module}/../shared/metadata/firestore/indexes.json"))
 
   # Keyed by the index's content, so reordering the file changes nothing and an edited
   # index is replaced rather than renamed.

@@ -1,7 +1,9 @@
 """``make dev``: the cloud backends on one machine, then every function served against them.
 
 Starts the Pub/Sub emulator (with the finalize topic), fake-gcs-server (publishing
-``OBJECT_FINALIZE`` to that topic), the Firestore emulator and clamd, creates the files,
+``OBJECT_FINALIZE`` to that topic), the Firestore emulator, clamd and the ClamAV HTTP front
+(as on Cloud Run: every scan goes through it, and the finalize scan is ``POST /scan/gcs``,
+so no object byte passes through the function), creates the files,
 incoming and quarantine buckets, serves ``scan_uploaded_file`` with functions-framework behind
 a push subscription on that topic (the direct-upload event path),
 writes a local service-account key for V4 signing, prints every URL and serves the
@@ -18,6 +20,7 @@ import os
 from pathlib import Path
 
 from localdev import events
+from localdev.clamav_front import ClamavFront
 from localdev.clamd import ClamdProcess
 from localdev.emulators import FakeGcs, FirestoreEmulator, PubSubEmulator
 from localdev.events import FunctionProcess, create_push_subscription
@@ -58,8 +61,13 @@ def main(argv: list[str] | None = None) -> None:
         started.append(firestore)
         scanning = os.environ.get("CLAMAV_SERVICE_ENABLED", "true").lower() != "false"
         clamd = ClamdProcess(root / "clamd").start() if scanning else None
+        front = None
         if clamd:
             started.append(clamd)
+            front = ClamavFront(root / "clamav-front", clamd.port, {
+                "STORAGE_EMULATOR_HOST": gcs.url, "GOOGLE_CLOUD_PROJECT": PROJECT,
+                "K_SERVICE": "", "CLAMAV_FRONT_AUTH": "none"}).start()
+            started.append(front)
         key_file = write_service_account_key(root / "sa-key.json")
         env = {
             "MEDIA_GCS_BUCKET_NAME": BUCKET,
@@ -73,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
             "GCS_SIGNING_KEY_FILE": str(key_file),
             "CLAMAV_SERVICE_HOST": "127.0.0.1",
             "CLAMAV_SERVICE_PORT": str(clamd.port if clamd else 1),
+            "CLAMAV_SERVICE_URL": front.url if front else "",
         }
         os.environ.update(env)
         # The finalize path: topic → push subscription → scan_uploaded_file (functions-framework).
@@ -86,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
             "fake_gcs_server": gcs.url, "firestore_emulator": firestore.host_port,
             "pubsub_emulator": pubsub.host_port, "finalize_topic": f"{PROJECT}/{TOPIC}",
             "clamd": f"127.0.0.1:{clamd.port}" if clamd else "disabled",
+            "clamav_front": front.url if front else "disabled",
             "bucket": BUCKET, "incoming_bucket": INCOMING, "quarantine_bucket": QUARANTINE,
             "scan_uploaded_file": scan.url, "push_subscription": f"{PROJECT}/{SUBSCRIPTION}",
             "sweep": "make sweep (same environment)"}, indent=2), flush=True)

@@ -88,7 +88,7 @@ class Settings:
         return self.media_max_body_mb * 1024 * 1024
 
     @classmethod
-    def from_env(cls, env: EnvReader | None = None) -> Settings:
+    def from_env(cls, env: EnvReader | None = None) -> Settings:  # long: one line a setting
         """Read and check every setting; raises ``ConfigError`` on a bad value."""
         env = env or EnvReader()
         auth_mode = env.str("AUTH_MODE", "jwks").lower()

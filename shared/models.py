@@ -136,7 +136,6 @@ class FileQuery:
     tags: tuple[str, ...] = ()
     created_by: str | None = None
     path_prefix: str | None = None
-    include_deleted: bool = False
     limit: int = 100
     cursor: str | None = None
 

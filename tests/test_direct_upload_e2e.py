@@ -3,8 +3,9 @@
 upload-url (the in-process API on Firestore + fake-gcs-server) → ``requests.put`` to the
 signed URL on fake-gcs-server → fake-gcs-server publishes ``OBJECT_FINALIZE`` to the Pub/Sub
 emulator → a push subscription delivers it to ``scan_uploaded_file`` served by
-functions-framework → clamd scans → Firestore shows the outcome. The sweep runs as its own
-functions-framework process too.
+functions-framework → the ClamAV front reads that generation from fake-gcs-server and scans it
+with clamd (``POST /scan/gcs``, as on Cloud Run) → Firestore shows the outcome. The sweep
+runs as its own functions-framework process too.
 
 What the emulator lacks (see ``test_gcs_store.test_emulator_does_not_enforce_signed_urls``):
 fake-gcs-server ignores ``x-goog-if-generation-match: 0`` on a signed PUT, so a second PUT to
@@ -24,9 +25,8 @@ from typing import Any
 
 import pytest
 import requests
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage
 
+from localdev.clamav_front import ClamavFront
 from localdev.clamd import ClamdProcess, find_clamd
 from localdev.emulators import (
     FakeGcs,
@@ -39,7 +39,7 @@ from localdev.emulators import (
 from localdev.events import FunctionProcess, create_push_subscription, create_topic
 from localdev.gcs_keys import create_buckets, write_service_account_key
 from shared import factory
-from tests.conftest import EICAR, Api, base_env, post_json, require
+from tests.conftest import EICAR, Api, base_env, gcs_client, post_json, require
 
 PROJECT = "direct-e2e"
 TOPIC = "gcs-finalize"
@@ -54,8 +54,7 @@ class Stack:
                  scan: FunctionProcess, sweep: FunctionProcess, env: dict[str, str]) -> None:
         self.gcs, self.firestore, self.clamd = gcs, firestore, clamd
         self.scan, self.sweep, self.env = scan, sweep, env
-        self.storage = storage.Client(project=PROJECT, credentials=AnonymousCredentials(),
-                                      client_options={"api_endpoint": gcs.url})
+        self.storage = gcs_client(gcs.url, PROJECT)
 
     def names(self, bucket: str, prefix: str = "") -> list[str]:
         return sorted(b.name for b in self.storage.list_blobs(bucket, prefix=prefix))
@@ -81,13 +80,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         started.append(firestore)
         clamd = ClamdProcess(root / "clamd").start()
         started.append(clamd)
+        front = ClamavFront(root / "front", clamd.port, {
+            "STORAGE_EMULATOR_HOST": gcs.url, "GOOGLE_CLOUD_PROJECT": PROJECT, "K_SERVICE": "",
+            "CLAMAV_FRONT_AUTH": "none", "CLAMAV_TIMEOUT_SECONDS": "10"}).start()
+        started.append(front)
         env = {**base_env(root / "storage", clamd.port),
                "METADATA_BACKEND": "firestore", "MEDIA_GCS_BUCKET_NAME": FILES,
                "INCOMING_GCS_BUCKET_NAME": INCOMING, "QUARANTINE_GCS_BUCKET_NAME": QUARANTINE,
                "STORAGE_EMULATOR_HOST": gcs.url, "FIRESTORE_EMULATOR_HOST": firestore.host_port,
                "GOOGLE_CLOUD_PROJECT": PROJECT, "CLAMAV_TIMEOUT_SECONDS": "10",
                "GCS_SIGNING_KEY_FILE": str(write_service_account_key(root / "sa.json")),
-               "RECONCILE_AFTER_SECONDS": "0", "LOG_LEVEL": "INFO"}
+               "RECONCILE_AFTER_SECONDS": "0", "LOG_LEVEL": "INFO",
+               "CLAMAV_SERVICE_URL": front.url}
         scan = FunctionProcess(root / "scan", "scan_uploaded_file", "cloudevent", env).start()
         started.append(scan)
         sweep = FunctionProcess(root / "sweep", "sweep", "http", env).start()

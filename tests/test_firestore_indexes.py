@@ -1,9 +1,9 @@
-"""``firestore_indexes.json`` holds exactly the composite indexes the Firestore queries need.
+"""``shared/metadata/firestore/indexes.json`` holds exactly the indexes the queries need.
 
 The emulator runs any query without an index, so it cannot catch a missing one; production
 Firestore refuses such a query. This test runs every query path of the store on the
-emulator, collects the shapes ``firestore_query.Query`` recorded, and checks them against
-the index file in both directions: every shape that needs a composite index has it, and
+emulator, collects the shapes ``shared.metadata.firestore.query.Query`` recorded, and checks
+them against the index file in both directions: every shape that needs a composite index has it, and
 every index in the file serves some query. It also shows that the check has teeth.
 """
 
@@ -11,41 +11,31 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 
-from localdev.emulators import FirestoreEmulator, firestore_launcher
-from shared.metadata import firestore_query as fq
+from localdev.emulators import FirestoreEmulator
 from shared.metadata.firestore import FirestoreMetadataStore
+from shared.metadata.firestore import query as fq
 from shared.models import FileQuery, LogQuery
 from shared.timeutil import plus_seconds, utcnow
-from tests.conftest import require
-from tests.test_firestore_store import (
+from tests.metadata_helpers import (
     FILE_QUERIES,
     LOG_QUERIES,
-    PROJECT,
     build_files,
     build_logs,
     draft,
-    make_store,
 )
-from tests.test_firestore_store import _append as append
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirestoreEmulator]:
-    require(firestore_launcher() is not None, "the gcloud SDK's Firestore emulator")
-    emu = FirestoreEmulator(tmp_path_factory.mktemp("fs-indexes")).start()
-    yield emu
-    emu.stop()
+from tests.metadata_helpers import append_text as append
+from tests.test_firestore_store import PROJECT, make_store
 
 
 @pytest.fixture
-def store(emulator: FirestoreEmulator, monkeypatch: pytest.MonkeyPatch) -> FirestoreMetadataStore:
-    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", emulator.host_port)
-    emulator.reset(PROJECT)
-    return make_store(emulator.host_port)
+def store(firestore_emulator: FirestoreEmulator,
+          monkeypatch: pytest.MonkeyPatch) -> FirestoreMetadataStore:
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator.host_port)
+    firestore_emulator.reset(PROJECT)
+    return make_store(firestore_emulator.host_port)
 
 
 def exercise_every_query(store: FirestoreMetadataStore) -> set[fq.QueryShape]:

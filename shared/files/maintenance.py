@@ -31,12 +31,11 @@ class FileMaintenance:
 
     def purge(self, batch: int = PURGE_BATCH) -> int:
         """Delete blobs whose retention ran out; returns how many were removed."""
-        keys = self.meta.due_purges(utcnow(), batch)
-        for key in keys:
-            self.blobs.delete(key)
-        if keys:
-            self.meta.mark_purged(keys)
-        return len(keys)
+        due = self.meta.due_purges(utcnow(), batch)
+        for entry in due:
+            self.blobs.delete(entry.key)
+        self.meta.mark_purged(due)  # an entry rescheduled meanwhile stays
+        return len(due)
 
     def sweep(self, stale_after_seconds: int = STALE_UPLOAD_SECONDS,
               keep: Keeper | None = None) -> dict[str, int]:

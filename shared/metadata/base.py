@@ -1,9 +1,18 @@
-"""The metadata-store interface: ``MetadataStore``.
+"""The metadata-store interface, grouped by role: ``MetadataStore`` and its parts.
 
-Backends implement a few primitives, each one atomic: reserve a path and number, finalize a
-reservation together with its log entry, soft-delete together with its log entry, and the
-queries. Ranking of search results happens here, on top of each backend's candidate set, so
-SQLite (FTS5) and Firestore (token arrays) answer the same query the same way.
+A backend implements a few primitives per role, each one atomic:
+
+- ``WorkspaceRole``: one workspace per user, created on first use;
+- ``FileRole``: reserve a path and number, finalize a reservation together with its log
+  entry, soft-delete together with its log entry, mark an upload infected, and the queries;
+- ``LogRole``: the operation log (append, filtered pages, search candidates);
+- ``MemoryRole``: the global memory, changed only through one atomic ``mutate_memory``;
+- ``DocRole``: small keyed documents with optimistic concurrency (upload tickets, event
+  locks, and the blob purge queue).
+
+Conveniences are built here on the primitives: the purge queue (``schedule_purge``,
+``due_purges``, ``mark_purged``) on keyed documents, and ranked search on each backend's
+candidate set, so SQLite (FTS5) and Firestore (token arrays) answer a query the same way.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from shared.models import (
 )
 
 SEARCH_CANDIDATE_CAP = 2000
+PURGE_KIND = "purge_queue"  # keyed docs: storage key → when its blob must be deleted
 
 
 @dataclass(frozen=True)
@@ -64,17 +74,17 @@ def format_file_id(number: int) -> str:
     return f"file_{number:06d}"
 
 
-class MetadataStore(abc.ABC):
-    """Workspaces, file records, the operation log and the blob purge queue."""
+class WorkspaceRole(abc.ABC):
+    """Workspaces."""
 
-    name: str = "metadata"
-
-    # -- workspaces -------------------------------------------------------------------
     @abc.abstractmethod
     def get_or_create_workspace(self, user_id: str) -> Workspace:
         """The user's workspace, created on first use; safe under concurrent first calls."""
 
-    # -- files ------------------------------------------------------------------------
+
+class FileRole(abc.ABC):
+    """File records: reservations, versions, soft deletes and the queries over them."""
+
     @abc.abstractmethod
     def reserve_file(self, workspace_id: str, draft: FileDraft, overwrite: bool) -> Reservation:
         """Hold ``draft.path``: a new pending record, or the next version of the live file.
@@ -117,46 +127,36 @@ class MetadataStore(abc.ABC):
         """How many live records match (limit and cursor are ignored)."""
 
     @abc.abstractmethod
-    def search_candidates(
-        self, workspace_id: str, qwords: list[str], file_type: str | None, cap: int
-    ) -> list[FileRecord]:
+    def search_candidates(self, workspace_id: str, qwords: list[str], file_type: str | None,
+                          cap: int) -> list[FileRecord]:
         """Live, ready records whose words have every query word as a prefix (unranked)."""
 
     @abc.abstractmethod
-    def delete_file(
-        self, workspace_id: str, file_id: str, entry: LogEntry, retention_seconds: int
-    ) -> FileRecord:
+    def delete_file(self, workspace_id: str, file_id: str, entry: LogEntry,
+                    retention_seconds: int) -> FileRecord:
         """Soft-delete: free the path, keep the record, queue the blob for purge, log it."""
 
-    # -- memory -----------------------------------------------------------------------
     @abc.abstractmethod
-    def get_memory(self, workspace_id: str) -> MemoryDoc:
-        """The current memory (empty, version 0, before the first write)."""
+    def mark_infected(self, workspace_id: str, file_id: str, details: dict[str, Any],
+                      entry: LogEntry) -> FileRecord | None:
+        """Turn a pending new-file reservation into ``status: infected``, with its log entry.
 
-    @abc.abstractmethod
-    def mutate_memory(
-        self,
-        workspace_id: str,
-        mutate: Callable[[MemoryDoc], MemoryChange],
-        updated_by: str | None,
-        keep_versions: int,
-    ) -> MemoryDoc:
-        """Atomically read the memory, apply ``mutate`` and store its result as a new version.
-
-        ``mutate`` may raise (a stale version, a rejected overflow) and then nothing
-        changes. The change and its log entry commit together; versions beyond
-        ``keep_versions`` are dropped.
+        ``details`` are merged into the record's metadata (``scan`` key). None when the
+        record is not a pending new file any more (nothing changes then).
         """
 
     @abc.abstractmethod
-    def list_memory_versions(self, workspace_id: str) -> list[MemoryVersion]:
-        """Kept versions, newest first."""
+    def stale_reservations(self, older_than: str, limit: int) -> list[tuple[str, Reservation]]:
+        """Pending new-file reservations not finalized since ``older_than`` (crashed uploads)."""
 
     @abc.abstractmethod
-    def get_memory_version(self, workspace_id: str, version: int) -> MemoryVersion | None:
-        """One kept version, or None."""
+    def usage_bytes(self, workspace_id: str) -> int:
+        """The summed size of the workspace's live files (quota accounting)."""
 
-    # -- operation log ----------------------------------------------------------------
+
+class LogRole(abc.ABC):
+    """The operation log (entries of changes are written by the other roles' transactions)."""
+
     @abc.abstractmethod
     def append_log(self, workspace_id: str, entry: LogEntry) -> None:
         """Append one entry."""
@@ -174,46 +174,45 @@ class MetadataStore(abc.ABC):
                               cap: int) -> list[LogEntry]:
         """Entries whose words have every query word as a prefix (unranked, newest first)."""
 
-    # -- purge ------------------------------------------------------------------------
-    @abc.abstractmethod
-    def due_purges(self, now: str, limit: int) -> list[str]:
-        """Storage keys whose retention has run out."""
+
+class MemoryRole(abc.ABC):
+    """The global memory and its kept versions."""
 
     @abc.abstractmethod
-    def mark_purged(self, keys: list[str]) -> None:
-        """Forget keys whose blobs were deleted."""
+    def get_memory(self, workspace_id: str) -> MemoryDoc:
+        """The current memory (empty, version 0, before the first write)."""
 
     @abc.abstractmethod
-    def schedule_purge(self, key: str, due: str) -> None:
-        """Record that ``key``'s blob must be deleted at ``due`` unless a record claims it.
+    def mutate_memory(self, workspace_id: str, mutate: Callable[[MemoryDoc], MemoryChange],
+                      updated_by: str | None, keep_versions: int) -> MemoryDoc:
+        """Atomically read the memory, apply ``mutate`` and store its result as a new version.
 
-        Written before a blob is promoted: ``finalize_file`` removes the entry in the
-        same transaction that makes the record point at the blob. A crash in between
-        leaves a blob that the sweep deletes, never an unregistered one for good.
+        ``mutate`` may raise (a stale version, a rejected overflow) and then nothing
+        changes. The change and its log entry commit together; versions beyond
+        ``keep_versions`` are dropped.
         """
 
     @abc.abstractmethod
-    def stale_reservations(self, older_than: str, limit: int) -> list[tuple[str, Reservation]]:
-        """Pending new-file reservations not finalized since ``older_than`` (crashed uploads)."""
+    def list_memory_versions(self, workspace_id: str) -> list[MemoryVersion]:
+        """Kept versions, newest first."""
 
     @abc.abstractmethod
-    def mark_infected(self, workspace_id: str, file_id: str, details: dict[str, Any],
-                      entry: LogEntry) -> FileRecord | None:
-        """Turn a pending new-file reservation into ``status: infected``, with its log entry.
+    def get_memory_version(self, workspace_id: str, version: int) -> MemoryVersion | None:
+        """One kept version, or None."""
 
-        ``details`` are merged into the record's metadata (``scan`` key). None when the
-        record is not a pending new file any more (nothing changes then).
-        """
 
-    @abc.abstractmethod
-    def usage_bytes(self, workspace_id: str) -> int:
-        """The summed size of the workspace's live files (quota accounting)."""
+class DocRole(abc.ABC):
+    """Small keyed documents with optimistic concurrency, and the purge queue on them."""
 
-    # -- small keyed documents (upload tickets, event claims) -------------------------
     @abc.abstractmethod
     def create_doc(self, kind: str, key: str, data: dict[str, Any], scope: str,
                    due_at: str) -> Doc | None:
         """Create-only: the new doc, or None when ``key`` already exists (nothing changes)."""
+
+    @abc.abstractmethod
+    def put_doc(self, kind: str, key: str, data: dict[str, Any], scope: str,
+                due_at: str) -> None:
+        """Create or replace, unconditionally."""
 
     @abc.abstractmethod
     def get_doc(self, kind: str, key: str) -> Doc | None:
@@ -229,13 +228,36 @@ class MetadataStore(abc.ABC):
 
     @abc.abstractmethod
     def due_docs(self, kind: str, now: str, limit: int) -> list[Doc]:
-        """Docs of ``kind`` whose ``due_at`` is at or before ``now``."""
+        """Docs of ``kind`` whose ``due_at`` is at or before ``now``, soonest first."""
 
     @abc.abstractmethod
     def scoped_docs(self, kind: str, scope: str, limit: int) -> list[Doc]:
         """Docs of ``kind`` in ``scope`` (a workspace id)."""
 
-    # -- health -----------------------------------------------------------------------
+    # -- the blob purge queue, built on the docs ------------------------------------------
+    def schedule_purge(self, key: str, due: str) -> None:
+        """Record that ``key``'s blob must be deleted at ``due`` unless a record claims it.
+
+        Written before a blob is promoted: ``finalize_file`` removes the entry in the
+        same transaction that makes the record point at the blob. A crash in between
+        leaves a blob that the sweep deletes, never an unregistered one for good.
+        """
+        self.put_doc(PURGE_KIND, key, {}, "", due)
+
+    def due_purges(self, now: str, limit: int) -> list[Doc]:
+        """Purge entries whose time has come (``doc.key`` is the storage key)."""
+        return self.due_docs(PURGE_KIND, now, limit) if limit > 0 else []
+
+    def mark_purged(self, entries: list[Doc]) -> int:
+        """Forget entries whose blobs were deleted (unless rescheduled since); how many."""
+        return sum(self.delete_doc(entry) for entry in entries)
+
+
+class MetadataStore(WorkspaceRole, FileRole, LogRole, MemoryRole, DocRole):
+    """Workspaces, file records, the operation log, the memory and keyed documents."""
+
+    name: str = "metadata"
+
     @abc.abstractmethod
     def ping(self) -> bool:
         """True when the backend answers."""
@@ -244,20 +266,19 @@ class MetadataStore(abc.ABC):
         """What health checks report about this backend."""
         return {"backend": self.name}
 
-    # -- conveniences built on the primitives -----------------------------------------
-    def search_files(
-        self, workspace_id: str, query: str, file_type: str | None, limit: int
-    ) -> list[FileRecord]:
+    # -- search, ranked the same way on every backend ------------------------------------
+    def search_files(self, workspace_id: str, query: str, file_type: str | None,
+                     limit: int) -> list[FileRecord]:
         """Ranked search over filename, description and tags (see ``shared.text_index``)."""
         qwords = text_index.query_words(query)
         if not qwords:
             return []
-        candidates = self.search_candidates(workspace_id, qwords, file_type, SEARCH_CANDIDATE_CAP)
+        candidates = self.search_candidates(workspace_id, qwords, file_type,
+                                            SEARCH_CANDIDATE_CAP)
         ranked = [(_rank(qwords, r), r) for r in candidates]
         hits = sorted(((s, r) for s, r in ranked if s is not None),
                       key=lambda pair: (-pair[0], pair[1].number))
         return [r for _, r in hits[:limit]]
-
 
     def search_logs(self, workspace_id: str, query: str, limit: int) -> list[LogEntry]:
         """Ranked search over log details, resource id, agent and task ids."""
@@ -265,7 +286,8 @@ class MetadataStore(abc.ABC):
         if not qwords:
             return []
         candidates = self.search_log_candidates(workspace_id, qwords, SEARCH_CANDIDATE_CAP)
-        ranked = [(text_index.rank(qwords, [(log_search_text(e), 1.0)]), e) for e in candidates]
+        ranked = [(text_index.rank(qwords, [(log_search_text(e), 1.0)]), e)
+                  for e in candidates]
         hits = sorted(((s, e) for s, e in ranked if s is not None),
                       key=lambda pair: (-pair[0], _newest_first(pair[1])))
         return [e for _, e in hits[:limit]]

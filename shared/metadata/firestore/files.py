@@ -1,0 +1,260 @@
+"""``FirestoreFiles``: the file-record role on Firestore.
+
+Every change is one atomic batch with preconditions instead of a read-write transaction;
+a batch that loses a race is re-read and retried (``FirestoreAccess.optimistic``). The
+guarantees stay those of a transaction:
+
+- a live path is unique: ``paths/{key(path)}`` is created (must not exist) in the batch
+  that creates a record, and deleted in the batch that soft-deletes or releases it;
+- file numbers come from an ``Increment`` of one counter whose commit returns the value:
+  unique and increasing (a lost path race leaves a gap);
+- overwrite versions come from an ``Increment`` of the record's ``reserved_version``;
+- a record changes only if unchanged since read (``last_update_time``), together with its
+  log entry; a commit whose reply was lost is recognised by that entry.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from shared.cursor import decode_cursor, encode_cursor
+from shared.errors import Conflict, NotFound
+from shared.metadata.base import format_file_id
+from shared.metadata.firestore import layout as fd
+from shared.metadata.firestore.access import Lost, edge
+from shared.metadata.firestore.query import COLLECTION_GROUP, Query
+from shared.metadata.firestore.refs import FirestoreBase
+from shared.mime import extension_of
+from shared.models import (
+    FileDraft,
+    FileQuery,
+    FileRecord,
+    Finalization,
+    LogEntry,
+    Page,
+    Reservation,
+)
+from shared.timeutil import plus_seconds, utcnow
+
+FILTER_PAGE_ROWS = 300  # rows per read when Python checks filters Firestore could not apply
+
+
+class FirestoreFiles(FirestoreBase):
+    """File records, reservations and their queries."""
+
+    @edge
+    def reserve_file(self, workspace_id: str, draft: FileDraft, overwrite: bool) -> Reservation:
+        ws = self._ws(workspace_id)
+        path_ref = ws.collection("paths").document(fd.key(draft.path))
+
+        def attempt() -> Reservation:
+            held = self.fs.get(path_ref)
+            if held is not None:
+                return self._reserve_version(ws, held["file_id"], draft, overwrite)
+            seq = ws.collection("state").document("file_seq")
+            result = seq.set({"n": firestore.Increment(1)}, merge=True, **self.fs.write)
+            number = int(result.transform_results[0].integer_value)
+            file_id = format_file_id(number)
+            file_ref = ws.collection("files").document(file_id)
+            batch = self.db.batch()
+            batch.create(path_ref, {"path": draft.path, "file_id": file_id})
+            batch.create(file_ref, fd.new_file_doc(workspace_id, file_id, number, draft,
+                                                   utcnow()))
+            self.fs.commit(batch, marker=file_ref)
+            return Reservation(file_id, number, 1, True, None)
+
+        return self.fs.optimistic(attempt)
+
+    def _reserve_version(self, ws: Any, file_id: str, draft: FileDraft,
+                         overwrite: bool) -> Reservation:
+        ref = ws.collection("files").document(file_id)
+        live = self.fs.get(ref)
+        if live is None or live["deleted_at"] is not None:
+            raise Lost()  # freed since the path was read: look again
+        if live["status"] == "pending" and live["version"] == 0:
+            raise Conflict("an upload to this path is already in progress", path=draft.path)
+        if not overwrite:
+            raise Conflict("a file already exists at this path", path=draft.path,
+                           file_id=live["id"])
+        # reserved_version >= version always holds, so this is SQLite's max(...) + 1.
+        try:
+            result = ref.update({"reserved_version": firestore.Increment(1)}, **self.fs.write)
+        except gexc.NotFound as exc:
+            raise Lost() from exc  # released since it was read: look again
+        version = int(result.transform_results[0].integer_value)
+        return Reservation(live["id"], live["number"], version, False,
+                           live["storage_key"] or None)
+
+    @edge
+    def finalize_file(self, workspace_id: str, done: Finalization, entry: LogEntry,
+                      retention_seconds: int) -> tuple[FileRecord, str | None]:
+        ws = self._ws(workspace_id)
+        ref = ws.collection("files").document(fd.doc_id(done.reservation.file_id))
+        log_ref = fd.log_ref(ws, entry)
+
+        def attempt() -> tuple[FileRecord, str | None]:
+            snap = self.fs.snap(ref)
+            data = snap.to_dict()
+            if data is None or data["deleted_at"] is not None:
+                raise Conflict("the file was deleted while it was being uploaded")
+            now = utcnow()
+            batch = self.db.batch()
+            batch.create(log_ref, fd.log_doc(entry))
+            if data["version"] >= done.reservation.version:
+                # A newer overwrite finished first: it stays; this upload's blob is orphaned.
+                self._schedule_purge(batch, done.storage_key, now)
+                self.fs.commit(batch, marker=log_ref)
+                return fd.record(data), done.storage_key
+            fields = fd.finalized_fields(
+                done.draft, done.reservation.version, done.storage_key, done.storage_path,
+                done.facts, extension_of(done.draft.filename), data["path"], now)
+            batch.update(ref, fields, option=self.fs.if_unchanged(snap))
+            previous = data["storage_key"] or None
+            if previous:
+                self._schedule_purge(batch, previous, plus_seconds(now, retention_seconds))
+            if previous != done.storage_key:  # the record claims the blob: drop its intent
+                self._drop_purge(batch, done.storage_key)
+            fd.touch(batch, ws, now)
+            self.fs.commit(batch, marker=log_ref)
+            return fd.record({**data, **fields}), previous
+
+        return self.fs.optimistic(attempt)
+
+    @edge
+    def release_reservation(self, workspace_id: str, reservation: Reservation) -> None:
+        if not reservation.is_new:
+            return
+        ws = self._ws(workspace_id)
+        ref = ws.collection("files").document(fd.doc_id(reservation.file_id))
+
+        def attempt() -> None:
+            snap = self.fs.snap(ref)
+            data = snap.to_dict()
+            if data is None or data["status"] != "pending" or data["version"] != 0:
+                return
+            batch = self.db.batch()
+            batch.delete(ref, option=self.fs.if_unchanged(snap))
+            self._free_path(batch, ws, data)
+            self.fs.commit(batch)
+
+        self.fs.optimistic(attempt)
+
+    def _free_path(self, batch: Any, ws: Any, data: dict[str, Any]) -> None:
+        path_ref = ws.collection("paths").document(fd.key(data["path"]))
+        held = self.fs.snap(path_ref)
+        if held.exists and held.get("file_id") == data["id"]:
+            batch.delete(path_ref, option=self.fs.if_unchanged(held))
+
+    @edge
+    def get_file(self, workspace_id: str, file_id: str) -> FileRecord | None:
+        data = self.fs.get(self._files(workspace_id).document(fd.doc_id(file_id)))
+        return fd.record(data) if data else None
+
+    @edge
+    def get_file_by_path(self, workspace_id: str, path: str) -> FileRecord | None:
+        ws = self._ws(workspace_id)
+        held = self.fs.get(ws.collection("paths").document(fd.key(path)))
+        data = self.fs.get(ws.collection("files").document(held["file_id"])) if held else None
+        if data is None or data["deleted_at"] is not None or data["path"] != path:
+            return None
+        return fd.record(data)
+
+    @edge
+    def list_files(self, workspace_id: str, query: FileQuery) -> Page[FileRecord]:
+        q, accept, exact = fd.file_list_query(self._files(workspace_id), query)
+        after = decode_cursor("files", query.cursor, 1)
+        want = query.limit + 1
+        rows = self.fs.scan(q, accept, want, {"number": after[0]} if after else None,
+                            want if exact else max(want, FILTER_PAGE_ROWS))
+        items = [fd.record(r) for r in rows[: query.limit]]
+        more = len(rows) > query.limit
+        return Page(items, encode_cursor("files", [items[-1].number]) if more else None)
+
+    @edge
+    def count_files(self, workspace_id: str, query: FileQuery) -> int:
+        q, accept, exact = fd.file_list_query(self._files(workspace_id), query)
+        if exact:
+            return self.fs.count(q)
+        return len(self.fs.scan(q, accept, 2**62, None, 1000, ["number", "facets", "path"]))
+
+    @edge
+    def search_candidates(self, workspace_id: str, qwords: list[str], file_type: str | None,
+                          cap: int) -> list[FileRecord]:
+        q = (Query(self._files(workspace_id), "files")
+             .where("searchable", "==", True)
+             .where("tokens", "array_contains", fd.query_token(qwords)).order_by("number"))
+        rows = self.fs.scan(q, lambda row: fd.search_match(row, qwords, file_type), cap, None,
+                            max(1, min(cap, 500)))
+        return [fd.record(r) for r in rows]
+
+    @edge
+    def delete_file(self, workspace_id: str, file_id: str, entry: LogEntry,
+                    retention_seconds: int) -> FileRecord:
+        ws = self._ws(workspace_id)
+        ref = ws.collection("files").document(fd.doc_id(file_id))
+        log_ref = fd.log_ref(ws, entry)
+
+        def attempt() -> FileRecord:
+            snap = self.fs.snap(ref)
+            data = snap.to_dict()
+            if data is None or data["deleted_at"] is not None:
+                raise NotFound("file not found")
+            now = utcnow()
+            changes = {"deleted_at": now, "updated_at": now, "live": False, "searchable": False}
+            batch = self.db.batch()
+            batch.update(ref, changes, option=self.fs.if_unchanged(snap))
+            self._free_path(batch, ws, data)
+            if data["storage_key"]:
+                self._schedule_purge(batch, data["storage_key"],
+                                     plus_seconds(now, retention_seconds))
+            batch.create(log_ref, fd.log_doc(entry))
+            fd.touch(batch, ws, now)
+            self.fs.commit(batch, marker=log_ref)
+            return fd.record({**data, **changes})
+
+        return self.fs.optimistic(attempt)
+
+    @edge
+    def mark_infected(self, workspace_id: str, file_id: str, details: dict[str, Any],
+                      entry: LogEntry) -> FileRecord | None:
+        ws = self._ws(workspace_id)
+        ref = ws.collection("files").document(fd.doc_id(file_id))
+        log_ref = fd.log_ref(ws, entry)
+
+        def attempt() -> FileRecord | None:
+            snap = self.fs.snap(ref)
+            data = snap.to_dict()
+            if (data is None or data["deleted_at"] is not None or data["status"] != "pending"
+                    or data["version"] != 0):
+                return None
+            metadata = {**json.loads(data["metadata_json"]), "scan": details}
+            changes = {"status": "infected", "metadata_json": json.dumps(metadata),
+                       "updated_at": utcnow()}
+            batch = self.db.batch()
+            batch.update(ref, changes, option=self.fs.if_unchanged(snap))
+            batch.create(log_ref, fd.log_doc(entry))
+            self.fs.commit(batch, marker=log_ref)
+            return fd.record({**data, **changes})
+
+        return self.fs.optimistic(attempt)
+
+    @edge
+    def stale_reservations(self, older_than: str, limit: int) -> list[tuple[str, Reservation]]:
+        if limit <= 0:
+            return []
+        q = (Query(self.db.collection_group("files"), "files", COLLECTION_GROUP)
+             .where("status", "==", "pending").where("version", "==", 0)
+             .where("updated_at", "<", older_than))
+        rows = [s.to_dict() for s in self.fs.stream(q.build(limit=limit))]
+        return [(r["workspace_id"], Reservation(r["id"], r["number"], 1, True, None))
+                for r in rows]
+
+    @edge
+    def usage_bytes(self, workspace_id: str) -> int:
+        q = Query(self._files(workspace_id), "files").where("live", "==", True)
+        result = q.build().sum("size_bytes").get(**self.fs.read)
+        return int(result[0][0].value or 0)

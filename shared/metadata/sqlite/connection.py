@@ -1,0 +1,104 @@
+"""``SqliteBase``: connections, transactions and the writes every role shares.
+
+Several server processes may share one storage directory, so every write runs in a
+``BEGIN IMMEDIATE`` transaction (SQLite's write lock, held across processes); readers use
+WAL snapshots. Each thread keeps its own connection. The role mixins (``files``, ``logs``,
+``memory``, ``docs``) build on the helpers here, so a change and its log entry (and its
+purge-queue entry) always commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shared.errors import BackendUnavailable
+from shared.metadata.base import PURGE_KIND, log_search_text
+from shared.metadata.sqlite.schema import DB_NAME, FILE_COLUMNS, SCHEMA, record_of
+from shared.models import FileRecord, LogEntry
+
+
+class SqliteBase:
+    """One SQLite file; the helpers the role mixins share."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.path = Path(root) / DB_NAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        try:
+            self._conn().executescript(SCHEMA)
+        except sqlite3.OperationalError as exc:
+            raise BackendUnavailable(f"cannot open metadata database: {exc}") from exc
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``); rolled back on any error."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise BackendUnavailable("metadata store is busy") from exc
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _read(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise BackendUnavailable("metadata store unavailable") from exc
+
+    # -- writes shared by the roles (inside a transaction) ---------------------------------
+    def _touch(self, conn: sqlite3.Connection, workspace_id: str, now: str) -> None:
+        conn.execute("UPDATE workspaces SET updated_at = ? WHERE id = ?", (now, workspace_id))
+
+    def _get(self, conn: sqlite3.Connection, workspace_id: str,
+             file_id: str) -> FileRecord | None:
+        row = conn.execute(f"SELECT {FILE_COLUMNS} FROM files WHERE workspace_id = ? AND id = ?",
+                           (workspace_id, file_id)).fetchone()
+        return record_of(row) if row else None
+
+    def _insert_log(self, conn: sqlite3.Connection, workspace_id: str, entry: LogEntry) -> None:
+        seq = conn.execute(
+            "INSERT INTO logs (id, workspace_id, ts, operation_type, resource_type,"
+            " resource_id, details, agent_id, task_id) VALUES (?,?,?,?,?,?,?,?,?) RETURNING seq",
+            (entry.id, workspace_id, entry.timestamp, entry.operation_type,
+             entry.resource_type, entry.resource_id,
+             json.dumps(entry.details, ensure_ascii=False), entry.agent_id, entry.task_id),
+        ).fetchone()[0]
+        conn.execute("INSERT INTO logs_fts (rowid, text) VALUES (?, ?)",
+                     (seq, log_search_text(entry)))
+
+    def _put_doc(self, conn: sqlite3.Connection, kind: str, key: str, data: dict[str, Any],
+                 scope: str, due_at: str) -> None:
+        conn.execute(
+            "INSERT INTO docs VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (kind, key) DO UPDATE SET"
+            " data = excluded.data, scope = excluded.scope, due_at = excluded.due_at,"
+            " rev = rev + 1", (kind, key, json.dumps(data), scope, due_at))
+
+    def _schedule_purge(self, conn: sqlite3.Connection, key: str, due: str) -> None:
+        self._put_doc(conn, PURGE_KIND, key, {}, "", due)
+
+    def _drop_purge(self, conn: sqlite3.Connection, key: str) -> None:
+        conn.execute("DELETE FROM docs WHERE kind = ? AND key = ?", (PURGE_KIND, key))

@@ -1,0 +1,247 @@
+"""``SqliteFiles``: the file-record role on SQLite (reserve, finalize, queries, delete).
+
+Invariants live in the schema itself: the partial unique index makes a live virtual path
+unique, and file numbers come from a per-workspace counter bumped inside the transaction that
+inserts the record. Finalize and delete write the record, its log entry and its purge-queue
+entry in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from shared.cursor import decode_cursor, encode_cursor
+from shared.errors import Conflict, NotFound
+from shared.metadata.base import format_file_id, search_text
+from shared.metadata.sqlite.connection import SqliteBase
+from shared.metadata.sqlite.schema import FILE_COLUMNS, fts_match, prefix_bounds, record_of
+from shared.mime import extension_of
+from shared.models import (
+    FileDraft,
+    FileQuery,
+    FileRecord,
+    Finalization,
+    LogEntry,
+    Page,
+    Reservation,
+)
+from shared.timeutil import plus_seconds, utcnow
+
+
+class SqliteFiles(SqliteBase):
+    """File records, reservations and their queries."""
+
+    def reserve_file(self, workspace_id: str, draft: FileDraft, overwrite: bool) -> Reservation:
+        with self._write() as conn:
+            live = conn.execute(
+                "SELECT rowid, id, number, status, version, reserved_version, storage_key"
+                " FROM files WHERE workspace_id = ? AND path = ? AND deleted_at IS NULL",
+                (workspace_id, draft.path),
+            ).fetchone()
+            if live is not None:
+                return self._reserve_version(conn, live, draft, overwrite)
+            number = conn.execute(
+                "UPDATE workspaces SET file_seq = file_seq + 1 WHERE id = ? RETURNING file_seq",
+                (workspace_id,),
+            ).fetchone()[0]
+            file_id, now = format_file_id(number), utcnow()
+            conn.execute(
+                "INSERT INTO files (id, workspace_id, number, filename, path, session_id,"
+                " description, tags, created_by, metadata, status, version, reserved_version,"
+                " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,'pending',0,1,?,?)",
+                (file_id, workspace_id, number, draft.filename, draft.path, draft.session_id,
+                 draft.description, json.dumps(list(draft.tags)), draft.created_by,
+                 json.dumps(draft.metadata), now, now),
+            )
+            return Reservation(file_id, number, 1, True, None)
+
+    @staticmethod
+    def _reserve_version(conn: sqlite3.Connection, live: sqlite3.Row, draft: FileDraft,
+                         overwrite: bool) -> Reservation:
+        if live["status"] == "pending" and live["version"] == 0:
+            raise Conflict("an upload to this path is already in progress", path=draft.path)
+        if not overwrite:
+            raise Conflict("a file already exists at this path", path=draft.path,
+                           file_id=live["id"])
+        version = max(live["reserved_version"], live["version"]) + 1
+        conn.execute("UPDATE files SET reserved_version = ? WHERE rowid = ?",
+                     (version, live["rowid"]))
+        return Reservation(live["id"], live["number"], version, False,
+                           live["storage_key"] or None)
+
+    def finalize_file(self, workspace_id: str, done: Finalization, entry: LogEntry,
+                      retention_seconds: int) -> tuple[FileRecord, str | None]:
+        reservation = done.reservation
+        now = utcnow()
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT rowid, version, storage_key, deleted_at FROM files"
+                " WHERE workspace_id = ? AND id = ?", (workspace_id, reservation.file_id),
+            ).fetchone()
+            if row is None or row["deleted_at"] is not None:
+                raise Conflict("the file was deleted while it was being uploaded")
+            orphan: str | None = done.storage_key
+            if row["version"] >= reservation.version:
+                # A newer overwrite finished first: it stays; this upload's blob is orphaned.
+                self._schedule_purge(conn, done.storage_key, now)
+            else:
+                self._write_version(conn, row["rowid"], done, now)
+                self._drop_purge(conn, done.storage_key)
+                orphan = row["storage_key"] or None
+                if orphan:
+                    self._schedule_purge(conn, orphan, plus_seconds(now, retention_seconds))
+                self._touch(conn, workspace_id, now)
+            self._insert_log(conn, workspace_id, entry)
+            record = self._get(conn, workspace_id, reservation.file_id)
+            assert record is not None
+            return record, orphan
+
+    @staticmethod
+    def _write_version(conn: sqlite3.Connection, rowid: int, done: Finalization,
+                       now: str) -> None:
+        """The record becomes ``ready`` at ``done``'s version, re-indexed (tags, search)."""
+        draft, facts = done.draft, done.facts
+        conn.execute(
+            "UPDATE files SET filename = ?, description = ?, tags = ?, created_by = ?,"
+            " metadata = ?, storage_key = ?, storage_path = ?, mime_type = ?, file_type = ?,"
+            " file_extension = ?, size_bytes = ?, checksum = ?, status = 'ready',"
+            " version = ?, updated_at = ? WHERE rowid = ?",
+            (draft.filename, draft.description, json.dumps(list(draft.tags)),
+             draft.created_by, json.dumps(draft.metadata), done.storage_key, done.storage_path,
+             facts.mime_type, facts.file_type, extension_of(draft.filename), facts.size_bytes,
+             facts.checksum, done.reservation.version, now, rowid),
+        )
+        conn.execute("DELETE FROM file_tags WHERE file_rowid = ?", (rowid,))
+        conn.executemany("INSERT INTO file_tags VALUES (?, ?)", [(rowid, t) for t in draft.tags])
+        conn.execute("DELETE FROM files_fts WHERE rowid = ?", (rowid,))
+        conn.execute("INSERT INTO files_fts (rowid, text) VALUES (?, ?)",
+                     (rowid, search_text(draft)))
+
+    def release_reservation(self, workspace_id: str, reservation: Reservation) -> None:
+        if not reservation.is_new:
+            return
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM files WHERE workspace_id = ? AND id = ? AND status = 'pending'"
+                " AND version = 0", (workspace_id, reservation.file_id),
+            )
+
+    def get_file(self, workspace_id: str, file_id: str) -> FileRecord | None:
+        rows = self._read(
+            f"SELECT {FILE_COLUMNS} FROM files WHERE workspace_id = ? AND id = ?",
+            (workspace_id, file_id),
+        )
+        return record_of(rows[0]) if rows else None
+
+    def get_file_by_path(self, workspace_id: str, path: str) -> FileRecord | None:
+        rows = self._read(
+            f"SELECT {FILE_COLUMNS} FROM files WHERE workspace_id = ? AND path = ?"
+            " AND deleted_at IS NULL", (workspace_id, path),
+        )
+        return record_of(rows[0]) if rows else None
+
+    @staticmethod
+    def _file_filters(workspace_id: str, query: FileQuery) -> tuple[str, list[Any]]:
+        where = ["workspace_id = ?", "deleted_at IS NULL"]
+        params: list[Any] = [workspace_id]
+        if query.file_type:
+            where.append("file_type = ?")
+            params.append(query.file_type)
+        if query.created_by:
+            where.append("created_by = ?")
+            params.append(query.created_by)
+        if query.path_prefix and query.path_prefix != "/":
+            lo, hi = prefix_bounds(query.path_prefix)
+            where.append("path >= ? AND path < ?")
+            params += [lo, hi]
+        if query.tags:
+            marks = ",".join("?" * len(query.tags))
+            where.append(
+                f"(SELECT COUNT(*) FROM file_tags t WHERE t.file_rowid = files.rowid"
+                f" AND t.tag IN ({marks})) = ?"
+            )
+            params += [*query.tags, len(query.tags)]
+        return " AND ".join(where), params
+
+    def list_files(self, workspace_id: str, query: FileQuery) -> Page[FileRecord]:
+        where, params = self._file_filters(workspace_id, query)
+        after = decode_cursor("files", query.cursor, 1)
+        if after is not None:
+            where += " AND number > ?"
+            params.append(after[0])
+        rows = self._read(
+            f"SELECT {FILE_COLUMNS} FROM files WHERE {where} ORDER BY number LIMIT ?",
+            [*params, query.limit + 1],
+        )
+        items = [record_of(r) for r in rows[: query.limit]]
+        more = len(rows) > query.limit
+        return Page(items, encode_cursor("files", [items[-1].number]) if more else None)
+
+    def count_files(self, workspace_id: str, query: FileQuery) -> int:
+        where, params = self._file_filters(workspace_id, query)
+        return int(self._read(f"SELECT COUNT(*) FROM files WHERE {where}", params)[0][0])
+
+    def search_candidates(self, workspace_id: str, qwords: list[str], file_type: str | None,
+                          cap: int) -> list[FileRecord]:
+        sql = (
+            f"SELECT {FILE_COLUMNS} FROM files WHERE rowid IN"
+            " (SELECT rowid FROM files_fts WHERE files_fts MATCH ?)"
+            " AND workspace_id = ? AND deleted_at IS NULL AND status = 'ready'"
+        )
+        params: list[Any] = [fts_match(qwords), workspace_id]
+        if file_type:
+            sql += " AND file_type = ?"
+            params.append(file_type)
+        return [record_of(r) for r in self._read(sql + " LIMIT ?", [*params, cap])]
+
+    def delete_file(self, workspace_id: str, file_id: str, entry: LogEntry,
+                    retention_seconds: int) -> FileRecord:
+        now = utcnow()
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT rowid, storage_key FROM files WHERE workspace_id = ? AND id = ?"
+                " AND deleted_at IS NULL", (workspace_id, file_id),
+            ).fetchone()
+            if row is None:
+                raise NotFound("file not found")
+            conn.execute("UPDATE files SET deleted_at = ?, updated_at = ? WHERE rowid = ?",
+                         (now, now, row["rowid"]))
+            conn.execute("DELETE FROM files_fts WHERE rowid = ?", (row["rowid"],))
+            if row["storage_key"]:
+                self._schedule_purge(conn, row["storage_key"],
+                                     plus_seconds(now, retention_seconds))
+            self._insert_log(conn, workspace_id, entry)
+            self._touch(conn, workspace_id, now)
+            record = self._get(conn, workspace_id, file_id)
+            assert record is not None
+            return record
+
+    def mark_infected(self, workspace_id: str, file_id: str, details: dict[str, Any],
+                      entry: LogEntry) -> FileRecord | None:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT rowid, metadata FROM files WHERE workspace_id = ? AND id = ?"
+                " AND status = 'pending' AND version = 0 AND deleted_at IS NULL",
+                (workspace_id, file_id)).fetchone()
+            if row is None:
+                return None
+            metadata = {**json.loads(row["metadata"]), "scan": details}
+            conn.execute("UPDATE files SET status = 'infected', metadata = ?, updated_at = ?"
+                         " WHERE rowid = ?", (json.dumps(metadata), utcnow(), row["rowid"]))
+            self._insert_log(conn, workspace_id, entry)
+            return self._get(conn, workspace_id, file_id)
+
+    def stale_reservations(self, older_than: str, limit: int) -> list[tuple[str, Reservation]]:
+        rows = self._read(
+            "SELECT workspace_id, id, number FROM files WHERE status = 'pending'"
+            " AND version = 0 AND updated_at < ? LIMIT ?", (older_than, limit),
+        )
+        return [(r["workspace_id"], Reservation(r["id"], r["number"], 1, True, None))
+                for r in rows]
+
+    def usage_bytes(self, workspace_id: str) -> int:
+        rows = self._read("SELECT COALESCE(SUM(size_bytes), 0) FROM files"
+                          " WHERE workspace_id = ? AND deleted_at IS NULL", (workspace_id,))
+        return int(rows[0][0])

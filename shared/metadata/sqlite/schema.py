@@ -1,0 +1,153 @@
+"""The SQLite schema and row mapping: ``SCHEMA``, ``record_of``, ``log_of``, ``version_of``.
+
+One file holds every table: workspaces, file records (a partial unique index makes a live
+virtual path unique), tags, FTS5 indexes for file and log search, the operation log, the
+memory and its kept versions, and ``docs``: small keyed JSON documents with a revision
+counter (upload tickets, event locks and the blob purge queue are docs).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from shared.models import FileRecord, LogEntry, MemoryVersion
+
+DB_NAME = ".workspace.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS workspaces (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    file_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS files (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+    number INTEGER NOT NULL,
+    filename TEXT NOT NULL,
+    path TEXT NOT NULL,
+    session_id TEXT,
+    description TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '[]',
+    created_by TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    storage_key TEXT NOT NULL DEFAULT '',
+    storage_path TEXT NOT NULL DEFAULT '',
+    mime_type TEXT NOT NULL DEFAULT '',
+    file_type TEXT NOT NULL DEFAULT 'other',
+    file_extension TEXT NOT NULL DEFAULT '',
+    size_bytes INTEGER NOT NULL DEFAULT 0,
+    checksum TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 0,
+    reserved_version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT,
+    UNIQUE (workspace_id, id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS files_live_path
+    ON files (workspace_id, path) WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS files_ws_number ON files (workspace_id, number);
+CREATE INDEX IF NOT EXISTS files_pending ON files (status, updated_at);
+CREATE TABLE IF NOT EXISTS file_tags (
+    file_rowid INTEGER NOT NULL,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (file_rowid, tag)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS file_tags_tag ON file_tags (tag, file_rowid);
+CREATE VIRTUAL TABLE IF NOT EXISTS files_fts
+    USING fts5(text, tokenize = "unicode61 remove_diacritics 0");
+CREATE TABLE IF NOT EXISTS logs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    workspace_id TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    operation_type TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource_id TEXT,
+    details TEXT NOT NULL,
+    agent_id TEXT,
+    task_id TEXT
+);
+CREATE INDEX IF NOT EXISTS logs_ws_ts ON logs (workspace_id, ts DESC, id DESC);
+CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts
+    USING fts5(text, tokenize = "unicode61 remove_diacritics 0");
+CREATE TABLE IF NOT EXISTS memory (
+    workspace_id TEXT PRIMARY KEY,
+    content TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by TEXT
+);
+CREATE TABLE IF NOT EXISTS memory_versions (
+    workspace_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_by TEXT,
+    operation TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, version)
+);
+CREATE TABLE IF NOT EXISTS docs (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    data TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    rev INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+CREATE INDEX IF NOT EXISTS docs_due ON docs (kind, due_at);
+CREATE INDEX IF NOT EXISTS docs_scope ON docs (kind, scope);
+"""
+
+FILE_COLUMNS = (
+    "id, workspace_id, number, filename, path, session_id, description, tags, created_by, "
+    "metadata, storage_key, storage_path, mime_type, file_type, file_extension, size_bytes, "
+    "checksum, status, version, created_at, updated_at, deleted_at"
+)
+
+
+def record_of(row: sqlite3.Row) -> FileRecord:
+    """A ``files`` row (``FILE_COLUMNS``) as a ``FileRecord``."""
+    return FileRecord(
+        id=row["id"], workspace_id=row["workspace_id"], number=row["number"],
+        filename=row["filename"], path=row["path"], session_id=row["session_id"],
+        description=row["description"], tags=tuple(json.loads(row["tags"])),
+        created_by=row["created_by"], metadata=json.loads(row["metadata"]),
+        storage_key=row["storage_key"], storage_path=row["storage_path"],
+        mime_type=row["mime_type"], file_type=row["file_type"],
+        file_extension=row["file_extension"], size_bytes=row["size_bytes"],
+        checksum=row["checksum"], status=row["status"], version=row["version"],
+        created_at=row["created_at"], updated_at=row["updated_at"],
+        deleted_at=row["deleted_at"],
+    )
+
+
+def log_of(row: sqlite3.Row) -> LogEntry:
+    """A ``logs`` row as a ``LogEntry``."""
+    return LogEntry(id=row["id"], timestamp=row["ts"], operation_type=row["operation_type"],
+                    resource_type=row["resource_type"], resource_id=row["resource_id"],
+                    details=json.loads(row["details"]), agent_id=row["agent_id"],
+                    task_id=row["task_id"])
+
+
+def version_of(row: sqlite3.Row) -> MemoryVersion:
+    """A ``memory_versions`` row as a ``MemoryVersion``."""
+    return MemoryVersion(row["version"], row["content"], row["created_at"], row["updated_by"],
+                         row["operation"])
+
+
+def fts_match(qwords: list[str]) -> str:
+    """An FTS5 query: every word as a quoted prefix term, all required."""
+    return " AND ".join('"' + w.replace('"', '""') + '"*' for w in qwords)
+
+
+def prefix_bounds(prefix: str) -> tuple[str, str]:
+    """``path >= lo AND path < hi`` selects a folder; prefixes end with '/', and '0' > '/'."""
+    return prefix, prefix[:-1] + "0"
