@@ -62,6 +62,7 @@ class ClamdProcess(ManagedProcess):
                 if item.suffix in OFFICIAL_SUFFIXES and not target.exists():
                     target.symlink_to(item)
         limit = self.max_file_mb + 8
+        scan = min(4 * limit, 4000)  # embedded content counts again: see render-config.sh
         self.conf.write_text(
             "Foreground yes\n"
             f"TCPSocket {self.port}\n"
@@ -71,7 +72,7 @@ class ClamdProcess(ManagedProcess):
             f"LogFile {self.workdir / 'clamd.log'}\n"
             "LogTime yes\n"
             f"StreamMaxLength {limit}M\n"
-            f"MaxScanSize {limit}M\n"
+            f"MaxScanSize {scan}M\n"
             f"MaxFileSize {limit}M\n"
             "AlertExceedsMax yes\n"
             "AlertEncrypted yes\n"

@@ -2,7 +2,10 @@
 # Writes clamd.conf and freshclam.conf into $1 (default $CLAMAV_CONF_DIR or /run/clamav) from
 # the templates beside this script and the environment:
 #   MAX_FILE_SIZE_MB       the front's cap; clamd's stream/file limit is this + 8 MiB (default 100)
-#   CLAMD_MAX_SCAN_MB      clamd's MaxScanSize (default: the stream limit)
+#   CLAMD_MAX_SCAN_MB      clamd's MaxScanSize (default: 4x the stream limit, at most 4000):
+#                          what clamd scans inside a stream (embedded content counts again),
+#                          so at the stream limit a large clean file is flagged
+#                          Heuristics.Limits.Exceeded.MaxScanSize
 #   CLAMAV_MIRROR_URL      http(s) URL of the signature mirror (PrivateMirror); empty = ClamAV's CDN;
 #                          file:///dir = a mounted mirror (Terraform mounts the cvdupdate bucket),
 #                          which freshclam cannot read directly: entrypoint.sh serves it on
@@ -20,7 +23,8 @@ integer() {  # name value minimum maximum
 max_mb="${MAX_FILE_SIZE_MB:-100}"
 integer MAX_FILE_SIZE_MB "$max_mb" 1 3900
 limit_mb=$(( max_mb + 8 ))
-scan_mb="${CLAMD_MAX_SCAN_MB:-$limit_mb}"
+default_scan_mb=$(( limit_mb * 4 > 4000 ? 4000 : limit_mb * 4 ))
+scan_mb="${CLAMD_MAX_SCAN_MB:-$default_scan_mb}"
 integer CLAMD_MAX_SCAN_MB "$scan_mb" "$limit_mb" 4000
 checks="${FRESHCLAM_CHECKS:-12}"
 integer FRESHCLAM_CHECKS "$checks" 1 50

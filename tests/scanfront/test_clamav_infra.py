@@ -63,6 +63,9 @@ def test_clamd_limits_follow_max_file_size(tmp_path, max_mb):
     assert Settings().max_file_size_mb == FrontSettings().max_file_size_mb == 100
     for option in ("StreamMaxLength", "MaxFileSize", "MaxScanSize"):
         assert size_bytes(conf[option]) >= cap, (option, conf[option])
+    # Embedded content is scanned again: a scan budget of only the stream limit flags large
+    # clean files as Heuristics.Limits.Exceeded.MaxScanSize (seen with 1 GiB of random bytes).
+    assert size_bytes(conf["MaxScanSize"]) == 4 * size_bytes(conf["StreamMaxLength"])
     assert conf["AlertExceedsMax"] == "yes"
     assert conf["AlertEncrypted"] == "yes"
     assert (conf["TCPAddr"], conf["TCPSocket"], conf["Foreground"]) == ("127.0.0.1", "3310",
