@@ -76,12 +76,14 @@ def service(workdir: Path, scanner: Scanner) -> MediaService:
     """A media service on embedded backends in ``workdir`` (no network needed)."""
     from shared.files.service import FileService
     from shared.metadata.sqlite import SqliteMetadataStore
+    from shared.quota import Quota
     from shared.storage.local import LocalBlobStore
 
     settings = Settings(workspace_storage_dir=str(workdir / "storage"), max_file_size_mb=512,
                         media_exec_root=str(workdir / "exec"))
-    files = FileService(settings, LocalBlobStore(settings.workspace_storage_dir),
-                        SqliteMetadataStore(settings.workspace_storage_dir), scanner, None)
+    meta = SqliteMetadataStore(settings.workspace_storage_dir)
+    files = FileService(settings, LocalBlobStore(settings.workspace_storage_dir), meta, scanner,
+                        None, Quota(meta, 0))
     return MediaService(settings, files, scanner, Fetcher(NetPolicy(), FetchLimits()))
 
 

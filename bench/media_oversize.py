@@ -142,13 +142,15 @@ def fetch_side(work: Path) -> list[tuple[str, int, float, float]]:
 def _service(work: Path, cap_mib: int, origin: Origin) -> MediaService:
     from shared.files.service import FileService
     from shared.metadata.sqlite import SqliteMetadataStore
+    from shared.quota import Quota
     from shared.storage.local import LocalBlobStore
 
     settings = Settings(workspace_storage_dir=str(work / "storage"), max_file_size_mb=cap_mib,
                         media_exec_root=str(work / "exec"))
     scanner = DisabledScanner()
-    files = FileService(settings, LocalBlobStore(settings.workspace_storage_dir),
-                        SqliteMetadataStore(settings.workspace_storage_dir), scanner, None)
+    meta = SqliteMetadataStore(settings.workspace_storage_dir)
+    files = FileService(settings, LocalBlobStore(settings.workspace_storage_dir), meta, scanner,
+                        None, Quota(meta, 0))
     policy = NetPolicy.for_tests([("127.0.0.1", origin.port)])
     return MediaService(settings, files, scanner, Fetcher(policy, FetchLimits()))
 

@@ -9,29 +9,31 @@ local server mounts it under that prefix. Errors are mapped in one place through
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote_to_bytes, urlencode
 
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import BaseConverter, Map, Rule
 
 from shared import factory
 from shared.config import get_settings
 from shared.context import RequestContext
 from shared.errors import (
+    BadRequest,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     WorkspaceError,
     http_status,
 )
+from shared.jsonbody import encode_json
 
 log = logging.getLogger("workspace.http")
 
@@ -48,8 +50,7 @@ class _Endpoint:
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response that is never cached."""
-    response = Response(json.dumps(body, ensure_ascii=False, allow_nan=False), status=status,
-                        mimetype="application/json")
+    response = Response(encode_json(body), status=status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -90,8 +91,16 @@ def read_body(request: Request, max_bytes: int) -> bytes:
 class Router:
     """Routes of one function; ``dispatch`` is the whole request lifecycle."""
 
-    def __init__(self) -> None:
-        self._map = Map(strict_slashes=False, merge_slashes=False)
+    def __init__(self, reserved: Iterable[str] = ()) -> None:
+        """``reserved``: literal path segments (``count``) that an ``<id:...>`` never matches,
+        so ``PUT /files/count`` is a 405 for that route, not a 404 for a file named count."""
+        names = "|".join(re.escape(name) for name in reserved)
+
+        class IdConverter(BaseConverter):
+            regex = f"(?!(?:{names})$)[^/]+" if names else "[^/]+"
+
+        self._map = Map(strict_slashes=False, merge_slashes=False,
+                        converters={"id": IdConverter})
         self._methods: set[str] = {"OPTIONS"}
 
     def route(self, rule: str, methods: Iterable[str] = ("GET",),
@@ -128,6 +137,7 @@ class Router:
         return _streamed(self._cors(response, origin, preflight=False))
 
     def _call(self, request: Request) -> Response:
+        _check_query_string(request.query_string)
         if request.method == "HEAD":
             # werkzeug would answer HEAD through GET handlers, and a GET on content is a
             # logged read: a HEAD must not be one.
@@ -164,6 +174,15 @@ class Router:
                 response.headers["Access-Control-Max-Age"] = "600"
         response.headers.add("Vary", "Origin")
         return response
+
+
+def _check_query_string(raw: bytes) -> None:
+    """400 for a query string that is not UTF-8 once percent-decoded: werkzeug would replace
+    the bad bytes with U+FFFD and a filter would silently match something else."""
+    try:
+        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the query string is not valid UTF-8") from exc
 
 
 def _streamed(response: Response) -> Response:

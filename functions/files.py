@@ -18,7 +18,7 @@ from shared.routes import API_PREFIX
 from shared.uploads.issue import UPLOAD_URL_FIELDS
 from shared.validation import parse_bool
 
-router = Router()
+router = Router(reserved=("count", "search", "upload-url"))
 FILES = f"{API_PREFIX}/files"
 
 
@@ -51,37 +51,42 @@ def count(request: Request, ctx: RequestContext) -> dict[str, int]:
 
 @router.route(f"{FILES}/search")
 def search(request: Request, ctx: RequestContext) -> list[dict[str, object]]:
-    text, file_type, limit = queries.search_query(request.args, get_settings())
-    hits = factory.file_service().search(ctx, text, file_type, limit)
+    query = queries.search_query(request.args, ctx, get_settings())
+    hits = factory.file_service().search(ctx, query)
     return [r.to_search_hit() for r in hits]
 
 
-@router.route(f"{FILES}/<file_id>")
+@router.route(f"{FILES}/<id:file_id>")
 def get_file(request: Request, ctx: RequestContext, file_id: str) -> dict[str, object]:
     return factory.file_service().get(ctx, file_id).to_api()
 
 
-@router.route(f"{FILES}/<file_id>", methods=["DELETE"])
+@router.route(f"{FILES}/<id:file_id>", methods=["DELETE"])
 def delete(request: Request, ctx: RequestContext, file_id: str) -> dict[str, object]:
     return factory.file_service().delete(ctx, file_id).to_api()
 
 
-@router.route(f"{FILES}/<file_id>/content")
+@router.route(f"{FILES}/<id:file_id>/versions")
+def versions(request: Request, ctx: RequestContext, file_id: str) -> list[dict[str, object]]:
+    queries.no_args(request.args)
+    return factory.file_service().versions(ctx, file_id)
+
+
+@router.route(f"{FILES}/<id:file_id>/content")
 def content(request: Request, ctx: RequestContext, file_id: str) -> Response:
-    service, mode = factory.file_service(), request.args.get("redirect")
-    inline = parse_bool(request.args.get("inline"), "inline")
-    redirect_to = parse_bool(mode, "redirect", default=service.redirects_downloads)
-    if mode is None and not redirect_to:
-        return _send(service.open_content(ctx, file_id), inline)
+    service, asked = factory.file_service(), queries.content_query(request.args)
+    redirect_to = service.redirects_downloads if asked.redirect is None else asked.redirect
+    if asked.redirect is None and not redirect_to:
+        return _send(service.open_content(ctx, file_id, version=asked.version), asked.inline)
     base = get_settings().public_base_url or request.host_url.rstrip("/")
-    url, expires = service.download_link(ctx, file_id, base, inline)
+    url, expires = service.download_link(ctx, file_id, base, asked.inline, asked.version)
     if redirect_to:
         return redirect(url, 302)
     stamp = datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z")
     return json_response({"url": url, "expires_at": stamp})
 
 
-@router.route(f"{FILES}/<file_id>/signed", public=True)
+@router.route(f"{FILES}/<id:file_id>/signed", public=True)
 def signed(request: Request, ctx: None, file_id: str) -> Response:
     inline = parse_bool(request.args.get("inline"), "inline")
     return _send(factory.file_service().open_signed(file_id, request.args.to_dict()), inline)

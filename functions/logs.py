@@ -16,7 +16,7 @@ router = Router()
 
 @router.route(f"{API_PREFIX}/logs")
 def list_logs(request: Request, ctx: RequestContext) -> Response:
-    query = queries.log_query(request.args, get_settings())
+    query = queries.log_query(request.args, ctx, get_settings())
     if request.args.get("format") == "jsonl":  # the value was checked by log_query
         limit = query.limit if "limit" in request.args else None
         lines = factory.log_service().export_jsonl(ctx, query, limit)

@@ -16,8 +16,8 @@ router = Router()
 
 @router.route(f"{API_PREFIX}/search")
 def run_search(request: Request, ctx: RequestContext) -> dict[str, object]:
-    text, types, limit = queries.combined_search_query(request.args, get_settings())
-    return factory.search_service().search(ctx, text, types, limit)
+    query = queries.combined_search_query(request.args, ctx, get_settings())
+    return factory.search_service().search(ctx, query)
 
 
 @functions_framework.http

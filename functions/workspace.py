@@ -6,7 +6,7 @@ import functions_framework
 from flask import Request, Response
 
 from functions._http import Router, json_response
-from shared import factory
+from shared import factory, queries
 from shared.context import RequestContext
 from shared.health import health_report
 from shared.routes import API_PREFIX
@@ -17,6 +17,12 @@ router = Router()
 @router.route(API_PREFIX)
 def overview(request: Request, ctx: RequestContext) -> dict[str, object]:
     return factory.workspace_service().overview(ctx)
+
+
+@router.route(f"{API_PREFIX}/usage")
+def usage(request: Request, ctx: RequestContext) -> dict[str, object]:
+    queries.no_args(request.args)
+    return factory.workspace_service().usage(ctx)
 
 
 @router.route(f"{API_PREFIX}/summary")

@@ -23,6 +23,7 @@ from shared.maintenance import Maintenance
 from shared.memory.service import MemoryService
 from shared.metadata.base import MetadataStore
 from shared.oplog import LogService
+from shared.quota import Quota
 from shared.scanning.base import ObjectOpener, Scanner
 from shared.search import SearchService
 from shared.signing import UrlSigner, load_or_create_key
@@ -126,15 +127,22 @@ def authenticator() -> Authenticator:
 
 
 @functools.cache
+def quota() -> Quota:
+    """``WORKSPACE_QUOTA_MB`` over every stored byte (live, kept, in flight)."""
+    return Quota(metadata_store(), get_settings().workspace_quota_bytes)
+
+
+@functools.cache
 def file_service() -> FileService:
     """File operations over the configured backends."""
-    return FileService(get_settings(), blob_store(), metadata_store(), scanner(), signer())
+    return FileService(get_settings(), blob_store(), metadata_store(), scanner(), signer(),
+                       quota())
 
 
 @functools.cache
 def direct_uploads() -> DirectUploads:
     """Signed-URL uploads: ``upload-url``, the finalize handler and their sweep."""
-    return DirectUploads(get_settings(), blob_store(), metadata_store(), scanner())
+    return DirectUploads(get_settings(), blob_store(), metadata_store(), scanner(), quota())
 
 
 @functools.cache
@@ -164,9 +172,9 @@ def search_service() -> SearchService:
 
 @functools.cache
 def workspace_service() -> WorkspaceService:
-    """Workspace summaries."""
+    """Workspace summaries and usage."""
     memory = memory_service()
-    return WorkspaceService(metadata_store(), memory.max_length, memory.length)
+    return WorkspaceService(metadata_store(), memory.max_length, memory.length, quota())
 
 
 @functools.cache
@@ -235,7 +243,7 @@ def reset() -> None:
     """Forget the settings and every built object (tests change the environment)."""
     reset_settings()
     for built in (gcs_objects, blob_store, metadata_store, scanner, signer, authenticator,
-                  file_service, direct_uploads, maintenance, log_service, memory_service,
+                  quota, file_service, direct_uploads, maintenance, log_service, memory_service,
                   search_service, workspace_service, media_service, front_settings,
                   scan_front):
         built.cache_clear()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -35,28 +36,50 @@ def parse_json_object(raw: bytes, content_type: str | None, allowed: set[str],
     return body
 
 
+def encode_json(value: Any) -> bytes:
+    """UTF-8 JSON that never fails: a string no store should hold (a lone surrogate, from
+    data written before the service refused them) is escaped, never a 500."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
 def strict_json(text: str, what: str) -> Any:
-    """Parse RFC 8259 JSON: no NaN/Infinity, no numbers that overflow to infinity, and a
+    """Parse RFC 8259 JSON: no NaN/Infinity, no numbers that overflow to infinity, no lone
+    surrogates (``"\\ud800"`` escapes to a string no store or response can encode), and a
     400 (not a crash) for nesting deep enough to exhaust the parser's recursion."""
     try:
         value = json.loads(text, parse_constant=_reject_constant)
-        _check_finite(value)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"{what} is not valid JSON") from exc
+    _check_values(value, what)
     return value
 
 
-def _check_finite(value: Any) -> None:
+def has_surrogate(text: str) -> bool:
+    """True when ``text`` holds a UTF-16 surrogate: not Unicode text, unencodable as UTF-8."""
+    return _SURROGATE.search(text) is not None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_values(value: Any, what: str) -> None:
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, float) and not math.isfinite(item):
-            raise ValueError("number out of range")
+            raise BadRequest(f"{what} is not valid JSON (a number is out of range)")
+        if isinstance(item, str) and has_surrogate(item):
+            raise BadRequest(f"{what} holds invalid Unicode (a lone surrogate)")
         if isinstance(item, dict):
+            stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)

@@ -113,9 +113,10 @@ class LogEntry:
     details: dict[str, Any]
     agent_id: str | None
     task_id: str | None
+    session_id: str | None = None
 
     def to_api(self) -> dict[str, Any]:
-        """The spec's log JSON."""
+        """The spec's log JSON, plus the session the operation ran in (``X-Session-Id``)."""
         return {
             "id": self.id,
             "timestamp": self.timestamp,
@@ -125,6 +126,7 @@ class LogEntry:
             "details": self.details,
             "agent_id": self.agent_id,
             "task_id": self.task_id,
+            "session_id": self.session_id,
         }
 
 
@@ -149,6 +151,7 @@ class LogQuery:
     resource_id: str | None = None
     agent_id: str | None = None
     task_id: str | None = None
+    session_id: str | None = None
     since: str | None = None
     until: str | None = None
     limit: int = 100
@@ -188,24 +191,72 @@ class BlobFacts:
 
 @dataclass(frozen=True)
 class Reservation:
-    """A path and file id held for an upload in progress (``status: pending``)."""
+    """A path and file id held for an upload in progress (``status: pending``).
+
+    ``slot`` is unique per upload of the file (it names the blob's key); the version the
+    upload becomes is assigned when it is finalized, in commit order (see ``finalize_file``).
+    """
 
     file_id: str
     number: int
-    version: int
+    slot: int
     is_new: bool
     previous_storage_key: str | None
 
 
 @dataclass(frozen=True)
 class Finalization:
-    """What finalizing a reservation writes: the draft, where its bytes are, what they are."""
+    """What finalizing a reservation writes: the draft, where its bytes are, what they are.
+
+    ``expected_version``: the live version the writer saw; another one makes it a 409.
+    """
 
     draft: FileDraft
     reservation: Reservation
     storage_key: str
     storage_path: str
     facts: BlobFacts
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class FileVersion:
+    """One acknowledged version of a file: its bytes are readable until retention ends.
+
+    ``superseded_at`` is when it stopped being live (a newer version, or the file's delete);
+    ``purged`` once the purge deleted its bytes.
+    """
+
+    file_id: str
+    version: int
+    storage_key: str
+    storage_path: str
+    size_bytes: int
+    checksum: str
+    mime_type: str
+    created_at: str
+    created_by: str | None
+    superseded_at: str | None = None
+    purged: bool = False
+
+    def to_api(self, live: bool, kept_until: str | None) -> dict[str, Any]:
+        """The version listing's JSON."""
+        return {"version": self.version, "size_bytes": self.size_bytes,
+                "checksum": self.checksum, "checksum_algorithm": "sha256",
+                "mime_type": self.mime_type, "created_at": self.created_at,
+                "created_by": self.created_by, "live": live,
+                "superseded_at": self.superseded_at, "kept_until": kept_until,
+                "available": not self.purged}
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Bytes a workspace stores: live files, kept versions (older ones and deleted files'
+    until retention ends); the service adds uploads in flight."""
+
+    live_bytes: int = 0
+    kept_bytes: int = 0
+    file_count: int = 0
 
 
 @dataclass(frozen=True)

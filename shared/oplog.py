@@ -6,11 +6,11 @@ the same transaction as the change), so this module only reads.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import replace
 
 from shared.context import RequestContext
+from shared.jsonbody import encode_json
 from shared.metadata.base import MetadataStore
 from shared.models import LogEntry, LogQuery, Page
 
@@ -41,7 +41,7 @@ class LogService:
                 size = EXPORT_PAGE if remaining is None else min(EXPORT_PAGE, remaining)
                 page = self.meta.list_logs(ws.id, replace(query, limit=size, cursor=cursor))
                 for entry in page.items:
-                    yield (json.dumps(entry.to_api(), ensure_ascii=False) + "\n").encode()
+                    yield encode_json(entry.to_api()) + b"\n"
                 if remaining is not None:
                     remaining -= len(page.items)
                 if page.next_cursor is None:

@@ -2,10 +2,18 @@
 
 The HTTP layer hands over its argument multidict as is; every rule about which filters
 exist, how session scoping applies and what a valid limit is lives here.
+
+Session scoping is the same on every listing and search (``/files``, ``/files/count``,
+``/files/search``, ``/search``, ``/logs``): a request with ``X-Session-Id`` sees only that
+session (files under ``/sessions/{id}/``, log entries written in it) unless it names another
+with ``session_id`` or asks for ``include_all_sessions=true``. A session is a filter for one
+user's own convenience, not a security boundary: every session of a workspace belongs to the
+same user, who may always look across them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from shared import validation as v
@@ -18,10 +26,12 @@ from shared.timeutil import parse_query_time
 
 FILE_LIST_ARGS = {"file_type", "tags", "created_by", "path", "session_id",
                   "include_all_sessions", "limit", "cursor"}
+SCOPE_ARGS = {"session_id", "include_all_sessions"}
 LOG_ARGS = {"operation_type", "resource_type", "resource_id", "agent_id", "task_id", "since",
-            "until", "limit", "cursor", "format"}
-SEARCH_ARGS = {"query", "file_type", "limit"}
-COMBINED_SEARCH_ARGS = {"query", "types", "limit"}
+            "until", "limit", "cursor", "format"} | SCOPE_ARGS
+SEARCH_ARGS = {"query", "file_type", "limit"} | SCOPE_ARGS
+COMBINED_SEARCH_ARGS = {"query", "types", "limit"} | SCOPE_ARGS
+CONTENT_ARGS = {"redirect", "inline", "version"}
 LOG_FORMATS = ("json", "jsonl")
 SEARCH_DEFAULT_LIMIT = 10
 
@@ -42,6 +52,11 @@ def _reject_unknown(args: Args, allowed: set[str]) -> None:
         raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}")
 
 
+def no_args(args: Args) -> None:
+    """Routes that take no query parameters refuse any (a typo is never ignored)."""
+    _reject_unknown(args, set())
+
+
 def _single(args: Args, name: str) -> str | None:
     values = args.getlist(name)
     if len(values) > 1:
@@ -49,26 +64,38 @@ def _single(args: Args, name: str) -> str | None:
     return values[0] if values else None
 
 
-def file_query(args: Args, ctx: RequestContext, settings: Settings) -> FileQuery:
-    """Filters for ``GET /files`` and ``/files/count``, with session scoping.
+def session_folder(session_id: str | None) -> str | None:
+    """The folder a session's files live in."""
+    return f"/sessions/{session_id}/" if session_id else None
 
-    A request carrying ``X-Session-Id`` sees that session's folder unless it asks for
-    ``include_all_sessions=true``, names a ``session_id`` or gives an explicit ``path``.
+
+def session_scope(args: Args, ctx: RequestContext, *, explicit_path: bool = False) -> str | None:
+    """The one session a request is limited to, or None for every session.
+
+    ``session_id`` names one; ``include_all_sessions=true`` lifts the ``X-Session-Id``
+    default; so does an explicit ``path`` on ``/files`` (a path is already a choice).
     """
+    session = _single(args, "session_id")
+    all_sessions = v.parse_bool(_single(args, "include_all_sessions"), "include_all_sessions")
+    if session:  # the narrower choice wins over include_all_sessions
+        return v.check_session_id(session)
+    if all_sessions or explicit_path:
+        return None
+    return ctx.session_id
+
+
+def file_query(args: Args, ctx: RequestContext, settings: Settings) -> FileQuery:
+    """Filters for ``GET /files`` and ``/files/count``, with session scoping (see above)."""
     _reject_unknown(args, FILE_LIST_ARGS)
     prefix: str | None = None
     raw_path = _single(args, "path")
     if raw_path:
         prefix = v.check_path_prefix(raw_path)
-    session = _single(args, "session_id")
-    all_sessions = v.parse_bool(_single(args, "include_all_sessions"), "include_all_sessions")
-    if session:
-        session_prefix = f"/sessions/{v.check_session_id(session)}/"
+    session_prefix = session_folder(session_scope(args, ctx, explicit_path=bool(prefix)))
+    if session_prefix:
         if prefix and not prefix.startswith(session_prefix):
             raise BadRequest("path must lie inside the requested session's folder")
         prefix = prefix or session_prefix
-    elif ctx.session_id and not all_sessions and not prefix:
-        prefix = f"/sessions/{ctx.session_id}/"
     return FileQuery(
         file_type=v.check_choice(_single(args, "file_type"), FILE_TYPES, "file_type"),
         tags=v.check_tags(args.getlist("tags")),
@@ -80,27 +107,63 @@ def file_query(args: Args, ctx: RequestContext, settings: Settings) -> FileQuery
     )
 
 
-def search_query(args: Args, settings: Settings) -> tuple[str, str | None, int]:
-    """``(query, file_type, limit)`` for ``GET /files/search``; the words are checked later."""
+@dataclass(frozen=True)
+class SearchQuery:
+    """``GET /files/search`` and ``GET /search``; the words and types are checked later."""
+
+    text: str
+    limit: int
+    session_id: str | None = None
+    file_type: str | None = None
+    types: tuple[str, ...] = ()
+
+
+def search_query(args: Args, ctx: RequestContext, settings: Settings) -> SearchQuery:
+    """``GET /files/search``: words, file type, limit and session scope."""
     _reject_unknown(args, SEARCH_ARGS)
-    return (
-        _single(args, "query") or "",
-        v.check_choice(_single(args, "file_type"), FILE_TYPES, "file_type"),
-        v.parse_limit(_single(args, "limit"), SEARCH_DEFAULT_LIMIT, settings.list_max_limit),
+    return SearchQuery(
+        text=_single(args, "query") or "",
+        limit=v.parse_limit(_single(args, "limit"), SEARCH_DEFAULT_LIMIT,
+                            settings.list_max_limit),
+        session_id=session_scope(args, ctx),
+        file_type=v.check_choice(_single(args, "file_type"), FILE_TYPES, "file_type"),
     )
 
 
-def combined_search_query(args: Args, settings: Settings) -> tuple[str, list[str], int]:
-    """``(query, types, limit)`` for ``GET /search``; types and words are checked later."""
+def combined_search_query(args: Args, ctx: RequestContext, settings: Settings) -> SearchQuery:
+    """``GET /search``: words, types, limit (per type) and session scope."""
     _reject_unknown(args, COMBINED_SEARCH_ARGS)
-    return (
-        _single(args, "query") or "",
-        args.getlist("types"),
-        v.parse_limit(_single(args, "limit"), SEARCH_DEFAULT_LIMIT, settings.list_max_limit),
+    return SearchQuery(
+        text=_single(args, "query") or "",
+        limit=v.parse_limit(_single(args, "limit"), SEARCH_DEFAULT_LIMIT,
+                            settings.list_max_limit),
+        session_id=session_scope(args, ctx),
+        types=tuple(args.getlist("types")),
     )
 
 
-def log_query(args: Args, settings: Settings) -> LogQuery:
+@dataclass(frozen=True)
+class ContentQuery:
+    """``GET /files/{id}/content``: redirect (None: the backend's default), inline, version."""
+
+    redirect: bool | None
+    inline: bool
+    version: int | None
+
+
+def content_query(args: Args) -> ContentQuery:
+    """The content route's parameters, checked."""
+    _reject_unknown(args, CONTENT_ARGS)
+    redirect = _single(args, "redirect")
+    version = _single(args, "version")
+    return ContentQuery(
+        redirect=None if redirect in (None, "") else v.parse_bool(redirect, "redirect"),
+        inline=v.parse_bool(_single(args, "inline"), "inline"),
+        version=v.parse_version(version, "version") if version else None,
+    )
+
+
+def log_query(args: Args, ctx: RequestContext, settings: Settings) -> LogQuery:
     """Filters for ``GET /logs`` (``format`` is checked here and read by the handler)."""
     _reject_unknown(args, LOG_ARGS)
     v.check_choice(_single(args, "format"), LOG_FORMATS, "format")
@@ -116,6 +179,7 @@ def log_query(args: Args, settings: Settings) -> LogQuery:
         resource_id=v.check_actor_id(_single(args, "resource_id"), "resource_id"),
         agent_id=v.check_actor_id(_single(args, "agent_id"), "agent_id"),
         task_id=v.check_actor_id(_single(args, "task_id"), "task_id"),
+        session_id=session_scope(args, ctx),
         since=since,
         until=until,
         limit=v.parse_limit(_single(args, "limit"), settings.list_default_limit,

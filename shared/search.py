@@ -14,6 +14,7 @@ from shared import validation as v
 from shared.context import RequestContext
 from shared.errors import BadRequest
 from shared.metadata.base import SEARCH_CANDIDATE_CAP, MetadataStore
+from shared.queries import SearchQuery, session_folder
 
 TYPES = ("files", "memory", "logs")
 SNIPPET_CHARS = 240
@@ -53,11 +54,13 @@ class SearchService:
     def __init__(self, meta: MetadataStore) -> None:
         self.meta = meta
 
-    def search(self, ctx: RequestContext, query: str | None, types: list[str],
-               limit: int) -> dict[str, Any]:
-        """The spec's response: results per type and a summary of match counts."""
-        text = v.check_query(query)
-        wanted = types or list(TYPES)
+    def search(self, ctx: RequestContext, query: SearchQuery) -> dict[str, Any]:
+        """The spec's response: results per type and a summary of match counts.
+
+        Files and logs are limited to the query's session; memory is the workspace's one
+        shared memory, so it has no session."""
+        text, limit = v.check_query(query.text), query.limit
+        wanted = list(query.types) or list(TYPES)
         unknown = sorted(set(wanted) - set(TYPES))
         if unknown:
             raise BadRequest(f"types must be among: {', '.join(TYPES)}")
@@ -68,7 +71,8 @@ class SearchService:
         results: dict[str, Any] = {}
         summary: dict[str, int] = {}
         if "files" in wanted:
-            hits = self.meta.search_files(ws.id, text, None, SEARCH_CANDIDATE_CAP)
+            hits = self.meta.search_files(ws.id, text, None, SEARCH_CANDIDATE_CAP,
+                                          session_folder(query.session_id))
             results["files"] = [r.to_search_hit() for r in hits[:limit]]
             summary["files_count"] = len(hits)
         if "memory" in wanted:
@@ -76,7 +80,7 @@ class SearchService:
             results["memory"] = {"matches": matches[:limit]}
             summary["memory_matches"] = len(matches)
         if "logs" in wanted:
-            entries = self.meta.search_logs(ws.id, text, SEARCH_CANDIDATE_CAP)
+            entries = self.meta.search_logs(ws.id, text, SEARCH_CANDIDATE_CAP, query.session_id)
             results["logs"] = [e.to_api() for e in entries[:limit]]
             summary["logs_count"] = len(entries)
         return {"query": text, "results": results, "summary": summary, "limit": limit}

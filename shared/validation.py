@@ -27,12 +27,27 @@ _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
 _SESSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _FILE_ID_RE = re.compile(r"file_[0-9]{6,12}")
 _PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # and lone surrogates
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
+
+
+# Bidi controls reorder what a reader sees ("txt.exe" shown as "exe.txt"): refused in
+# free text. Zero-width joiners (U+200D) stay: emoji sequences need them.
+_BIDI = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def _has_control(value: str) -> bool:
     return bool(_CONTROL_RE.search(value))
+
+
+def _has_format_char(value: str) -> bool:
+    """Invisible format characters (Unicode category Cf: bidi controls, zero-width ones,
+    soft hyphens ...): a name holding one does not read as what it is."""
+    return any(unicodedata.category(c) == "Cf" for c in value)
+
+
+def _has_bidi(value: str) -> bool:
+    return not _BIDI.isdisjoint(value)
 
 
 def check_segment(segment: str, what: str) -> str:
@@ -41,6 +56,8 @@ def check_segment(segment: str, what: str) -> str:
         raise BadRequest(f"{what} must not be empty")
     if _has_control(segment):
         raise BadRequest(f"{what} must not contain control characters")
+    if _has_format_char(segment):
+        raise BadRequest(f"{what} must not contain invisible or bidi format characters")
     if "/" in segment or "\\" in segment:
         raise BadRequest(f"{what} must not contain slashes or backslashes")
     if segment in {".", ".."} or segment.strip(". ") == "":
@@ -90,6 +107,8 @@ def check_path_prefix(prefix: str) -> str:
     """A folder prefix for listing: like a path, but ``/`` and a trailing slash are allowed."""
     if prefix == "/":
         return "/"
+    if "//" in prefix:
+        raise BadRequest("path must not contain empty segments")
     checked = check_virtual_path(prefix.rstrip("/") if prefix != "/" else prefix)
     return checked + "/"
 
@@ -123,6 +142,8 @@ def check_description(value: str) -> str:
         raise BadRequest(f"description is longer than {MAX_DESCRIPTION_CHARS} characters")
     if _has_control(value.replace("\n", "").replace("\t", "").replace("\r", "")):
         raise BadRequest("description must not contain control characters")
+    if _has_bidi(value):
+        raise BadRequest("description must not contain bidi control characters")
     return value
 
 
@@ -135,8 +156,9 @@ def check_tags(values: list[str]) -> tuple[str, ...]:
         if not isinstance(tag, str):
             raise BadRequest("tags must be strings")
         tag = unicodedata.normalize("NFC", tag.strip())
-        if not tag or len(tag) > MAX_TAG_CHARS or _has_control(tag):
-            raise BadRequest(f"each tag must be 1-{MAX_TAG_CHARS} printable characters")
+        if not tag or len(tag) > MAX_TAG_CHARS or _has_control(tag) or _has_bidi(tag):
+            raise BadRequest(f"each tag must be 1-{MAX_TAG_CHARS} printable characters "
+                             "(no bidi controls)")
         if tag not in seen:
             seen.append(tag)
     return tuple(seen)
@@ -174,6 +196,13 @@ def parse_bool(raw: str | None, what: str, default: bool = False) -> bool:
     raise BadRequest(f"{what} must be true or false")
 
 
+def parse_version(raw: str, what: str) -> int:
+    """A version number in text (a form field): 0 to 10^12."""
+    if not re.fullmatch(r"[0-9]{1,12}", raw.strip()):
+        raise BadRequest(f"{what} must be a version number")
+    return int(raw)
+
+
 def parse_limit(raw: str | None, default: int, maximum: int) -> int:
     """A page size: an integer from 1 to ``maximum``; out of range is a 400, not a clamp."""
     if raw is None or raw == "":
@@ -197,10 +226,12 @@ def check_choice(raw: str | None, choices: tuple[str, ...], what: str) -> str | 
 
 def check_query(raw: str | None) -> str:
     """A search query: required, non-blank, bounded."""
-    if raw is None or not raw.strip():
+    if raw is None or raw == "":
         raise BadRequest("query is required")
     if len(raw) > MAX_QUERY_CHARS:
         raise BadRequest(f"query is longer than {MAX_QUERY_CHARS} characters")
     if _has_control(raw):
         raise BadRequest("query must not contain control characters")
+    if not raw.strip():
+        raise BadRequest("query is required (it is only white space)")
     return raw.strip()

@@ -8,16 +8,22 @@ from typing import Any
 from shared.context import RequestContext
 from shared.metadata.base import MetadataStore
 from shared.models import FileQuery
+from shared.quota import Quota
 
 
 class WorkspaceService:
     """Counts and timestamps for one user's workspace."""
 
     def __init__(self, meta: MetadataStore, memory_max_length: int,
-                 memory_length: Callable[[str], int]) -> None:
+                 memory_length: Callable[[str], int], quota: Quota) -> None:
         self.meta = meta
         self.memory_max_length = memory_max_length
         self._memory_length = memory_length
+        self.quota = quota
+
+    def usage(self, ctx: RequestContext) -> dict[str, Any]:
+        """``GET /usage``: bytes in live files, kept versions and uploads in flight; quota."""
+        return self.quota.usage(self.meta.get_or_create_workspace(ctx.user_id).id)
 
     def overview(self, ctx: RequestContext) -> dict[str, Any]:
         """The spec's short summary."""

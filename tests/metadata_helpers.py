@@ -41,9 +41,10 @@ def facts(file_type: str = "document") -> BlobFacts:
 
 def entry(op: str = "create", rid: str | None = None, ts: str | None = None,
           agent: str | None = None, task: str | None = None, rtype: str = "file",
-          details: dict[str, Any] | None = None, log_id: str | None = None) -> LogEntry:
+          details: dict[str, Any] | None = None, log_id: str | None = None,
+          session: str | None = None) -> LogEntry:
     return LogEntry(log_id or new_log_id(), ts or utcnow(), op, rtype, rid, details or {},
-                    agent, task)
+                    agent, task, session)
 
 
 def finalize(store: MetadataStore, ws: str, d: FileDraft, r: Any, key: str,
@@ -59,7 +60,7 @@ def put(store: MetadataStore, ws: str, path: str, file_type: str = "document",
     """Reserve and finalize one upload, as ``InlineUpload`` does."""
     d = draft(path, **kw)
     r = store.reserve_file(ws, d, overwrite)
-    return finalize(store, ws, d, r, f"blobs/{r.file_id}/v{r.version}", file_type)[0]
+    return finalize(store, ws, d, r, f"blobs/{r.file_id}/v{r.slot}", file_type)[0]
 
 
 def append_text(text: str) -> Callable[[MemoryDoc], MemoryChange]:
@@ -137,14 +138,15 @@ def build_logs(store: MetadataStore) -> str:
             ts=plus_seconds(base, i // 3), agent=["a1", "a2", None][i % 3],
             task=f"t{i % 5}" if i % 2 else None, rtype="memory" if i % 7 == 0 else "file",
             details={"filename": f"photo {i}.png", "n": i, "big": [1, 2.5, "x"]},
-            log_id=f"log_{(i * 7919) % 1000:04d}"))
+            log_id=f"log_{(i * 7919) % 1000:04d}", session=["s1", None, "s2", "s1"][i % 4]))
     return ws
 
 
 LOG_QUERIES = [
     LogQuery(), LogQuery(operation_type="read"), LogQuery(resource_type="memory"),
     LogQuery(resource_id="file_000002"), LogQuery(agent_id="a1"), LogQuery(task_id="t3"),
-    LogQuery(operation_type="update", agent_id="a2"),
+    LogQuery(operation_type="update", agent_id="a2"), LogQuery(session_id="s1"),
+    LogQuery(session_id="s2", agent_id="a1"),
     LogQuery(since="2024-05-01T10:00:04.000000Z"), LogQuery(until="2024-05-01T10:00:05Z"),
     LogQuery(since="2024-05-01T10:00:02.000000Z", until="2024-05-01T10:00:09.000000Z",
              agent_id="a1", resource_type="file"),

@@ -135,10 +135,12 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
 
 
 def ask(api: Api, user: str, content: bytes, filename: str = "report.txt",
-        **extra: Any) -> dict[str, Any]:
+        session: str | None = None, **extra: Any) -> dict[str, Any]:
     body = {"filename": filename, "size_bytes": len(content), "mime_type": "text/plain", **extra}
-    response = post_json(api, "/files/upload-url", body, user=user,
-                         headers={"X-Agent-Id": "uploader", "X-Task-Id": "t1"})
+    headers = {"X-Agent-Id": "uploader", "X-Task-Id": "t1"}
+    if session:
+        headers["X-Session-Id"] = session
+    response = post_json(api, "/files/upload-url", body, user=user, headers=headers)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -209,7 +211,7 @@ def ws_of(rec: dict[str, Any]) -> str:
 
 
 def test_eicar_is_quarantined_and_never_served(api: Api, stack: Stack, user: str) -> None:
-    ticket = ask(api, user, EICAR, filename="eicar.txt")
+    ticket = ask(api, user, EICAR, filename="eicar.txt", session="chat7")
     assert put(ticket, EICAR).status_code == 200
     wait_for(status_is(api, user, ticket["file_id"], "infected"), "the record to be infected")
 
@@ -229,6 +231,14 @@ def test_eicar_is_quarantined_and_never_served(api: Api, stack: Stack, user: str
                                  if ident(ticket) in n], "incoming to be emptied")
     scans = [e for e in logs(api, user, ticket["file_id"]) if e["operation_type"] == "scan"]
     assert len(scans) == 1 and scans[0]["details"]["verdict"] == "infected"
+    # The finalize function has no request: the session comes from the ticket.
+    assert scans[0]["session_id"] == "chat7"
+    in_session = api.get("/logs?operation_type=scan", user=user,
+                         headers={"X-Session-Id": "chat7"}).get_json()
+    assert [e["resource_id"] for e in in_session] == [ticket["file_id"]]
+    elsewhere = api.get("/logs?operation_type=scan", user=user,
+                        headers={"X-Session-Id": "chat8"}).get_json()
+    assert elsewhere == []
 
 
 def test_the_same_event_three_times_changes_nothing_the_second_time(

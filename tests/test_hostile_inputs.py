@@ -328,6 +328,39 @@ add("post-logs", Case("POST", "/logs", 405, body=b"{}", content_type="applicatio
 add("delete-logs", Case("DELETE", "/logs", 405))
 add("post-summary", Case("POST", "/summary", 405, body=b"{}", content_type="application/json"))
 
+# Invalid Unicode (a lone surrogate escaped in JSON, bytes that are not UTF-8) and invisible
+# or bidi format characters (a name that does not read as what it is): 400, nothing stored.
+SURROGATE_JSON = '{"k": "\\ud800"}'
+add("upload-metadata-lone-surrogate", upload(form(("metadata", SURROGATE_JSON))))
+add("upload-metadata-lone-surrogate-key", upload(form(("metadata", '{"\\udfff": 1}'))))
+for name, text in [("rlo", "invoice\u202etxt.exe"), ("lri", "a\u2066b"), ("lrm", "a\u200eb"),
+                   ("pdi", "a\u2069b")]:
+    add(f"upload-description-bidi-{name}", upload(form(("description", text))))
+    add(f"upload-tag-bidi-{name}", upload(form(("tags", text))))
+for name, text in [("rlo", "invoice\u202etxt.exe"), ("zero-width-space", "a\u200bb.txt"),
+                   ("zero-width-joiner", "a\u200db.txt"), ("soft-hyphen", "a\u00adb.txt"),
+                   ("bom", "\ufeffa.txt"), ("word-joiner", "a\u2060b.txt")]:
+    add(f"upload-part-filename-format-{name}", upload(form(filename=text)))
+    add(f"upload-filename-field-format-{name}", upload(form(("filename", text))))
+    add(f"upload-path-format-{name}", upload(form(("path", "/docs/" + text))))
+JSON_CT = "application/json"
+add("upload-url-lone-surrogate", Case("POST", "/files/upload-url", 400, json.dumps(
+    {"filename": "a.txt", "size_bytes": 3, "mime_type": "text/plain"})[:-1].encode()
+    + b', "description": "\\ud800"}', JSON_CT))
+add("memory-lone-surrogate", Case("POST", "/memory", 400, b'{"content": "a\\udc00b"}',
+                                  JSON_CT))
+add("media-lone-surrogate", Case("POST", "/media", 400, b'{"file": "data:text/plain,\\ud800",'
+                                 b' "return_format": "for_external_api",'
+                                 b' "graph_exec_id": "e1"}', JSON_CT))
+add("search-query-not-utf8", get("/files/search?query=%ED%A0%80"))
+add("logs-agent-not-utf8", get("/logs?agent_id=%FF"))
+add("list-tag-not-utf8", get("/files?tags=%C3%28"))
+# Literal routes under /files/ answer 405 for other methods, never "file not found".
+add("put-files-count", Case("PUT", "/files/count", 405, body=b"x"))
+add("delete-files-search", Case("DELETE", "/files/search", 405))
+add("get-files-upload-url", get("/files/upload-url", 405))
+add("delete-files-upload-url", Case("DELETE", "/files/upload-url", 405))
+
 # The signed-link route with missing or garbage parameters (no bearer token is needed, but
 # none of these carry a valid signature).
 for name, query in [("no-params", ""), ("only-sig", "?sig=abc"),

@@ -188,7 +188,7 @@ def plant_infected_workspace_file() -> str:
     """A file stored while scanning was off (or before a signature update)."""
     settings = get_settings()
     unscanned = FileService(settings, factory.blob_store(), factory.metadata_store(),
-                            DisabledScanner(), factory.signer())
+                            DisabledScanner(), factory.signer(), factory.quota())
     record = unscanned.write_stream(RequestContext("alice"), io.BytesIO(EICAR), "eicar.txt")
     return record.id
 

@@ -237,9 +237,11 @@ def test_documented_file_list_parameters_are_accepted(doc):
 def test_documented_log_parameters_are_accepted(doc):
     samples = {"operation_type": "create", "resource_type": "file", "resource_id": "file_000001",
                "agent_id": "a", "task_id": "t", "since": "2024-01-01T00:00:00Z",
-               "until": "2024-01-02T00:00:00Z", "limit": "5", "cursor": "", "format": "json"}
+               "until": "2024-01-02T00:00:00Z", "limit": "5", "cursor": "", "format": "json",
+               "session_id": "s1", "include_all_sessions": "true"}
     names = query_names(doc, "GET", f"{API_PREFIX}/logs")
-    queries.log_query(MultiDict({name: samples[name] for name in names}), Settings())
+    queries.log_query(MultiDict({name: samples[name] for name in names}), RequestContext("u"),
+                      Settings())
 
 
 def test_limit_bounds_match_the_code(doc):
@@ -410,7 +412,7 @@ def test_upload_download_and_log_special_responses(doc):
     link = resolve(doc, content["responses"]["200"]["content"]["application/json"]["schema"])
     assert set(link["properties"]) == {"url", "expires_at"}
     assert "Location" in content["responses"]["302"]["headers"]
-    assert query_names(doc, "GET", f"{FILES}/{{file_id}}/content") == {"redirect", "inline"}
+    assert query_names(doc, "GET", f"{FILES}/{{file_id}}/content") == queries.CONTENT_ARGS
     logs = operation(doc, "GET", f"{API_PREFIX}/logs")["responses"]["200"]
     assert {"application/json", "application/x-ndjson"} <= set(logs["content"])
     for path in (FILES, f"{API_PREFIX}/logs"):
@@ -536,6 +538,19 @@ def test_every_operation_answers_as_documented(doc, live):
     live.call("GET", f"{FILES}/search", 400)
 
     live.call("GET", one, 200, file_id=file_id)
+    live.call("POST", FILES, 201, **upload_body(b"a lighthouse at night\n", "frame1.txt",
+                                                overwrite="true", expected_version="1"))
+    stale = live.call("POST", FILES, 409, **upload_body(b"lost race\n", "frame1.txt",
+                                                        overwrite="true", expected_version="1"))
+    assert stale.get_json()["current_version"] == 2
+    versions = live.call("GET", f"{one}/versions", 200, file_id=file_id).get_json()
+    assert [v["version"] for v in versions] == [2, 1]
+    live.call("GET", f"{one}/versions", 404, file_id="file_999999")
+    live.call("GET", f"{one}/content", 200, file_id=file_id, query="version=1")
+    live.call("GET", f"{one}/content", 404, file_id=file_id, query="version=7")
+    usage = live.call("GET", f"{API_PREFIX}/usage", 200).get_json()
+    assert usage["live_bytes"] > 0 and usage["kept_bytes"] == 21
+    live.call("GET", f"{API_PREFIX}/usage", 400, query="x=1")
     live.call("GET", one, 404, file_id="file_999999")
     live.call("GET", one, 404, file_id=file_id, user="bob")
     live.call("GET", f"{one}/content", 200, file_id=file_id)

@@ -15,11 +15,11 @@ from typing import Any
 from shared import validation as v
 from shared.context import RequestContext
 from shared.errors import BadRequest
-from shared.jsonbody import get_bool, get_str
+from shared.jsonbody import get_bool, get_int, get_str
 from shared.models import FileDraft
 
 FORM_FIELDS = ("description", "tags", "created_by", "path", "overwrite", "session_id",
-               "metadata", "filename")
+               "metadata", "filename", "expected_version")
 # Fields that decide where the file goes: a change after an early reservation moves it.
 PLACEMENT_FIELDS = frozenset({"path", "filename", "overwrite", "session_id"})
 
@@ -40,6 +40,7 @@ class UploadFields:
     metadata: dict[str, Any] = field(default_factory=dict)
     session_id: str | None = None
     overwrite: bool = False
+    expected_version: int | None = None  # the live version the writer saw (409 otherwise)
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> UploadFields:
@@ -59,6 +60,7 @@ class UploadFields:
             metadata=v.check_metadata_object(body.get("metadata")),
             session_id=v.check_session_id(session_id) if session_id else None,
             overwrite=get_bool(body, "overwrite", False),
+            expected_version=get_int(body, "expected_version"),
         )
 
     def to_draft(self, ctx: RequestContext, part_filename: str = "") -> tuple[FileDraft, bool]:
@@ -99,6 +101,8 @@ class FormFields:
             change: dict[str, Any] = {"tags": v.check_tags(self._tags)}
         elif name == "overwrite":
             change = {"overwrite": v.parse_bool(value, "overwrite")}
+        elif name == "expected_version":
+            change = {"expected_version": v.parse_version(value, "expected_version")}
         elif name == "metadata":
             change = {"metadata": v.check_metadata(value)}
         elif name == "description":

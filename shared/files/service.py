@@ -8,9 +8,10 @@ purged after ``FILE_RETENTION_DAYS`` (``maintenance.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
+from shared import mime
 from shared import validation as v
 from shared.config import Settings
 from shared.context import RequestContext
@@ -20,10 +21,13 @@ from shared.files.multipart import READ_CHUNK, read_form
 from shared.files.upload import InlineUpload, UploadStores, file_entry
 from shared.metadata.base import MetadataStore
 from shared.models import FILE_TYPES, FileQuery, FileRecord, Page, Workspace
+from shared.queries import SearchQuery, session_folder
+from shared.quota import Quota
 from shared.routes import API_PREFIX
 from shared.scanning.base import Scanner
 from shared.signing import UrlSigner
 from shared.storage.base import BlobStore
+from shared.timeutil import plus_seconds, utcnow
 
 MULTIPART_OVERHEAD = 1024 * 1024
 
@@ -40,14 +44,14 @@ class FileService:
     """File operations for one deployment's backends."""
 
     def __init__(self, settings: Settings, blobs: BlobStore, meta: MetadataStore,
-                 scanner: Scanner, signer: UrlSigner | None) -> None:
+                 scanner: Scanner, signer: UrlSigner | None, quota: Quota) -> None:
         self.settings = settings
         self.blobs = blobs
         self.meta = meta
         self.signer = signer
         self.retention_seconds = settings.file_retention_days * 86400
         self.stores = UploadStores(blobs, meta, scanner, settings.max_file_size_bytes,
-                                   self.retention_seconds)
+                                   self.retention_seconds, quota)
 
     # -- helpers ----------------------------------------------------------------------
     def workspace(self, ctx: RequestContext) -> Workspace:
@@ -106,10 +110,41 @@ class FileService:
         """A live file's metadata; 404 for unknown, deleted or other users' ids."""
         return self._live(self.workspace(ctx), file_id)
 
-    def open_content(self, ctx: RequestContext, file_id: str, via: str = "api") -> Content:
-        """The bytes of a ready file, logged as a read; 409 while not ready."""
+    def open_content(self, ctx: RequestContext, file_id: str, via: str = "api",
+                     version: int | None = None) -> Content:
+        """The bytes of a ready file (its live version, or a kept ``version``), logged as a
+        read; 409 while not ready, 404 for a version past its retention."""
         ws = self.workspace(ctx)
-        return self._open(ctx, ws, self._live(ws, file_id), via=via)
+        return self._open(ctx, ws, self._version_view(ws.id, self._live(ws, file_id), version),
+                          via=via)
+
+    def versions(self, ctx: RequestContext, file_id: str) -> list[dict[str, object]]:
+        """A live file's versions, newest first: which is live, which are still kept."""
+        ws = self.workspace(ctx)
+        record = self._live(ws, file_id)
+        out = []
+        for found in self.meta.list_file_versions(ws.id, record.id):
+            kept_until = (plus_seconds(found.superseded_at, self.retention_seconds)
+                          if found.superseded_at else None)
+            out.append(found.to_api(found.version == record.version, kept_until))
+        return out
+
+    def _version_view(self, workspace_id: str, record: FileRecord,
+                      version: int | None) -> FileRecord:
+        """The record as it was at ``version`` (the live one when None or equal)."""
+        self._require_ready(record)
+        if version is None or version == record.version:
+            return record
+        found = self.meta.get_file_version(workspace_id, record.id, version)
+        kept = found is not None and not found.purged and (
+            found.superseded_at is None
+            or utcnow() < plus_seconds(found.superseded_at, self.retention_seconds))
+        if found is None or not kept:
+            raise NotFound("version not found, or no longer kept", version=version)
+        return replace(record, version=found.version, storage_key=found.storage_key,
+                       storage_path=found.storage_path, size_bytes=found.size_bytes,
+                       checksum=found.checksum, mime_type=found.mime_type,
+                       file_type=mime.file_type_of(found.mime_type))
 
     def open_path(self, ctx: RequestContext, path: str, via: str = "api") -> Content:
         """Like ``open_content``, for the live file at a virtual path."""
@@ -141,7 +176,7 @@ class FileService:
         return self.blobs.supports_signed_urls
 
     def download_link(self, ctx: RequestContext, file_id: str, base_url: str,
-                      inline: bool = False) -> tuple[str, int]:
+                      inline: bool = False, version: int | None = None) -> tuple[str, int]:
         """A short-lived URL that serves the file without a bearer token, and its expiry.
 
         GCS issues a V4 signed URL; the local store an HMAC-signed link to
@@ -149,7 +184,7 @@ class FileService:
         a GCS download never passes through the service.
         """
         ws = self.workspace(ctx)
-        record = self._require_ready(self._live(ws, file_id))
+        record = self._version_view(ws.id, self._live(ws, file_id), version)
         ttl = self.settings.download_url_ttl_seconds
         if self.blobs.supports_signed_urls:
             url, expires = self.blobs.signed_download_url(
@@ -172,9 +207,13 @@ class FileService:
         version = self.signer.verify(ws_id, file_id, params.get("v", ""),
                                      params.get("expires", ""), params.get("sig", ""))
         record = self.meta.get_file(ws_id, v.check_file_id(file_id))
-        if record is None or record.is_deleted or record.version != version:
+        if record is None or record.is_deleted:
             raise NotFound("invalid or expired link")
-        return Content(record, self.blobs.open_read(self._require_ready(record).storage_key))
+        try:
+            served = self._version_view(ws_id, record, version)
+        except NotFound as exc:
+            raise NotFound("invalid or expired link") from exc
+        return Content(served, self.blobs.open_read(served.storage_key))
 
     def list(self, ctx: RequestContext, query: FileQuery) -> Page[FileRecord]:
         """One page of live files matching every filter."""
@@ -184,11 +223,11 @@ class FileService:
         """How many live files match."""
         return self.meta.count_files(self.workspace(ctx).id, query)
 
-    def search(self, ctx: RequestContext, query: str, file_type: str | None,
-               limit: int) -> list[FileRecord]:
-        """Ranked search over filename, description and tags."""
-        return self.meta.search_files(self.workspace(ctx).id, v.check_query(query),
-                                      v.check_choice(file_type, FILE_TYPES, "file_type"), limit)
+    def search(self, ctx: RequestContext, query: SearchQuery) -> list[FileRecord]:
+        """Ranked search over filename, description and tags, in the query's session."""
+        return self.meta.search_files(self.workspace(ctx).id, v.check_query(query.text),
+                                      v.check_choice(query.file_type, FILE_TYPES, "file_type"),
+                                      query.limit, session_folder(query.session_id))
 
     # -- delete -----------------------------------------------------------------------
     def delete(self, ctx: RequestContext, file_id: str) -> FileRecord:

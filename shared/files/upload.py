@@ -39,6 +39,7 @@ from shared.models import (
     Reservation,
     Workspace,
 )
+from shared.quota import Quota
 from shared.scanning.base import Scanner, Verdict
 from shared.storage.base import BlobStore, blob_key
 from shared.timeutil import plus_seconds, utcnow
@@ -57,13 +58,14 @@ class UploadStores:
     scanner: Scanner
     max_bytes: int
     retention_seconds: int
+    quota: Quota
 
 
 def file_entry(ctx: RequestContext, op: str, resource_id: str | None,
                details: dict[str, object]) -> LogEntry:
-    """A log entry about a file, attributed to the caller's agent and task."""
+    """A log entry about a file, attributed to the caller's agent, task and session."""
     return LogEntry(new_log_id(), utcnow(), op, "file", resource_id, details,
-                    ctx.agent_id, ctx.task_id)
+                    ctx.agent_id, ctx.task_id, ctx.session_id)
 
 
 class InlineUpload:
@@ -79,6 +81,7 @@ class InlineUpload:
         self._reservation: Reservation | None = None
         self._intent_key: str | None = None  # the key whose purge intent is written
         self._moved = False
+        self._room: int | None = None  # what the quota leaves (None: unlimited)
 
     # -- 1. fields, 3. bytes (the FormHandler side) -------------------------------------------
     def field(self, name: str, value: str) -> None:
@@ -90,6 +93,7 @@ class InlineUpload:
     def file_start(self, filename: str, content_type: str | None = None) -> None:
         """The bytes begin: reserve early where that saves a copy, then open the staging."""
         self._part_filename = filename or ""
+        self._room = self.stores.quota.remaining(self.ws.id)
         key = self._reserve_early()
         self._ingest = Ingest(self.stores.blobs, self.stores.scanner, self.stores.max_bytes,
                               key=key)
@@ -98,6 +102,8 @@ class InlineUpload:
         """The next bytes: digested and staged as they arrive (413 past the cap)."""
         assert self._ingest is not None, "file_data before file_start"
         self._ingest.write(chunk)
+        if self._room is not None and self._ingest.size > self._room:
+            raise self.stores.quota.exceeded()
 
     # -- 2. and 5. reserve ------------------------------------------------------------------
     def _reserve(self, draft: FileDraft, overwrite: bool) -> str:
@@ -105,7 +111,7 @@ class InlineUpload:
         a crash after the bytes land leaves nothing the sweep does not remove."""
         reservation = self.stores.meta.reserve_file(self.ws.id, draft, overwrite)
         self._reservation = reservation
-        key = blob_key(self.ws.id, reservation.file_id, reservation.version, draft.filename)
+        key = blob_key(self.ws.id, reservation.file_id, reservation.slot, draft.filename)
         self.stores.meta.schedule_purge(key, plus_seconds(utcnow(), STALE_UPLOAD_SECONDS))
         self._intent_key = key
         return key
@@ -137,6 +143,7 @@ class InlineUpload:
         draft, overwrite = self.form.fields.to_draft(self.ctx, self._part_filename)
         verdict, facts = self._ingest.finish(draft.filename)
         self._refuse_infected(draft, verdict, facts)
+        self.stores.quota.check(self.ws.id, facts.size_bytes)  # again: others may have landed
         if self._moved:  # a later field moved it: reserve again, then copy
             self._release()
         key = self._reserve(draft, overwrite) if self._reservation is None else self._intent_key
@@ -169,10 +176,11 @@ class InlineUpload:
                                    "filename": draft.filename, "description": draft.description,
                                    "file_type": facts.file_type,
                                    "size_bytes": facts.size_bytes, "path": draft.path,
-                                   "version": reservation.version, "checksum": facts.checksum})
-            record, _orphan = meta.finalize_file(
-                self.ws.id, Finalization(draft, reservation, key, blobs.storage_path(key),
-                                         facts), entry, self.stores.retention_seconds)
+                                   "checksum": facts.checksum})  # the store adds "version"
+            done = Finalization(draft, reservation, key, blobs.storage_path(key), facts,
+                                self.form.fields.expected_version)
+            record, _previous = meta.finalize_file(self.ws.id, done, entry,
+                                                   self.stores.retention_seconds)
         except BaseException as exc:
             landed = self._landed(reservation.file_id, key) if promoted else None
             if landed is None:

@@ -51,7 +51,7 @@ class MemoryService:
 
     def _entry(self, ctx: RequestContext, op: str, details: dict[str, Any]) -> LogEntry:
         return LogEntry(new_log_id(), utcnow(), op, "memory", RESOURCE_ID, details,
-                        ctx.agent_id, ctx.task_id)
+                        ctx.agent_id, ctx.task_id, ctx.session_id)
 
     def length(self, workspace_id: str) -> int:
         """Current memory length (for workspace summaries)."""

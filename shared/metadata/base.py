@@ -18,16 +18,19 @@ candidate set, so SQLite (FTS5) and Firestore (token arrays) answer a query the 
 from __future__ import annotations
 
 import abc
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from shared import text_index
+from shared.errors import Conflict
 from shared.models import (
     FileDraft,
     FileQuery,
     FileRecord,
+    FileVersion,
     Finalization,
     LogEntry,
     LogQuery,
@@ -36,6 +39,7 @@ from shared.models import (
     MemoryVersion,
     Page,
     Reservation,
+    Usage,
     Workspace,
 )
 
@@ -57,6 +61,23 @@ class Doc:
     scope: str
     due_at: str
     token: object
+
+
+def version_purge(workspace_id: str, file_id: str, version: int) -> dict[str, Any]:
+    """The data of a purge entry for a file version's blob (``mark_purged`` reads it)."""
+    return {"workspace_id": workspace_id, "file_id": file_id, "version": version}
+
+
+def check_expected(done: Finalization, live_version: int) -> None:
+    """409 when the writer expected another live version than ``live_version``."""
+    if done.expected_version is not None and done.expected_version != live_version:
+        raise Conflict("the file changed since the expected version",
+                       current_version=live_version, expected_version=done.expected_version)
+
+
+def stamped(entry: LogEntry, version: int) -> LogEntry:
+    """The log entry of a finalize, with the version the commit assigned."""
+    return dataclasses.replace(entry, details={**entry.details, "version": version})
 
 
 def new_log_id() -> str:
@@ -96,14 +117,18 @@ class FileRole(abc.ABC):
     @abc.abstractmethod
     def finalize_file(self, workspace_id: str, done: Finalization, entry: LogEntry,
                       retention_seconds: int) -> tuple[FileRecord, str | None]:
-        """Make ``done.reservation`` ``ready`` and append ``entry``, in one transaction.
+        """Make ``done`` the file's live version and append ``entry``, in one transaction.
 
-        The purge intent of ``done.storage_key`` (see ``schedule_purge``) is dropped in that
-        transaction, unless the blob lost an overwrite race, when it is due at once.
+        Versions are numbered in commit order (the live one + 1), so every finalized upload
+        is a distinct version that was live, and concurrent overwrites form one total order.
+        ``entry.details["version"]`` is set to that number. The new version is kept in the
+        version history; the previous one stays readable until ``retention_seconds`` after
+        it was superseded (its blob is queued for purge then). The purge intent of
+        ``done.storage_key`` is dropped in the same transaction.
 
-        Returns the record and a storage key that is no longer referenced (the previous
-        version, or this upload's own blob if a newer version won the race), which the
-        caller leaves to the purge queue.
+        Raises ``Conflict`` when the file was deleted meanwhile, or when
+        ``done.expected_version`` is set and is not the live version (``current_version``).
+        Returns the record and the previous version's storage key (None for a new file).
         """
 
     @abc.abstractmethod
@@ -128,8 +153,11 @@ class FileRole(abc.ABC):
 
     @abc.abstractmethod
     def search_candidates(self, workspace_id: str, qwords: list[str], file_type: str | None,
-                          cap: int) -> list[FileRecord]:
-        """Live, ready records whose words have every query word as a prefix (unranked)."""
+                          cap: int, path_prefix: str | None = None) -> list[FileRecord]:
+        """Live, ready records whose words have every query word as a prefix (unranked).
+
+        ``path_prefix`` (a folder, ending in '/') limits them to one session's folder; it
+        is applied before ``cap`` so other sessions' files never crowd out this one's."""
 
     @abc.abstractmethod
     def delete_file(self, workspace_id: str, file_id: str, entry: LogEntry,
@@ -150,8 +178,21 @@ class FileRole(abc.ABC):
         """Pending new-file reservations not finalized since ``older_than`` (crashed uploads)."""
 
     @abc.abstractmethod
-    def usage_bytes(self, workspace_id: str) -> int:
-        """The summed size of the workspace's live files (quota accounting)."""
+    def list_file_versions(self, workspace_id: str, file_id: str) -> list[FileVersion]:
+        """Every version of a file, newest first (purged ones say so)."""
+
+    @abc.abstractmethod
+    def get_file_version(self, workspace_id: str, file_id: str,
+                         version: int) -> FileVersion | None:
+        """One version of a file, or None."""
+
+    @abc.abstractmethod
+    def mark_version_purged(self, workspace_id: str, file_id: str, version: int) -> None:
+        """The purge deleted this version's bytes: it is listed, but no longer readable."""
+
+    @abc.abstractmethod
+    def usage(self, workspace_id: str) -> Usage:
+        """Bytes in live files and in kept versions (not yet purged), and the file count."""
 
 
 class LogRole(abc.ABC):
@@ -170,9 +211,10 @@ class LogRole(abc.ABC):
         """How many entries the workspace's log holds."""
 
     @abc.abstractmethod
-    def search_log_candidates(self, workspace_id: str, qwords: list[str],
-                              cap: int) -> list[LogEntry]:
-        """Entries whose words have every query word as a prefix (unranked, newest first)."""
+    def search_log_candidates(self, workspace_id: str, qwords: list[str], cap: int,
+                              session_id: str | None = None) -> list[LogEntry]:
+        """Entries whose words have every query word as a prefix (unranked, newest first),
+        only those written in ``session_id`` when given (filtered before ``cap``)."""
 
 
 class MemoryRole(abc.ABC):
@@ -202,7 +244,7 @@ class MemoryRole(abc.ABC):
 
 
 class DocRole(abc.ABC):
-    """Small keyed documents with optimistic concurrency, and the purge queue on them."""
+    """Small keyed documents with optimistic concurrency."""
 
     @abc.abstractmethod
     def create_doc(self, kind: str, key: str, data: dict[str, Any], scope: str,
@@ -234,24 +276,6 @@ class DocRole(abc.ABC):
     def scoped_docs(self, kind: str, scope: str, limit: int) -> list[Doc]:
         """Docs of ``kind`` in ``scope`` (a workspace id)."""
 
-    # -- the blob purge queue, built on the docs ------------------------------------------
-    def schedule_purge(self, key: str, due: str) -> None:
-        """Record that ``key``'s blob must be deleted at ``due`` unless a record claims it.
-
-        Written before a blob is promoted: ``finalize_file`` removes the entry in the
-        same transaction that makes the record point at the blob. A crash in between
-        leaves a blob that the sweep deletes, never an unregistered one for good.
-        """
-        self.put_doc(PURGE_KIND, key, {}, "", due)
-
-    def due_purges(self, now: str, limit: int) -> list[Doc]:
-        """Purge entries whose time has come (``doc.key`` is the storage key)."""
-        return self.due_docs(PURGE_KIND, now, limit) if limit > 0 else []
-
-    def mark_purged(self, entries: list[Doc]) -> int:
-        """Forget entries whose blobs were deleted (unless rescheduled since); how many."""
-        return sum(self.delete_doc(entry) for entry in entries)
-
 
 class MetadataStore(WorkspaceRole, FileRole, LogRole, MemoryRole, DocRole):
     """Workspaces, file records, the operation log, the memory and keyed documents."""
@@ -266,26 +290,59 @@ class MetadataStore(WorkspaceRole, FileRole, LogRole, MemoryRole, DocRole):
         """What health checks report about this backend."""
         return {"backend": self.name}
 
+    # -- the blob purge queue, built on the keyed docs and the file versions -----------
+    def schedule_purge(self, key: str, due: str) -> None:
+        """Record that ``key``'s blob must be deleted at ``due`` unless a record claims it.
+
+        Written before a blob is promoted: ``finalize_file`` removes the entry in the
+        same transaction that makes the record point at the blob. A crash in between
+        leaves a blob that the sweep deletes, never an unregistered one for good.
+        """
+        self.put_doc(PURGE_KIND, key, {}, "", due)
+
+    def due_purges(self, now: str, limit: int) -> list[Doc]:
+        """Purge entries whose time has come (``doc.key`` is the storage key)."""
+        return self.due_docs(PURGE_KIND, now, limit) if limit > 0 else []
+
+    def mark_purged(self, entries: list[Doc]) -> int:
+        """Forget entries whose blobs were deleted (unless rescheduled since); how many.
+
+        An entry that names a file version (``workspace_id``, ``file_id``, ``version`` in its
+        data) marks that version purged.
+        """
+        forgotten = 0
+        for entry in entries:
+            if not self.delete_doc(entry):
+                continue
+            forgotten += 1
+            data = entry.data
+            if {"workspace_id", "file_id", "version"} <= set(data):
+                self.mark_version_purged(data["workspace_id"], data["file_id"],
+                                         int(data["version"]))
+        return forgotten
+
     # -- search, ranked the same way on every backend ------------------------------------
     def search_files(self, workspace_id: str, query: str, file_type: str | None,
-                     limit: int) -> list[FileRecord]:
+                     limit: int, path_prefix: str | None = None) -> list[FileRecord]:
         """Ranked search over filename, description and tags (see ``shared.text_index``)."""
         qwords = text_index.query_words(query)
         if not qwords:
             return []
         candidates = self.search_candidates(workspace_id, qwords, file_type,
-                                            SEARCH_CANDIDATE_CAP)
+                                            SEARCH_CANDIDATE_CAP, path_prefix)
         ranked = [(_rank(qwords, r), r) for r in candidates]
         hits = sorted(((s, r) for s, r in ranked if s is not None),
                       key=lambda pair: (-pair[0], pair[1].number))
         return [r for _, r in hits[:limit]]
 
-    def search_logs(self, workspace_id: str, query: str, limit: int) -> list[LogEntry]:
+    def search_logs(self, workspace_id: str, query: str, limit: int,
+                    session_id: str | None = None) -> list[LogEntry]:
         """Ranked search over log details, resource id, agent and task ids."""
         qwords = text_index.query_words(query)
         if not qwords:
             return []
-        candidates = self.search_log_candidates(workspace_id, qwords, SEARCH_CANDIDATE_CAP)
+        candidates = self.search_log_candidates(workspace_id, qwords, SEARCH_CANDIDATE_CAP,
+                                                session_id)
         ranked = [(text_index.rank(qwords, [(log_search_text(e), 1.0)]), e)
                   for e in candidates]
         hits = sorted(((s, e) for s, e in ranked if s is not None),

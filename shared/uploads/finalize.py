@@ -126,7 +126,7 @@ class Finalizer:
         return self._promote(obj, ticket, doc, scan.facts)
 
     def _file_key(self, ticket: Ticket) -> str:
-        return blob_key(ticket.workspace_id, ticket.file_id, ticket.version,
+        return blob_key(ticket.workspace_id, ticket.file_id, ticket.slot,
                         ticket.draft.filename)
 
     def _finalized_already(self, ticket: Ticket) -> bool:
@@ -144,18 +144,20 @@ class Finalizer:
                          "file", ticket.file_id, {
                              "filename": draft.filename, "description": draft.description,
                              "file_type": facts.file_type, "size_bytes": facts.size_bytes,
-                             "path": draft.path, "version": ticket.version,
-                             "checksum": facts.checksum, "via": "upload_url"},
-                         ticket.agent_id, ticket.task_id)
+                             "path": draft.path, "checksum": facts.checksum,
+                             "via": "upload_url"},  # the store adds "version"
+                         ticket.agent_id, ticket.task_id, ticket.session_id)
         outcome: dict[str, Any] = {"outcome": "ready", "file_id": ticket.file_id,
                                    "checksum": facts.checksum}
         done = Finalization(draft, ticket.reservation(), key, self.blobs.storage_path(key),
-                            facts)
+                            facts, ticket.expected_version)
         try:
             self.meta.finalize_file(ticket.workspace_id, done, entry, self.retention_seconds)
-        except Conflict:
-            # Deleted while it was uploading: the copy stays queued for purge, nothing is live.
-            outcome["outcome"] = "deleted"
+        except Conflict as refused:
+            # Deleted while it was uploading, or another version landed first when this one
+            # expected a version: the copy stays queued for purge, nothing new is live.
+            stale = "current_version" in refused.extra
+            outcome["outcome"] = "conflict" if stale else "deleted"
         self._cleanup(obj, doc)
         return outcome
 
@@ -173,9 +175,9 @@ class Finalizer:
 
     def _record_infected(self, ref: ObjectRef, size: int, where: str, ticket: Ticket,
                          doc: Doc | None, signature: str) -> dict[str, Any]:
-        entry = self._scan_entry(ref, ticket.file_id, ticket.agent_id, ticket.task_id, {
+        entry = self._scan_entry(ref, ticket.file_id, ticket, {
             "verdict": "infected", "signature": signature, "filename": ticket.draft.filename,
-            "path": ticket.draft.path, "size_bytes": size, "version": ticket.version,
+            "path": ticket.draft.path, "size_bytes": size, "slot": ticket.slot,
             "quarantine": where})
         details = {"verdict": "infected", "signature": signature, "scanned_at": entry.timestamp}
         marked = None
@@ -203,15 +205,14 @@ class Finalizer:
         parsed = parse_incoming(ref.name)
         if ticket is not None:
             details["declared_size"] = ticket.size_bytes
-            entry = self._scan_entry(ref, ticket.file_id, ticket.agent_id, ticket.task_id,
-                                     details)
+            entry = self._scan_entry(ref, ticket.file_id, ticket, details)
             self._log_once(ticket.workspace_id, entry)
             self.meta.release_reservation(ticket.workspace_id, ticket.reservation())
             if doc is not None:
                 self.meta.delete_doc(doc)
         elif parsed is not None and self.meta.get_file(*parsed) is not None:
             # A known workspace (the id names a real record there): tell its owner.
-            self._log_once(parsed[0], self._scan_entry(ref, parsed[1], None, None, details))
+            self._log_once(parsed[0], self._scan_entry(ref, parsed[1], None, details))
         return {"outcome": "unexpected", "reason": reason}
 
     def _resume(self, ref: ObjectRef, ticket: Ticket | None, doc: Doc | None) -> dict[str, Any]:
@@ -228,11 +229,17 @@ class Finalizer:
 
     # -- log entries ----------------------------------------------------------------------
     @staticmethod
-    def _scan_entry(ref: ObjectRef, file_id: str, agent_id: str | None, task_id: str | None,
+    def _scan_entry(ref: ObjectRef, file_id: str, ticket: Ticket | None,
                     details: dict[str, Any]) -> LogEntry:
-        """A scan entry whose id comes from the generation: a retry writes the same one."""
+        """A scan entry whose id comes from the generation: a retry writes the same one.
+
+        Attributed to the agent, task and session that asked for the upload URL, when the
+        ticket is still there to say so."""
         stable = "log_" + hashlib.sha256(ref.id.encode()).hexdigest()[:20]
-        return LogEntry(stable, utcnow(), "scan", "file", file_id, details, agent_id, task_id)
+        if ticket is None:
+            return LogEntry(stable, utcnow(), "scan", "file", file_id, details, None, None)
+        return LogEntry(stable, utcnow(), "scan", "file", file_id, details, ticket.agent_id,
+                        ticket.task_id, ticket.session_id)
 
     def _log_once(self, workspace_id: str, entry: LogEntry) -> None:
         page = self.meta.list_logs(workspace_id, LogQuery(
@@ -247,4 +254,5 @@ class Finalizer:
         self.meta.append_log(ticket.workspace_id, LogEntry(
             new_log_id(), utcnow(), "scan", "file", ticket.file_id,
             {"verdict": "dropped", "reason": "stale event",
-             "generation": event.ref.generation}, ticket.agent_id, ticket.task_id))
+             "generation": event.ref.generation}, ticket.agent_id, ticket.task_id,
+            ticket.session_id))

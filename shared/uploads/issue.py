@@ -23,13 +23,14 @@ from shared.errors import BadRequest, Conflict, PayloadTooLarge, WorkspaceError
 from shared.files.drafts import UploadFields
 from shared.jsonbody import get_int, get_str
 from shared.metadata.base import MetadataStore
-from shared.models import FileDraft, Workspace
+from shared.models import FileDraft, Reservation, Workspace
+from shared.quota import Quota
 from shared.storage.base import LandingZone
 from shared.timeutil import plus_seconds, utcnow
 from shared.uploads.tickets import TICKETS, Ticket, incoming_name
 
 UPLOAD_URL_FIELDS = {"filename", "size_bytes", "mime_type", "description", "tags", "path",
-                     "created_by", "overwrite", "session_id", "metadata"}
+                     "created_by", "overwrite", "session_id", "metadata", "expected_version"}
 TICKET_GRACE_SECONDS = 3600  # an upload started just before expiry may still be arriving
 _TOKEN = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
 _MIME_RE = re.compile(f"{_TOKEN}/{_TOKEN}")
@@ -47,6 +48,7 @@ class UrlRequest:
     overwrite: bool
     size_bytes: int
     mime_type: str
+    expected_version: int | None = None
 
 
 def check_request(ctx: RequestContext, body: dict[str, Any], max_bytes: int) -> UrlRequest:
@@ -61,34 +63,39 @@ def check_request(ctx: RequestContext, body: dict[str, Any], max_bytes: int) -> 
     if size > max_bytes:
         raise PayloadTooLarge(f"file exceeds the {max_bytes // (1024 * 1024)} MiB limit",
                               max_bytes=max_bytes)
-    draft, overwrite = UploadFields.from_json({**body, "filename": filename}).to_draft(ctx)
-    return UrlRequest(draft, overwrite, size, mime_type)
+    fields = UploadFields.from_json({**body, "filename": filename})
+    draft, overwrite = fields.to_draft(ctx)
+    return UrlRequest(draft, overwrite, size, mime_type, fields.expected_version)
 
 
 class UrlIssuer:
     """Reserves the file, writes its ticket and signs the PUT."""
 
-    def __init__(self, settings: Settings, meta: MetadataStore, landing: LandingZone) -> None:
+    def __init__(self, settings: Settings, meta: MetadataStore, landing: LandingZone,
+                 quota: Quota) -> None:
         self.settings = settings
         self.meta = meta
         self.landing = landing
+        self.quota = quota
 
     def issue(self, ctx: RequestContext, ws: Workspace, request: UrlRequest) -> dict[str, Any]:
         """``{file_id, upload_url, method, headers, expires_at, path, version, status}``."""
         draft, overwrite = request.draft, request.overwrite
         size, mime_type = request.size_bytes, request.mime_type
-        self._check_quota(ws.id, size)
+        self.quota.check(ws.id, size)
         reservation = self.meta.reserve_file(ws.id, draft, overwrite)
+        self._check_expected(ws.id, reservation, request.expected_version)
         now = utcnow()
         ttl = self.settings.upload_url_ttl_seconds
         ticket = Ticket(
             workspace_id=ws.id, file_id=reservation.file_id, number=reservation.number,
-            version=reservation.version, is_new=reservation.is_new,
+            slot=reservation.slot, is_new=reservation.is_new,
             previous_storage_key=reservation.previous_storage_key, draft=draft,
             overwrite=overwrite, size_bytes=size, mime_type=mime_type,
             incoming_name=incoming_name(ws.id, reservation.file_id, draft.filename),
             agent_id=ctx.agent_id, task_id=ctx.task_id, created_at=now,
-            expires_at=plus_seconds(now, ttl))
+            expires_at=plus_seconds(now, ttl), expected_version=request.expected_version,
+            session_id=ctx.session_id)
         doc = None
         try:
             doc = self.meta.create_doc(TICKETS, ticket.key, ticket.to_data(), ws.id,
@@ -105,16 +112,18 @@ class UrlIssuer:
             raise
         return {"file_id": reservation.file_id, "upload_url": signed.url, "method": "PUT",
                 "headers": signed.headers, "expires_at": _iso(signed.expires),
-                "path": draft.path, "version": reservation.version, "status": "pending"}
+                "path": draft.path, "version": reservation.slot, "status": "pending"}
 
-    def _check_quota(self, workspace_id: str, size: int) -> None:
-        """Live files plus the declared size of uploads in flight must stay under the quota."""
-        quota = self.settings.workspace_quota_bytes
-        if not quota:
+    def _check_expected(self, workspace_id: str, reservation: Reservation,
+                        expected: int | None) -> None:
+        """Fail fast (409) when the live version is not the expected one; finalize checks
+        again, since another overwrite may land between now and the upload's arrival."""
+        if expected is None:
             return
-        used = self.meta.usage_bytes(workspace_id) + sum(
-            int(doc.data.get("size_bytes", 0))
-            for doc in self.meta.scoped_docs(TICKETS, workspace_id, 1000))
-        if used + size > quota:
-            raise PayloadTooLarge("the workspace quota would be exceeded",
-                                  quota_bytes=quota, used_bytes=used)
+        record = self.meta.get_file(workspace_id, reservation.file_id)
+        live = record.version if record is not None else 0
+        if live != expected:
+            with contextlib.suppress(WorkspaceError):
+                self.meta.release_reservation(workspace_id, reservation)
+            raise Conflict("the file changed since the expected version",
+                           current_version=live, expected_version=expected)

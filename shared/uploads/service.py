@@ -14,6 +14,7 @@ from shared.context import RequestContext
 from shared.errors import ConfigError, NotSupported
 from shared.metadata.base import MetadataStore
 from shared.models import Reservation
+from shared.quota import Quota
 from shared.scanning.base import Scanner
 from shared.storage.base import BlobStore
 from shared.uploads.events import ObjectEvent
@@ -26,13 +27,13 @@ class DirectUploads:
     """Issue URLs, finalize landed objects, sweep: over one deployment's backends."""
 
     def __init__(self, settings: Settings, blobs: BlobStore, meta: MetadataStore,
-                 scanner: Scanner) -> None:
+                 scanner: Scanner, quota: Quota) -> None:
         self.settings = settings
         self.meta = meta
         self.landing = blobs.landing
         self.issuer = self.finalizer = self.sweeper = None
         if self.landing is not None:
-            self.issuer = UrlIssuer(settings, meta, self.landing)
+            self.issuer = UrlIssuer(settings, meta, self.landing, quota)
             self.finalizer = Finalizer(settings, blobs, self.landing, meta, scanner)
             self.sweeper = UploadSweep(self.finalizer, self.landing, meta,
                                        settings.reconcile_after_seconds)

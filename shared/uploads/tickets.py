@@ -15,8 +15,11 @@ from typing import Any
 
 from shared.metadata.base import Doc
 from shared.models import FileDraft, Reservation
+from shared.quota import TICKETS  # the quota counts tickets' bytes as in flight
 
-TICKETS = "upload_tickets"
+__all__ = ["INCOMING_PREFIX", "TICKETS", "Ticket", "incoming_name", "parse_incoming",
+           "ticket_key"]
+
 INCOMING_PREFIX = "incoming/"
 
 
@@ -45,7 +48,7 @@ class Ticket:
     workspace_id: str
     file_id: str
     number: int
-    version: int
+    slot: int
     is_new: bool
     previous_storage_key: str | None
     draft: FileDraft
@@ -57,6 +60,8 @@ class Ticket:
     task_id: str | None
     created_at: str
     expires_at: str
+    expected_version: int | None = None
+    session_id: str | None = None
 
     @property
     def key(self) -> str:
@@ -65,7 +70,7 @@ class Ticket:
 
     def reservation(self) -> Reservation:
         """The reservation ``reserve_file`` made for this upload."""
-        return Reservation(self.file_id, self.number, self.version, self.is_new,
+        return Reservation(self.file_id, self.number, self.slot, self.is_new,
                            self.previous_storage_key)
 
     def to_data(self) -> dict[str, Any]:

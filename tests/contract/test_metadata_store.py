@@ -24,13 +24,14 @@ from shared.errors import Conflict, NotFound
 from shared.metadata.base import MetadataStore
 from shared.metadata.firestore import FirestoreMetadataStore
 from shared.metadata.sqlite import SqliteMetadataStore
-from shared.models import FileQuery, LogQuery, MemoryChange, MemoryDoc
+from shared.models import FileQuery, Finalization, LogQuery, MemoryChange, MemoryDoc, Usage
 from shared.timeutil import plus_seconds, utcnow
 from tests.metadata_helpers import (
     RETENTION,
     append_text,
     draft,
     entry,
+    facts,
     finalize,
     in_threads,
     put,
@@ -124,26 +125,73 @@ class MetadataStoreContract:
         second = put(store, ws, "/doc.txt", overwrite=True, tags=("b",))
         assert (second.id, second.number, second.version) == (first.id, first.number, 2)
         assert second.tags == ("b",) and second.created_at == first.created_at
-        # Two overlapping overwrites: the newer finishes first and stays.
+        # Two overlapping overwrites: versions are numbered in commit order, each one live.
         d3, d4 = draft("/doc.txt", description="three"), draft("/doc.txt", description="four")
         r3 = store.reserve_file(ws, d3, True)
         r4 = store.reserve_file(ws, d4, True)
-        assert (r3.version, r4.version) == (3, 4)
+        assert (r3.slot, r4.slot) == (3, 4)  # distinct slots name distinct blobs
         assert r3.previous_storage_key == second.storage_key
-        rec4, prev = finalize(store, ws, d4, r4, "k4")
-        assert (rec4.version, rec4.description, prev) == (4, "four", second.storage_key)
-        rec3, orphan = finalize(store, ws, d3, r3, "k3")
-        assert (rec3.version, rec3.description, orphan) == (4, "four", "k3")
-        assert "k3" in [d.key for d in store.due_purges(plus_seconds(utcnow(), 1), 100)]
-        assert second.storage_key not in [d.key for d in store.due_purges(utcnow(), 100)]
+        first_done, prev = finalize(store, ws, d4, r4, "k4")
+        assert (first_done.version, first_done.description, prev) == (3, "four",
+                                                                      second.storage_key)
+        last_done, prev = finalize(store, ws, d3, r3, "k3")
+        assert (last_done.version, last_done.description, prev) == (4, "three", "k4")
         assert store.get_file(ws, first.id).version == 4
+        history = store.list_file_versions(ws, first.id)
+        assert [(v.version, v.storage_key) for v in history] == [
+            (4, "k3"), (3, "k4"), (2, second.storage_key), (1, first.storage_key)]
+        assert [v.superseded_at is None for v in history] == [True, False, False, False]
+        now_due = [d.key for d in store.due_purges(plus_seconds(utcnow(), 1), 100)]
+        assert "k4" not in now_due and second.storage_key not in now_due  # kept a while
+        later = plus_seconds(utcnow(), RETENTION + 5)
+        assert {"k4", second.storage_key} <= {d.key for d in store.due_purges(later, 100)}
+        creates = store.list_logs(ws, LogQuery(resource_id=first.id)).items
+        assert sorted(e.details["version"] for e in creates) == [1, 2, 3, 4]  # live ones only
+
+    def test_an_expected_version_that_is_not_live_is_a_conflict(self, store):
+        ws = store.get_or_create_workspace("alice").id
+        put(store, ws, "/e.txt")
+        put(store, ws, "/e.txt", overwrite=True)
+        d = draft("/e.txt")
+        r = store.reserve_file(ws, d, True)
+        done = Finalization(d, r, "late", "local://late", facts(), expected_version=1)
+        with pytest.raises(Conflict) as refused:
+            store.finalize_file(ws, done, entry(), RETENTION)
+        assert refused.value.extra["current_version"] == 2
+        assert store.get_file_by_path(ws, "/e.txt").version == 2
+        assert len(store.list_file_versions(ws, r.file_id)) == 2
+        ok = Finalization(d, r, "on-time", "local://on-time", facts(), expected_version=2)
+        assert store.finalize_file(ws, ok, entry(), RETENTION)[0].version == 3
+
+    def test_versions_are_kept_until_purged_and_counted_in_usage(self, store):
+        ws = store.get_or_create_workspace("alice").id
+        first = put(store, ws, "/u.txt")
+        put(store, ws, "/u.txt", overwrite=True)
+        assert store.usage(ws) == Usage(live_bytes=5, kept_bytes=5, file_count=1)
+        kept = store.get_file_version(ws, first.id, 1)
+        assert kept is not None and kept.superseded_at is not None and not kept.purged
+        due = store.due_purges(plus_seconds(utcnow(), RETENTION + 5), 10)
+        assert [d.key for d in due] == [first.storage_key]
+        assert store.mark_purged(due) == 1
+        assert store.get_file_version(ws, first.id, 1).purged
+        assert store.usage(ws) == Usage(live_bytes=5, kept_bytes=0, file_count=1)
+        gone = store.get_file_by_path(ws, "/u.txt")
+        store.delete_file(ws, gone.id, entry("delete"), RETENTION)
+        assert store.usage(ws) == Usage(live_bytes=0, kept_bytes=5, file_count=0)
+        assert store.get_file_version(ws, first.id, 2).superseded_at is not None
+        assert store.get_file_version(ws, first.id, 9) is None
 
     def test_concurrent_overwrites_get_distinct_versions(self, store, another):
         ws = store.get_or_create_workspace("alice").id
         put(store, ws, "/hot.txt")
         stores = [another() for _ in range(16)]
         results = in_threads(16, lambda i: stores[i].reserve_file(ws, draft("/hot.txt"), True))
-        assert sorted(r.version for r in results) == list(range(2, 18))
+        assert sorted(r.slot for r in results) == list(range(2, 18))
+        done = in_threads(16, lambda i: finalize(stores[i], ws, draft("/hot.txt"), results[i],
+                                                 f"hot-{i}")[0].version)
+        assert sorted(done) == list(range(2, 18))  # every commit a distinct, live version
+        assert [v.version for v in store.list_file_versions(ws, results[0].file_id)] == \
+            list(range(17, 0, -1))
 
     def test_pending_upload_blocks_the_path_until_released(self, store):
         ws = store.get_or_create_workspace("alice").id
@@ -189,13 +237,14 @@ class MetadataStoreContract:
         assert store.get_file(ws, ready.id).status == "ready"
         assert store.count_logs(ws) == 2  # the mark and the good file's create
 
-    def test_usage_counts_live_files(self, store):
+    def test_usage_counts_live_files_and_deleted_ones_until_purged(self, store):
         ws = store.get_or_create_workspace("alice").id
-        assert store.usage_bytes(ws) == 0
+        assert store.usage(ws) == Usage()
         a, _ = put(store, ws, "/a.txt"), put(store, ws, "/b.txt")
-        assert store.usage_bytes(ws) == 10
+        store.reserve_file(ws, draft("/pending.txt"), False)  # no bytes yet
+        assert store.usage(ws) == Usage(live_bytes=10, kept_bytes=0, file_count=3)
         store.delete_file(ws, a.id, entry("delete"), RETENTION)
-        assert store.usage_bytes(ws) == 5
+        assert store.usage(ws) == Usage(live_bytes=5, kept_bytes=5, file_count=2)
 
     # -- memory -------------------------------------------------------------------------
     def test_memory_versions_are_trimmed(self, store):
@@ -293,6 +342,34 @@ class MetadataStoreContract:
         store.schedule_purge("blob", "2027-01-01T00:00:00.000000Z")  # rescheduled since
         assert store.mark_purged(due) == 0
         assert [e.key for e in store.due_purges("2028-01-01T00:00:00.000000Z", 10)] == ["blob"]
+
+    # -- session scope --------------------------------------------------------------------
+    def test_search_scope_is_applied_before_the_candidate_cap(self, store):
+        """Other sessions' matches must not crowd this session's out of the candidates."""
+        ws = store.get_or_create_workspace("scoped").id
+        for i in range(5):
+            put(store, ws, f"/sessions/other/report{i}.txt")
+        mine = put(store, ws, "/sessions/mine/report.txt")
+        put(store, ws, "/sessions/mine2/report.txt")  # a sibling whose name extends "mine"
+        got = store.search_candidates(ws, ["report"], None, 3, "/sessions/mine/")
+        assert [r.id for r in got] == [mine.id]
+        assert len(store.search_candidates(ws, ["report"], None, 3)) == 3
+        assert [r.id for r in store.search_files(ws, "report", None, 10, "/sessions/mine/")] \
+            == [mine.id]
+
+    def test_log_entries_keep_their_session_and_filter_by_it(self, store):
+        ws = store.get_or_create_workspace("scoped").id
+        for _ in range(5):
+            store.append_log(ws, entry(details={"word": "needle"}, session="other"))
+        store.append_log(ws, entry(details={"word": "needle"}, session="mine", log_id="log_m"))
+        store.append_log(ws, entry(details={"word": "needle"}))
+        page = store.list_logs(ws, LogQuery(session_id="mine"))
+        assert [(e.id, e.session_id) for e in page.items] == [("log_m", "mine")]
+        assert len(store.list_logs(ws, LogQuery()).items) == 7
+        assert [e.id for e in store.search_log_candidates(ws, ["needle"], 3, "mine")] \
+            == ["log_m"]
+        assert [e.id for e in store.search_logs(ws, "needle", 10, "mine")] == ["log_m"]
+        assert len(store.search_logs(ws, "needle", 10)) == 7
 
     # -- isolation and maintenance --------------------------------------------------------
     def test_one_user_never_sees_another(self, store):

@@ -15,6 +15,7 @@ guarantees stay those of a transaction:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -23,20 +24,22 @@ from google.cloud import firestore
 
 from shared.cursor import decode_cursor, encode_cursor
 from shared.errors import Conflict, NotFound
-from shared.metadata.base import format_file_id
+from shared.metadata.base import check_expected, format_file_id, stamped, version_purge
 from shared.metadata.firestore import layout as fd
 from shared.metadata.firestore.access import Lost, edge
-from shared.metadata.firestore.query import COLLECTION_GROUP, Query
+from shared.metadata.firestore.query import COLLECTION_GROUP, DESC, Query
 from shared.metadata.firestore.refs import FirestoreBase
 from shared.mime import extension_of
 from shared.models import (
     FileDraft,
     FileQuery,
     FileRecord,
+    FileVersion,
     Finalization,
     LogEntry,
     Page,
     Reservation,
+    Usage,
 )
 from shared.timeutil import plus_seconds, utcnow
 
@@ -101,23 +104,22 @@ class FirestoreFiles(FirestoreBase):
             data = snap.to_dict()
             if data is None or data["deleted_at"] is not None:
                 raise Conflict("the file was deleted while it was being uploaded")
+            check_expected(done, data["version"])
+            version = data["version"] + 1  # commit order: every finalize becomes live
             now = utcnow()
-            batch = self.db.batch()
-            batch.create(log_ref, fd.log_doc(entry))
-            if data["version"] >= done.reservation.version:
-                # A newer overwrite finished first: it stays; this upload's blob is orphaned.
-                self._schedule_purge(batch, done.storage_key, now)
-                self.fs.commit(batch, marker=log_ref)
-                return fd.record(data), done.storage_key
             fields = fd.finalized_fields(
-                done.draft, done.reservation.version, done.storage_key, done.storage_path,
+                done.draft, version, done.storage_key, done.storage_path,
                 done.facts, extension_of(done.draft.filename), data["path"], now)
+            batch = self.db.batch()
             batch.update(ref, fields, option=self.fs.if_unchanged(snap))
+            batch.create(fd.version_ref(ws, done.reservation.file_id, version),
+                         fd.version_doc(done, version, now))
             previous = data["storage_key"] or None
             if previous:
-                self._schedule_purge(batch, previous, plus_seconds(now, retention_seconds))
+                self._supersede(batch, ws, workspace_id, data, now, retention_seconds)
             if previous != done.storage_key:  # the record claims the blob: drop its intent
                 self._drop_purge(batch, done.storage_key)
+            batch.create(log_ref, fd.log_doc(stamped(entry, version)))
             fd.touch(batch, ws, now)
             self.fs.commit(batch, marker=log_ref)
             return fd.record({**data, **fields}), previous
@@ -142,6 +144,14 @@ class FirestoreFiles(FirestoreBase):
             self.fs.commit(batch)
 
         self.fs.optimistic(attempt)
+
+    def _supersede(self, batch: Any, ws: Any, workspace_id: str, data: dict[str, Any],
+                   now: str, retention_seconds: int) -> None:
+        """The record's live version stops being live: kept until retention, then purged."""
+        batch.update(fd.version_ref(ws, data["id"], data["version"]),
+                     {"superseded_at": now, "kept": True})
+        self._schedule_purge(batch, data["storage_key"], plus_seconds(now, retention_seconds),
+                             version_purge(workspace_id, data["id"], data["version"]))
 
     def _free_path(self, batch: Any, ws: Any, data: dict[str, Any]) -> None:
         path_ref = ws.collection("paths").document(fd.key(data["path"]))
@@ -183,12 +193,16 @@ class FirestoreFiles(FirestoreBase):
 
     @edge
     def search_candidates(self, workspace_id: str, qwords: list[str], file_type: str | None,
-                          cap: int) -> list[FileRecord]:
+                          cap: int, path_prefix: str | None = None) -> list[FileRecord]:
         q = (Query(self._files(workspace_id), "files")
              .where("searchable", "==", True)
              .where("tokens", "array_contains", fd.query_token(qwords)).order_by("number"))
-        rows = self.fs.scan(q, lambda row: fd.search_match(row, qwords, file_type), cap, None,
-                            max(1, min(cap, 500)))
+
+        def accept(row: dict[str, Any]) -> bool:
+            return (fd.search_match(row, qwords, file_type)
+                    and fd.in_prefix(row["path"], path_prefix))
+
+        rows = self.fs.scan(q, accept, cap, None, max(1, min(cap, 500)))
         return [fd.record(r) for r in rows]
 
     @edge
@@ -209,8 +223,7 @@ class FirestoreFiles(FirestoreBase):
             batch.update(ref, changes, option=self.fs.if_unchanged(snap))
             self._free_path(batch, ws, data)
             if data["storage_key"]:
-                self._schedule_purge(batch, data["storage_key"],
-                                     plus_seconds(now, retention_seconds))
+                self._supersede(batch, ws, workspace_id, data, now, retention_seconds)
             batch.create(log_ref, fd.log_doc(entry))
             fd.touch(batch, ws, now)
             self.fs.commit(batch, marker=log_ref)
@@ -254,7 +267,29 @@ class FirestoreFiles(FirestoreBase):
                 for r in rows]
 
     @edge
-    def usage_bytes(self, workspace_id: str) -> int:
-        q = Query(self._files(workspace_id), "files").where("live", "==", True)
-        result = q.build().sum("size_bytes").get(**self.fs.read)
-        return int(result[0][0].value or 0)
+    def list_file_versions(self, workspace_id: str, file_id: str) -> list[FileVersion]:
+        q = (Query(self._ws(workspace_id).collection("versions"), "versions")
+             .where("file_id", "==", file_id).order_by("version", DESC))
+        return [fd.file_version(s.to_dict()) for s in self.fs.stream(q.build())]
+
+    @edge
+    def get_file_version(self, workspace_id: str, file_id: str,
+                         version: int) -> FileVersion | None:
+        data = self.fs.get(fd.version_ref(self._ws(workspace_id), file_id, version))
+        return fd.file_version(data) if data else None
+
+    @edge
+    def mark_version_purged(self, workspace_id: str, file_id: str, version: int) -> None:
+        with contextlib.suppress(gexc.NotFound):
+            fd.version_ref(self._ws(workspace_id), file_id, version).update(
+                {"purged": True, "kept": False}, **self.fs.write)
+
+    @edge
+    def usage(self, workspace_id: str) -> Usage:
+        live = Query(self._files(workspace_id), "files").where("live", "==", True).build()
+        totals = live.sum("size_bytes", alias="bytes").count(alias="files").get(**self.fs.read)
+        values = {agg.alias: agg.value for agg in totals[0]}
+        kept = (Query(self._ws(workspace_id).collection("versions"), "versions")
+                .where("kept", "==", True).build().sum("size_bytes").get(**self.fs.read))
+        return Usage(int(values.get("bytes") or 0), int(kept[0][0].value or 0),
+                     int(values.get("files") or 0))

@@ -9,6 +9,7 @@ Layout (one subtree per workspace, so every query is scoped to one user by const
     workspaces/{ws}/memory_versions/{v:012d}  one kept version
     workspaces/{ws}/paths/{key(path)}         file_id: exists only while a live file holds it
     workspaces/{ws}/files/{file_id}           the record, plus live/searchable/facets/tokens
+    workspaces/{ws}/versions/{id}_{v:012d}    one version of a file (kept: superseded, unpurged)
     workspaces/{ws}/logs/{id}                 one log entry, plus facets/tokens
     {kind}/{key(key)}                         a keyed doc: key, data_json, scope, due_at
                                               (upload_tickets, scan_locks, purge_queue)
@@ -39,6 +40,8 @@ from shared.models import (
     FileDraft,
     FileQuery,
     FileRecord,
+    FileVersion,
+    Finalization,
     LogEntry,
     LogQuery,
 )
@@ -46,7 +49,7 @@ from shared.timeutil import format_ts, parse_ts
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,255}")
 # Log filters, most selective first: the first one given is the one Firestore applies.
-_LOG_FACETS = (("resource_id", "i"), ("task_id", "k"), ("agent_id", "a"),
+_LOG_FACETS = (("resource_id", "i"), ("task_id", "k"), ("session_id", "s"), ("agent_id", "a"),
                ("operation_type", "o"), ("resource_type", "r"))
 
 
@@ -184,6 +187,29 @@ def query_token(qwords: list[str]) -> str:
     return max(qwords, key=len)[: text_index.PREFIX_MAX]
 
 
+def version_ref(ws: Any, file_id: str, version: int) -> Any:
+    """Where one version of a file is recorded."""
+    return ws.collection("versions").document(f"{doc_id(file_id)}_{version:012d}")
+
+
+def version_doc(done: Finalization, version: int, now: str) -> dict[str, Any]:
+    """A new live version's document."""
+    return {"file_id": done.reservation.file_id, "version": version,
+            "storage_key": done.storage_key, "storage_path": done.storage_path,
+            "size_bytes": done.facts.size_bytes, "checksum": done.facts.checksum,
+            "mime_type": done.facts.mime_type, "created_at": now,
+            "created_by": done.draft.created_by, "superseded_at": None, "purged": False,
+            "kept": False}
+
+
+def file_version(data: dict[str, Any]) -> FileVersion:
+    """A version document as a ``FileVersion``."""
+    return FileVersion(data["file_id"], data["version"], data["storage_key"],
+                       data["storage_path"], data["size_bytes"], data["checksum"],
+                       data["mime_type"], data["created_at"], data["created_by"],
+                       data["superseded_at"], data["purged"])
+
+
 # -- logs -------------------------------------------------------------------------------
 def log_doc(entry: LogEntry) -> dict[str, Any]:
     """A log entry as a document."""
@@ -191,7 +217,7 @@ def log_doc(entry: LogEntry) -> dict[str, Any]:
         "id": entry.id, "ts": entry.timestamp, "operation_type": entry.operation_type,
         "resource_type": entry.resource_type, "resource_id": entry.resource_id,
         "details_json": json.dumps(entry.details, ensure_ascii=False),
-        "agent_id": entry.agent_id, "task_id": entry.task_id,
+        "agent_id": entry.agent_id, "task_id": entry.task_id, "session_id": entry.session_id,
         "facets": [f"{tag}:{getattr(entry, name)}" for name, tag in _LOG_FACETS
                    if getattr(entry, name) is not None],
         "tokens": text_index.index_tokens([log_search_text(entry)]),
@@ -208,7 +234,7 @@ def log_entry(data: dict[str, Any]) -> LogEntry:
     """A log document as a ``LogEntry``."""
     return LogEntry(data["id"], data["ts"], data["operation_type"], data["resource_type"],
                     data["resource_id"], json.loads(data["details_json"]), data["agent_id"],
-                    data["task_id"])
+                    data["task_id"], data.get("session_id"))
 
 
 # -- list queries -----------------------------------------------------------------------

@@ -49,13 +49,14 @@ class FirestoreLog(FirestoreBase):
         return self.fs.count(self._log_query(workspace_id))
 
     @edge
-    def search_log_candidates(self, workspace_id: str, qwords: list[str],
-                              cap: int) -> list[LogEntry]:
+    def search_log_candidates(self, workspace_id: str, qwords: list[str], cap: int,
+                              session_id: str | None = None) -> list[LogEntry]:
         q = (self._log_query(workspace_id).where("tokens", "array_contains",
                                                  fd.query_token(qwords))
              .order_by("ts", DESC).order_by("id", DESC))
 
         def accept(row: dict[str, Any]) -> bool:
-            return text_index.matches(qwords, [log_search_text(fd.log_entry(row))])
+            return ((session_id is None or row.get("session_id") == session_id)
+                    and text_index.matches(qwords, [log_search_text(fd.log_entry(row))]))
 
         return [fd.log_entry(r) for r in self.fs.scan(q, accept, cap, None, max(1, min(cap, 500)))]

@@ -44,9 +44,10 @@ class FirestoreBase:
     def _keyed(self, kind: str, key: str) -> Any:
         return self.db.collection(kind).document(fd.key(key))
 
-    def _schedule_purge(self, batch: Any, storage_key: str, due_at: str) -> None:
+    def _schedule_purge(self, batch: Any, storage_key: str, due_at: str,
+                        data: dict[str, Any] | None = None) -> None:
         batch.set(self._keyed(PURGE_KIND, storage_key),
-                  fd.keyed_fields(storage_key, {}, "", due_at))
+                  fd.keyed_fields(storage_key, data or {}, "", due_at))
 
     def _drop_purge(self, batch: Any, storage_key: str) -> None:
         batch.delete(self._keyed(PURGE_KIND, storage_key))

@@ -19,7 +19,7 @@ from typing import Any
 
 from shared.errors import BackendUnavailable
 from shared.metadata.base import PURGE_KIND, log_search_text
-from shared.metadata.sqlite.schema import DB_NAME, FILE_COLUMNS, SCHEMA, record_of
+from shared.metadata.sqlite.schema import DB_NAME, FILE_COLUMNS, migrate, record_of
 from shared.models import FileRecord, LogEntry
 
 
@@ -31,7 +31,7 @@ class SqliteBase:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         try:
-            self._conn().executescript(SCHEMA)
+            migrate(self._conn())
         except sqlite3.OperationalError as exc:
             raise BackendUnavailable(f"cannot open metadata database: {exc}") from exc
 
@@ -82,10 +82,12 @@ class SqliteBase:
     def _insert_log(self, conn: sqlite3.Connection, workspace_id: str, entry: LogEntry) -> None:
         seq = conn.execute(
             "INSERT INTO logs (id, workspace_id, ts, operation_type, resource_type,"
-            " resource_id, details, agent_id, task_id) VALUES (?,?,?,?,?,?,?,?,?) RETURNING seq",
+            " resource_id, details, agent_id, task_id, session_id)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING seq",
             (entry.id, workspace_id, entry.timestamp, entry.operation_type,
              entry.resource_type, entry.resource_id,
-             json.dumps(entry.details, ensure_ascii=False), entry.agent_id, entry.task_id),
+             json.dumps(entry.details, ensure_ascii=False), entry.agent_id, entry.task_id,
+             entry.session_id),
         ).fetchone()[0]
         conn.execute("INSERT INTO logs_fts (rowid, text) VALUES (?, ?)",
                      (seq, log_search_text(entry)))
@@ -97,8 +99,9 @@ class SqliteBase:
             " data = excluded.data, scope = excluded.scope, due_at = excluded.due_at,"
             " rev = rev + 1", (kind, key, json.dumps(data), scope, due_at))
 
-    def _schedule_purge(self, conn: sqlite3.Connection, key: str, due: str) -> None:
-        self._put_doc(conn, PURGE_KIND, key, {}, "", due)
+    def _schedule_purge(self, conn: sqlite3.Connection, key: str, due: str,
+                        data: dict[str, Any] | None = None) -> None:
+        self._put_doc(conn, PURGE_KIND, key, data or {}, "", due)
 
     def _drop_purge(self, conn: sqlite3.Connection, key: str) -> None:
         conn.execute("DELETE FROM docs WHERE kind = ? AND key = ?", (PURGE_KIND, key))

@@ -14,18 +14,32 @@ from typing import Any
 
 from shared.cursor import decode_cursor, encode_cursor
 from shared.errors import Conflict, NotFound
-from shared.metadata.base import format_file_id, search_text
+from shared.metadata.base import (
+    check_expected,
+    format_file_id,
+    search_text,
+    stamped,
+    version_purge,
+)
 from shared.metadata.sqlite.connection import SqliteBase
-from shared.metadata.sqlite.schema import FILE_COLUMNS, fts_match, prefix_bounds, record_of
+from shared.metadata.sqlite.schema import (
+    FILE_COLUMNS,
+    file_version_of,
+    fts_match,
+    prefix_bounds,
+    record_of,
+)
 from shared.mime import extension_of
 from shared.models import (
     FileDraft,
     FileQuery,
     FileRecord,
+    FileVersion,
     Finalization,
     LogEntry,
     Page,
     Reservation,
+    Usage,
 )
 from shared.timeutil import plus_seconds, utcnow
 
@@ -73,35 +87,53 @@ class SqliteFiles(SqliteBase):
 
     def finalize_file(self, workspace_id: str, done: Finalization, entry: LogEntry,
                       retention_seconds: int) -> tuple[FileRecord, str | None]:
-        reservation = done.reservation
+        file_id = done.reservation.file_id
         now = utcnow()
         with self._write() as conn:
             row = conn.execute(
                 "SELECT rowid, version, storage_key, deleted_at FROM files"
-                " WHERE workspace_id = ? AND id = ?", (workspace_id, reservation.file_id),
+                " WHERE workspace_id = ? AND id = ?", (workspace_id, file_id),
             ).fetchone()
             if row is None or row["deleted_at"] is not None:
                 raise Conflict("the file was deleted while it was being uploaded")
-            orphan: str | None = done.storage_key
-            if row["version"] >= reservation.version:
-                # A newer overwrite finished first: it stays; this upload's blob is orphaned.
-                self._schedule_purge(conn, done.storage_key, now)
-            else:
-                self._write_version(conn, row["rowid"], done, now)
-                self._drop_purge(conn, done.storage_key)
-                orphan = row["storage_key"] or None
-                if orphan:
-                    self._schedule_purge(conn, orphan, plus_seconds(now, retention_seconds))
-                self._touch(conn, workspace_id, now)
-            self._insert_log(conn, workspace_id, entry)
-            record = self._get(conn, workspace_id, reservation.file_id)
+            check_expected(done, row["version"])
+            version = row["version"] + 1  # commit order: every finalize becomes live
+            self._write_version(conn, row["rowid"], done, version, now)
+            self._add_version(conn, workspace_id, done, version, now)
+            self._drop_purge(conn, done.storage_key)
+            previous = row["storage_key"] or None
+            if previous:
+                self._supersede(conn, workspace_id, file_id, row["version"], previous,
+                                now, retention_seconds)
+            self._touch(conn, workspace_id, now)
+            self._insert_log(conn, workspace_id, stamped(entry, version))
+            record = self._get(conn, workspace_id, file_id)
             assert record is not None
-            return record, orphan
+            return record, previous
+
+    @staticmethod
+    def _add_version(conn: sqlite3.Connection, workspace_id: str, done: Finalization,
+                     version: int, now: str) -> None:
+        conn.execute(
+            "INSERT INTO file_versions (workspace_id, file_id, version, storage_key,"
+            " storage_path, size_bytes, checksum, mime_type, created_at, created_by)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (workspace_id, done.reservation.file_id, version, done.storage_key,
+             done.storage_path, done.facts.size_bytes, done.facts.checksum,
+             done.facts.mime_type, now, done.draft.created_by))
+
+    def _supersede(self, conn: sqlite3.Connection, workspace_id: str, file_id: str,
+                   version: int, storage_key: str, now: str, retention_seconds: int) -> None:
+        """``version`` stops being live: kept until retention ends, then its blob purged."""
+        conn.execute("UPDATE file_versions SET superseded_at = ? WHERE workspace_id = ?"
+                     " AND file_id = ? AND version = ?", (now, workspace_id, file_id, version))
+        self._schedule_purge(conn, storage_key, plus_seconds(now, retention_seconds),
+                             version_purge(workspace_id, file_id, version))
 
     @staticmethod
     def _write_version(conn: sqlite3.Connection, rowid: int, done: Finalization,
-                       now: str) -> None:
-        """The record becomes ``ready`` at ``done``'s version, re-indexed (tags, search)."""
+                       version: int, now: str) -> None:
+        """The record becomes ``ready`` at ``version``, re-indexed (tags, search)."""
         draft, facts = done.draft, done.facts
         conn.execute(
             "UPDATE files SET filename = ?, description = ?, tags = ?, created_by = ?,"
@@ -111,7 +143,7 @@ class SqliteFiles(SqliteBase):
             (draft.filename, draft.description, json.dumps(list(draft.tags)),
              draft.created_by, json.dumps(draft.metadata), done.storage_key, done.storage_path,
              facts.mime_type, facts.file_type, extension_of(draft.filename), facts.size_bytes,
-             facts.checksum, done.reservation.version, now, rowid),
+             facts.checksum, version, now, rowid),
         )
         conn.execute("DELETE FROM file_tags WHERE file_rowid = ?", (rowid,))
         conn.executemany("INSERT INTO file_tags VALUES (?, ?)", [(rowid, t) for t in draft.tags])
@@ -184,7 +216,7 @@ class SqliteFiles(SqliteBase):
         return int(self._read(f"SELECT COUNT(*) FROM files WHERE {where}", params)[0][0])
 
     def search_candidates(self, workspace_id: str, qwords: list[str], file_type: str | None,
-                          cap: int) -> list[FileRecord]:
+                          cap: int, path_prefix: str | None = None) -> list[FileRecord]:
         sql = (
             f"SELECT {FILE_COLUMNS} FROM files WHERE rowid IN"
             " (SELECT rowid FROM files_fts WHERE files_fts MATCH ?)"
@@ -194,6 +226,9 @@ class SqliteFiles(SqliteBase):
         if file_type:
             sql += " AND file_type = ?"
             params.append(file_type)
+        if path_prefix and path_prefix != "/":
+            sql += " AND path >= ? AND path < ?"
+            params += prefix_bounds(path_prefix)
         return [record_of(r) for r in self._read(sql + " LIMIT ?", [*params, cap])]
 
     def delete_file(self, workspace_id: str, file_id: str, entry: LogEntry,
@@ -201,8 +236,8 @@ class SqliteFiles(SqliteBase):
         now = utcnow()
         with self._write() as conn:
             row = conn.execute(
-                "SELECT rowid, storage_key FROM files WHERE workspace_id = ? AND id = ?"
-                " AND deleted_at IS NULL", (workspace_id, file_id),
+                "SELECT rowid, storage_key, version FROM files WHERE workspace_id = ?"
+                " AND id = ? AND deleted_at IS NULL", (workspace_id, file_id),
             ).fetchone()
             if row is None:
                 raise NotFound("file not found")
@@ -210,8 +245,8 @@ class SqliteFiles(SqliteBase):
                          (now, now, row["rowid"]))
             conn.execute("DELETE FROM files_fts WHERE rowid = ?", (row["rowid"],))
             if row["storage_key"]:
-                self._schedule_purge(conn, row["storage_key"],
-                                     plus_seconds(now, retention_seconds))
+                self._supersede(conn, workspace_id, file_id, row["version"],
+                                row["storage_key"], now, retention_seconds)
             self._insert_log(conn, workspace_id, entry)
             self._touch(conn, workspace_id, now)
             record = self._get(conn, workspace_id, file_id)
@@ -241,7 +276,26 @@ class SqliteFiles(SqliteBase):
         return [(r["workspace_id"], Reservation(r["id"], r["number"], 1, True, None))
                 for r in rows]
 
-    def usage_bytes(self, workspace_id: str) -> int:
-        rows = self._read("SELECT COALESCE(SUM(size_bytes), 0) FROM files"
-                          " WHERE workspace_id = ? AND deleted_at IS NULL", (workspace_id,))
-        return int(rows[0][0])
+    def list_file_versions(self, workspace_id: str, file_id: str) -> list[FileVersion]:
+        rows = self._read("SELECT * FROM file_versions WHERE workspace_id = ? AND file_id = ?"
+                          " ORDER BY version DESC", (workspace_id, file_id))
+        return [file_version_of(r) for r in rows]
+
+    def get_file_version(self, workspace_id: str, file_id: str,
+                         version: int) -> FileVersion | None:
+        rows = self._read("SELECT * FROM file_versions WHERE workspace_id = ? AND file_id = ?"
+                          " AND version = ?", (workspace_id, file_id, version))
+        return file_version_of(rows[0]) if rows else None
+
+    def mark_version_purged(self, workspace_id: str, file_id: str, version: int) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE file_versions SET purged = 1 WHERE workspace_id = ?"
+                         " AND file_id = ? AND version = ?", (workspace_id, file_id, version))
+
+    def usage(self, workspace_id: str) -> Usage:
+        live = self._read("SELECT COALESCE(SUM(size_bytes), 0), COUNT(*) FROM files"
+                          " WHERE workspace_id = ? AND deleted_at IS NULL", (workspace_id,))[0]
+        kept = self._read("SELECT COALESCE(SUM(size_bytes), 0) FROM file_versions"
+                          " WHERE workspace_id = ? AND purged = 0"
+                          " AND superseded_at IS NOT NULL", (workspace_id,))[0]
+        return Usage(int(live[0]), int(kept[0]), int(live[1]))

@@ -13,7 +13,8 @@ from shared.metadata.sqlite.connection import SqliteBase
 from shared.metadata.sqlite.schema import fts_match, log_of
 from shared.models import LogEntry, LogQuery, Page
 
-_EQUALITY = ("operation_type", "resource_type", "resource_id", "agent_id", "task_id")
+_EQUALITY = ("operation_type", "resource_type", "resource_id", "agent_id", "task_id",
+             "session_id")
 
 
 class SqliteLog(SqliteBase):
@@ -54,11 +55,12 @@ class SqliteLog(SqliteBase):
         return int(self._read("SELECT COUNT(*) FROM logs WHERE workspace_id = ?",
                               (workspace_id,))[0][0])
 
-    def search_log_candidates(self, workspace_id: str, qwords: list[str],
-                              cap: int) -> list[LogEntry]:
+    def search_log_candidates(self, workspace_id: str, qwords: list[str], cap: int,
+                              session_id: str | None = None) -> list[LogEntry]:
+        session = " AND session_id = ?" if session_id else ""
         rows = self._read(
             "SELECT * FROM logs WHERE seq IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)"
-            " AND workspace_id = ? ORDER BY seq DESC LIMIT ?",
-            (fts_match(qwords), workspace_id, cap),
+            f" AND workspace_id = ?{session} ORDER BY seq DESC LIMIT ?",
+            [fts_match(qwords), workspace_id, *([session_id] if session_id else []), cap],
         )
         return [log_of(r) for r in rows]

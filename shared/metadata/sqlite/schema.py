@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from shared.models import FileRecord, LogEntry, MemoryVersion
+from shared.models import FileRecord, FileVersion, LogEntry, MemoryVersion
 
 DB_NAME = ".workspace.sqlite3"
 
@@ -54,6 +54,23 @@ CREATE UNIQUE INDEX IF NOT EXISTS files_live_path
     ON files (workspace_id, path) WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS files_ws_number ON files (workspace_id, number);
 CREATE INDEX IF NOT EXISTS files_pending ON files (status, updated_at);
+CREATE TABLE IF NOT EXISTS file_versions (
+    workspace_id TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    storage_key TEXT NOT NULL,
+    storage_path TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    checksum TEXT NOT NULL,
+    mime_type TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT,
+    superseded_at TEXT,
+    purged INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (workspace_id, file_id, version)
+);
+CREATE INDEX IF NOT EXISTS file_versions_kept
+    ON file_versions (workspace_id, purged, superseded_at);
 CREATE TABLE IF NOT EXISTS file_tags (
     file_rowid INTEGER NOT NULL,
     tag TEXT NOT NULL,
@@ -72,7 +89,8 @@ CREATE TABLE IF NOT EXISTS logs (
     resource_id TEXT,
     details TEXT NOT NULL,
     agent_id TEXT,
-    task_id TEXT
+    task_id TEXT,
+    session_id TEXT
 );
 CREATE INDEX IF NOT EXISTS logs_ws_ts ON logs (workspace_id, ts DESC, id DESC);
 CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts
@@ -106,6 +124,27 @@ CREATE INDEX IF NOT EXISTS docs_due ON docs (kind, due_at);
 CREATE INDEX IF NOT EXISTS docs_scope ON docs (kind, scope);
 """
 
+# Columns added after the first release: (table, column, type). ``CREATE TABLE IF NOT
+# EXISTS`` leaves an older file's tables as they were, so these are added by ``migrate``.
+ADDED_COLUMNS = (("logs", "session_id", "TEXT"),)
+AFTER_MIGRATION = """
+CREATE INDEX IF NOT EXISTS logs_ws_session ON logs (workspace_id, session_id, ts DESC, id DESC);
+"""
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database written by an older release up to ``SCHEMA`` (idempotent)."""
+    conn.executescript(SCHEMA)
+    for table, column, kind in ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            try:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            except sqlite3.OperationalError as exc:  # another process migrated first
+                if "duplicate column" not in str(exc):
+                    raise
+    conn.executescript(AFTER_MIGRATION)
+
 FILE_COLUMNS = (
     "id, workspace_id, number, filename, path, session_id, description, tags, created_by, "
     "metadata, storage_key, storage_path, mime_type, file_type, file_extension, size_bytes, "
@@ -129,12 +168,19 @@ def record_of(row: sqlite3.Row) -> FileRecord:
     )
 
 
+def file_version_of(row: sqlite3.Row) -> FileVersion:
+    """A ``file_versions`` row as a ``FileVersion``."""
+    return FileVersion(row["file_id"], row["version"], row["storage_key"], row["storage_path"],
+                       row["size_bytes"], row["checksum"], row["mime_type"], row["created_at"],
+                       row["created_by"], row["superseded_at"], bool(row["purged"]))
+
+
 def log_of(row: sqlite3.Row) -> LogEntry:
     """A ``logs`` row as a ``LogEntry``."""
     return LogEntry(id=row["id"], timestamp=row["ts"], operation_type=row["operation_type"],
                     resource_type=row["resource_type"], resource_id=row["resource_id"],
                     details=json.loads(row["details"]), agent_id=row["agent_id"],
-                    task_id=row["task_id"])
+                    task_id=row["task_id"], session_id=row["session_id"])
 
 
 def version_of(row: sqlite3.Row) -> MemoryVersion:
