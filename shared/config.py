@@ -41,6 +41,7 @@ class Settings:
     auth_jwks_url: str = ""
     auth_issuer: str = ""
     auth_audience: str = ""
+    auth_jwks_timeout_seconds: int = 5
     firebase_project_id: str = ""
     cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     signing_secret: str = ""
@@ -108,6 +109,8 @@ class Settings:
             auth_jwks_url=env.str("AUTH_JWKS_URL"),
             auth_issuer=env.str("AUTH_ISSUER"),
             auth_audience=env.str("AUTH_AUDIENCE"),
+            auth_jwks_timeout_seconds=env.int("AUTH_JWKS_TIMEOUT_SECONDS", 5, minimum=1,
+                                              maximum=60),
             firebase_project_id=env.str("FIREBASE_PROJECT_ID"),
             cors_allowed_origins=_origins(env, "CORS_ALLOWED_ORIGINS"),
             signing_secret=env.str("SIGNING_SECRET"),
