@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--no-clamd", action="store_true", help="never start a local clamd")
     args = parser.parse_args(argv)
+    # Users' data is private to this account: the database (and its -wal/-shm), blobs,
+    # staging files, the signing key, media exec dirs and clamd's files are created 0600
+    # and 0700 whichever module creates them (the stores also set their modes explicitly).
+    os.umask(0o077)
     configure_logging()
     settings = get_settings()
     factory.blob_store(), factory.metadata_store()  # fail now on a bad backend config
