@@ -142,7 +142,7 @@ class LocalServer(ManagedProcess):
     root = Path(__file__).resolve().parent.parent
 
     def __init__(self, workdir: str | os.PathLike[str], env: dict[str, str],
-                 threads: int = 32) -> None:
+                 threads: int = 64) -> None:
         super().__init__(workdir)
         self._env, self.threads = env, threads
 

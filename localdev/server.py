@@ -12,16 +12,19 @@ import argparse
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import functions_framework
 from gunicorn.app.base import BaseApplication
+from gunicorn.http.errors import ParseException
 
 from localdev.clamd import ClamdProcess, clamd_answers
+from localdev.http_worker import GuardedWorker, Limits
 from shared import factory
 from shared.config import get_settings
+from shared.errors import BadRequest
 from shared.logging_config import configure_logging
 from shared.routes import ROUTES, function_for
 
@@ -37,6 +40,32 @@ def _not_found(environ: dict[str, Any], start_response: Callable[..., Any]) -> l
     return [body]
 
 
+class _ClientBody:
+    """``wsgi.input`` whose read errors from gunicorn's parser (a malformed chunked body) are
+    the client's fault, a 400, instead of an unhandled error in the function (a 500)."""
+
+    _READS = frozenset({"read", "readline", "readlines", "read1", "readinto"})
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._stream, name)
+        if name not in self._READS:
+            return attr
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            except ParseException as exc:
+                raise BadRequest(f"malformed request body: {exc}") from exc
+
+        return guarded
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+
 def build_app() -> WsgiApp:
     """One WSGI app serving every function under its route prefix.
 
@@ -48,6 +77,8 @@ def build_app() -> WsgiApp:
             for name in {route.function for route in ROUTES}}
 
     def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("wsgi.input") is not None:
+            environ["wsgi.input"] = _ClientBody(environ["wsgi.input"])
         name = function_for(environ.get("PATH_INFO", ""))
         app = apps.get(name) if name else None
         return (app or _not_found)(environ, start_response)
@@ -90,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=64)
     parser.add_argument("--no-clamd", action="store_true", help="never start a local clamd")
     args = parser.parse_args(argv)
     # Users' data is private to this account: the database (and its -wal/-shm), blobs,
@@ -103,9 +134,13 @@ def main(argv: list[str] | None = None) -> None:
     clamd = None if args.no_clamd else _maybe_start_clamd()
     log.info("serving on http://%s:%d (storage %s, auth %s)", args.host, args.port,
              settings.workspace_storage_dir, settings.auth_mode)
+    limits = Limits(header_timeout=settings.http_header_timeout_seconds,
+                    idle_timeout=settings.http_idle_timeout_seconds,
+                    min_rate=settings.http_min_bytes_per_second)
     try:
         _Gunicorn(build_app(), {
-            "bind": f"{args.host}:{args.port}", "workers": 1, "worker_class": "gthread",
+            "bind": f"{args.host}:{args.port}", "workers": 1,
+            "worker_class": GuardedWorker.configured(limits),
             "threads": args.threads, "timeout": 0, "graceful_timeout": 5,
             "accesslog": "-", "loglevel": "warning",
         }).run()
