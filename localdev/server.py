@@ -2,8 +2,10 @@
 
 Each function is built with functions-framework's ``create_app`` (exactly what Cloud
 Functions runs) and mounted under its prefix from ``shared.routes.ROUTES``, the same routing a
-load balancer does in production. ``python -m localdev.server`` serves it with gunicorn and,
-unless ``CLAMAV_SERVICE_ENABLED=false`` or a clamd already answers, starts a local clamd.
+load balancer does in production. ``python -m localdev.server`` serves it with gunicorn
+(``localdev.http_worker``) and, unless ``CLAMAV_SERVICE_ENABLED=false``, scans with a private
+clamd on a free port, or with the one ``CLAMAV_SERVICE_PORT`` names once it has shown that it
+detects the project's test signature.
 """
 
 from __future__ import annotations
@@ -20,10 +22,16 @@ import functions_framework
 from gunicorn.app.base import BaseApplication
 from gunicorn.http.errors import ParseException
 
-from localdev.clamd import ClamdProcess, clamd_answers
+from localdev.clamd import (
+    TEST_SIGNATURE,
+    ClamdNotTrusted,
+    ClamdProcess,
+    check_test_signature,
+    clamd_answers,
+)
 from localdev.http_worker import GuardedWorker, Limits
 from shared import factory
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.errors import BadRequest
 from shared.logging_config import configure_logging
 from shared.routes import ROUTES, function_for
@@ -99,20 +107,34 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
-def _maybe_start_clamd() -> ClamdProcess | None:
-    settings = get_settings()
+def _clamd_for_this_run(settings: Settings) -> ClamdProcess | None:
+    """The clamd this server scans with: a private one on a free port unless
+    ``CLAMAV_SERVICE_PORT`` is set; a clamd already answering on a given port is used only
+    once it proves it detects the project's test signature."""
     if not settings.clamav_service_enabled:
         log.warning("VIRUS SCANNING IS DISABLED (CLAMAV_SERVICE_ENABLED=false)")
         return None
     host, port = settings.clamav_service_host, settings.clamav_service_port
-    if clamd_answers(host, port):
-        log.info("using the clamd already answering on %s:%d", host, port)
-        return None
-    if host not in {"localhost", "127.0.0.1"}:
-        raise SystemExit(f"clamd at {host}:{port} does not answer")
+    local = host in {"localhost", "127.0.0.1"}
+    if settings.clamav_port_explicit or not local:
+        if clamd_answers(host, port):
+            try:
+                check_test_signature(host, port)
+            except ClamdNotTrusted as exc:
+                raise SystemExit(f"localdev.server: {exc}") from exc
+            log.info("using the clamd already answering on %s:%d (it detects %s)", host,
+                     port, TEST_SIGNATURE)
+            return None
+        if not local:
+            raise SystemExit(f"clamd at {host}:{port} does not answer")
     workdir = Path(settings.workspace_storage_dir) / ".clamd"
-    clamd = ClamdProcess(workdir, port=port, max_file_mb=settings.max_file_size_mb).start()
-    log.info("started clamd on 127.0.0.1:%d (pid %d)", port, clamd.proc.pid if clamd.proc else 0)
+    clamd = ClamdProcess(workdir, port=port if settings.clamav_port_explicit else None,
+                         max_file_mb=settings.max_file_size_mb).start()
+    os.environ["CLAMAV_SERVICE_HOST"] = "127.0.0.1"
+    os.environ["CLAMAV_SERVICE_PORT"] = str(clamd.port)
+    factory.reset()  # the settings now name this clamd's port
+    log.info("started a private clamd on 127.0.0.1:%d (pid %d)", clamd.port,
+             clamd.proc.pid if clamd.proc else 0)
     return clamd
 
 
@@ -129,11 +151,19 @@ def main(argv: list[str] | None = None) -> None:
     # and 0700 whichever module creates them (the stores also set their modes explicitly).
     os.umask(0o077)
     configure_logging()
+    clamd = None if args.no_clamd else _clamd_for_this_run(get_settings())
     settings = get_settings()
-    factory.blob_store(), factory.metadata_store()  # fail now on a bad backend config
-    clamd = None if args.no_clamd else _maybe_start_clamd()
-    log.info("serving on http://%s:%d (storage %s, auth %s)", args.host, args.port,
-             settings.workspace_storage_dir, settings.auth_mode)
+    try:
+        factory.blob_store(), factory.metadata_store()  # fail now on a bad backend config
+    except BaseException:
+        if clamd:
+            clamd.stop()
+        raise
+    scanner = ("scanning disabled" if not settings.clamav_service_enabled
+               else f"scanner {settings.clamav_service_url}" if settings.clamav_service_url
+               else f"clamd {settings.clamav_service_host}:{settings.clamav_service_port}")
+    log.info("serving on http://%s:%d (storage %s, auth %s, %s)", args.host, args.port,
+             settings.workspace_storage_dir, settings.auth_mode, scanner)
     limits = Limits(header_timeout=settings.http_header_timeout_seconds,
                     idle_timeout=settings.http_idle_timeout_seconds,
                     min_rate=settings.http_min_bytes_per_second)

@@ -35,6 +35,7 @@ class Settings:
     clamav_service_enabled: bool = True
     clamav_service_host: str = "localhost"
     clamav_service_port: int = 3310
+    clamav_port_explicit: bool = False
     clamav_timeout_seconds: int = 120
     auth_mode: str = "jwks"
     auth_dev_secret: str = ""
@@ -107,6 +108,8 @@ class Settings:
             media_gcs_bucket_name=env.str("MEDIA_GCS_BUCKET_NAME"),
             metadata_backend=metadata_backend,
             clamav_service_enabled=env.bool("CLAMAV_SERVICE_ENABLED", True),
+            # The local server starts a private clamd on a free port unless a port is given.
+            clamav_port_explicit=bool(env.str("CLAMAV_SERVICE_PORT")),
             auth_mode=auth_mode,
             auth_dev_secret=env.str("AUTH_DEV_SECRET"),
             auth_jwks_url=env.str("AUTH_JWKS_URL"),
