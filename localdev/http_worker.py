@@ -189,11 +189,12 @@ class GuardedWorker(ThreadWorker):
         conn.close()
 
     def murder_pending(self) -> None:
-        """Also close connections whose request head is late (408 when it had begun)."""
+        """Also close connections whose request head is late (408 when it had begun), and
+        when the worker stops, every connection whose head is not in yet."""
         super().murder_pending()
         now = time.monotonic()
         for conn, deadline in list(self.heading.items()):
-            if deadline <= now:
+            if deadline <= now or not self.alive:
                 answer = json_error(408, "Request Timeout", "the request head took longer "
                                     f"than {self.limits.header_timeout:g} s") if conn.head else b""
                 self._drop(conn, answer)
