@@ -4,23 +4,46 @@ ClamAV's signature CDN is unreachable from these machines, so the database direc
 ``clamav/test-signatures.ndb`` (detects EICAR) plus any official database Debian's
 ``clamav`` package left in ``/var/lib/clamav``. clamd runs in its own process group and is
 stopped through it (``ManagedProcess``): never pkill.
+
+``check_test_signature`` is how the local server decides whether to trust a clamd it did not
+start: anything can answer PING on a port (a fake that says OK to everything let EICAR be
+stored, and parallel runs attached to each other's clamd), so the daemon must prove it has
+the project's signature by detecting the EICAR test string as ``TEST_SIGNATURE``.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
 from pathlib import Path
 
 from localdev.process import ManagedProcess, free_port
+from shared.errors import WorkspaceError
+from shared.scanning.clamd import ClamdScanner
 
-__all__ = ["ClamdProcess", "clamd_answers", "find_clamd", "free_port"]
+__all__ = [
+    "TEST_SIGNATURE",
+    "ClamdNotTrusted",
+    "ClamdProcess",
+    "check_test_signature",
+    "clamd_answers",
+    "find_clamd",
+    "free_port",
+]
 
 HERE = Path(__file__).resolve().parent
 TEST_SIGNATURES = HERE / "clamav" / "test-signatures.ndb"
 OFFICIAL_DB_DIR = Path("/var/lib/clamav")
 OFFICIAL_SUFFIXES = {".cvd", ".cld", ".cud"}
+TEST_SIGNATURE = "Workspace.Test.EICAR.UNOFFICIAL"
+# The EICAR test string, in two halves so that no file in the repository holds it whole.
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+class ClamdNotTrusted(RuntimeError):
+    """The daemon on a port does not detect the project's test signature."""
 
 
 def find_clamd() -> str | None:
@@ -37,6 +60,24 @@ def clamd_answers(host: str, port: int, timeout: float = 1.0) -> bool:
             return sock.recv(16).startswith(b"PONG")
     except OSError:
         return False
+
+
+def check_test_signature(host: str, port: int, timeout: float = 10.0) -> None:
+    """Scan the EICAR test string through the service's own clamd client; ``ClamdNotTrusted``
+    unless the verdict is FOUND naming ``TEST_SIGNATURE``."""
+    where = f"{host}:{port}"
+    try:
+        verdict = ClamdScanner(host, port, timeout).scan_stream(io.BytesIO(EICAR))
+    except WorkspaceError as exc:
+        raise ClamdNotTrusted(f"the clamd at {where} could not scan the test file "
+                              f"({exc.message})") from exc
+    if not verdict.infected or verdict.signature != TEST_SIGNATURE:
+        found = f"found {verdict.signature}" if verdict.infected else "said it is clean"
+        raise ClamdNotTrusted(
+            f"the clamd at {where} {found} for the EICAR test file; a clamd loaded with "
+            f"localdev/clamav/test-signatures.ndb reports {TEST_SIGNATURE}. Refusing to use "
+            f"it: unset CLAMAV_SERVICE_PORT to start a private clamd, or point it at one "
+            f"that has the project's test signature")
 
 
 class ClamdProcess(ManagedProcess):

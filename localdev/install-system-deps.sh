@@ -1,23 +1,38 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the service needs on a fresh machine: clamd (clamav-daemon)
 # and libmagic (python-magic's MIME sniffing). Does nothing when both are already present.
+#
+# No check pipes into a reader that can stop early (`cmd | grep -q`): under pipefail the
+# writer then dies of SIGPIPE (exit 141) whenever the match comes before its last write, and
+# the check fails at random. Checks capture the output first, then test it.
+# tests/test_setup_scripts.py runs the checks in a loop and scans every script for the pattern.
 set -euo pipefail
 
 have_clamd() { command -v clamd >/dev/null 2>&1 || [ -x /usr/sbin/clamd ]; }
-have_magic() { ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1'; }
+have_magic() {
+  local cache
+  cache="$(ldconfig -p 2>/dev/null)" || return 1
+  [[ "$cache" == *libmagic.so.1* ]]
+}
 
-if have_clamd && have_magic; then
-  exit 0
+install_system_deps() {
+  if have_clamd && have_magic; then
+    return 0
+  fi
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || {
+      echo "need root or sudo to apt-get install clamav-daemon libmagic1" >&2; return 1; }
+    sudo="sudo"
+  fi
+  echo "Installing clamav-daemon and libmagic1 from Debian's packages..."
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    clamav-daemon clamdscan libmagic1 >/dev/null
+  have_clamd && have_magic
+}
+
+# Sourced (by the tests), only the functions are defined.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  install_system_deps
 fi
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to apt-get install clamav-daemon libmagic1" >&2; exit 1; }
-  SUDO="sudo"
-fi
-
-echo "Installing clamav-daemon and libmagic1 from Debian's packages..."
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-  clamav-daemon clamdscan libmagic1 >/dev/null
-have_clamd && have_magic

@@ -132,7 +132,9 @@ class ManagedProcess:
 
 
 class LocalServer(ManagedProcess):
-    """``python -m localdev.server`` (every function, no clamd of its own) with ``env``.
+    """``python -m localdev.server`` (every function) with ``env``; with ``own_clamd`` it picks
+    its clamd as ``make run`` does (a private one, or a checked one on a given port),
+    otherwise it uses the ``CLAMAV_SERVICE_PORT`` it is given as is.
 
     Tests and benchmarks run real server processes through this, ready once ``/healthz``
     answers.
@@ -142,9 +144,9 @@ class LocalServer(ManagedProcess):
     root = Path(__file__).resolve().parent.parent
 
     def __init__(self, workdir: str | os.PathLike[str], env: dict[str, str],
-                 threads: int = 32) -> None:
+                 threads: int = 64, own_clamd: bool = False) -> None:
         super().__init__(workdir)
-        self._env, self.threads = env, threads
+        self._env, self.threads, self.own_clamd = env, threads, own_clamd
 
     @property
     def url(self) -> str:
@@ -152,8 +154,8 @@ class LocalServer(ManagedProcess):
         return f"http://{self.host_port}"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "localdev.server", "--no-clamd",
-                "--threads", str(self.threads)]
+        clamd = [] if self.own_clamd else ["--no-clamd"]
+        return [sys.executable, "-m", "localdev.server", *clamd, "--threads", str(self.threads)]
 
     def env(self) -> dict[str, str]:
         return {**self._env, "PORT": str(self.port)}

@@ -2,8 +2,10 @@
 
 Each function is built with functions-framework's ``create_app`` (exactly what Cloud
 Functions runs) and mounted under its prefix from ``shared.routes.ROUTES``, the same routing a
-load balancer does in production. ``python -m localdev.server`` serves it with gunicorn and,
-unless ``CLAMAV_SERVICE_ENABLED=false`` or a clamd already answers, starts a local clamd.
+load balancer does in production. ``python -m localdev.server`` serves it with gunicorn
+(``localdev.http_worker``) and, unless ``CLAMAV_SERVICE_ENABLED=false``, scans with a private
+clamd on a free port, or with the one ``CLAMAV_SERVICE_PORT`` names once it has shown that it
+detects the project's test signature.
 """
 
 from __future__ import annotations
@@ -12,16 +14,25 @@ import argparse
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import functions_framework
 from gunicorn.app.base import BaseApplication
+from gunicorn.http.errors import ParseException
 
-from localdev.clamd import ClamdProcess, clamd_answers
+from localdev.clamd import (
+    TEST_SIGNATURE,
+    ClamdNotTrusted,
+    ClamdProcess,
+    check_test_signature,
+    clamd_answers,
+)
+from localdev.http_worker import GuardedWorker, Limits
 from shared import factory
-from shared.config import get_settings
+from shared.config import Settings, get_settings
+from shared.errors import BadRequest
 from shared.logging_config import configure_logging
 from shared.routes import ROUTES, function_for
 
@@ -37,6 +48,32 @@ def _not_found(environ: dict[str, Any], start_response: Callable[..., Any]) -> l
     return [body]
 
 
+class _ClientBody:
+    """``wsgi.input`` whose read errors from gunicorn's parser (a malformed chunked body) are
+    the client's fault, a 400, instead of an unhandled error in the function (a 500)."""
+
+    _READS = frozenset({"read", "readline", "readlines", "read1", "readinto"})
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._stream, name)
+        if name not in self._READS:
+            return attr
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            except ParseException as exc:
+                raise BadRequest(f"malformed request body: {exc}") from exc
+
+        return guarded
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+
 def build_app() -> WsgiApp:
     """One WSGI app serving every function under its route prefix.
 
@@ -48,6 +85,8 @@ def build_app() -> WsgiApp:
             for name in {route.function for route in ROUTES}}
 
     def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("wsgi.input") is not None:
+            environ["wsgi.input"] = _ClientBody(environ["wsgi.input"])
         name = function_for(environ.get("PATH_INFO", ""))
         app = apps.get(name) if name else None
         return (app or _not_found)(environ, start_response)
@@ -68,20 +107,34 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
-def _maybe_start_clamd() -> ClamdProcess | None:
-    settings = get_settings()
+def _clamd_for_this_run(settings: Settings) -> ClamdProcess | None:
+    """The clamd this server scans with: a private one on a free port unless
+    ``CLAMAV_SERVICE_PORT`` is set; a clamd already answering on a given port is used only
+    once it proves it detects the project's test signature."""
     if not settings.clamav_service_enabled:
         log.warning("VIRUS SCANNING IS DISABLED (CLAMAV_SERVICE_ENABLED=false)")
         return None
     host, port = settings.clamav_service_host, settings.clamav_service_port
-    if clamd_answers(host, port):
-        log.info("using the clamd already answering on %s:%d", host, port)
-        return None
-    if host not in {"localhost", "127.0.0.1"}:
-        raise SystemExit(f"clamd at {host}:{port} does not answer")
+    local = host in {"localhost", "127.0.0.1"}
+    if settings.clamav_port_explicit or not local:
+        if clamd_answers(host, port):
+            try:
+                check_test_signature(host, port)
+            except ClamdNotTrusted as exc:
+                raise SystemExit(f"localdev.server: {exc}") from exc
+            log.info("using the clamd already answering on %s:%d (it detects %s)", host,
+                     port, TEST_SIGNATURE)
+            return None
+        if not local:
+            raise SystemExit(f"clamd at {host}:{port} does not answer")
     workdir = Path(settings.workspace_storage_dir) / ".clamd"
-    clamd = ClamdProcess(workdir, port=port, max_file_mb=settings.max_file_size_mb).start()
-    log.info("started clamd on 127.0.0.1:%d (pid %d)", port, clamd.proc.pid if clamd.proc else 0)
+    clamd = ClamdProcess(workdir, port=port if settings.clamav_port_explicit else None,
+                         max_file_mb=settings.max_file_size_mb).start()
+    os.environ["CLAMAV_SERVICE_HOST"] = "127.0.0.1"
+    os.environ["CLAMAV_SERVICE_PORT"] = str(clamd.port)
+    factory.reset()  # the settings now name this clamd's port
+    log.info("started a private clamd on 127.0.0.1:%d (pid %d)", clamd.port,
+             clamd.proc.pid if clamd.proc else 0)
     return clamd
 
 
@@ -90,18 +143,34 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=64)
     parser.add_argument("--no-clamd", action="store_true", help="never start a local clamd")
     args = parser.parse_args(argv)
+    # Users' data is private to this account: the database (and its -wal/-shm), blobs,
+    # staging files, the signing key, media exec dirs and clamd's files are created 0600
+    # and 0700 whichever module creates them (the stores also set their modes explicitly).
+    os.umask(0o077)
     configure_logging()
+    clamd = None if args.no_clamd else _clamd_for_this_run(get_settings())
     settings = get_settings()
-    factory.blob_store(), factory.metadata_store()  # fail now on a bad backend config
-    clamd = None if args.no_clamd else _maybe_start_clamd()
-    log.info("serving on http://%s:%d (storage %s, auth %s)", args.host, args.port,
-             settings.workspace_storage_dir, settings.auth_mode)
+    try:
+        factory.blob_store(), factory.metadata_store()  # fail now on a bad backend config
+    except BaseException:
+        if clamd:
+            clamd.stop()
+        raise
+    scanner = ("scanning disabled" if not settings.clamav_service_enabled
+               else f"scanner {settings.clamav_service_url}" if settings.clamav_service_url
+               else f"clamd {settings.clamav_service_host}:{settings.clamav_service_port}")
+    log.info("serving on http://%s:%d (storage %s, auth %s, %s)", args.host, args.port,
+             settings.workspace_storage_dir, settings.auth_mode, scanner)
+    limits = Limits(header_timeout=settings.http_header_timeout_seconds,
+                    idle_timeout=settings.http_idle_timeout_seconds,
+                    min_rate=settings.http_min_bytes_per_second)
     try:
         _Gunicorn(build_app(), {
-            "bind": f"{args.host}:{args.port}", "workers": 1, "worker_class": "gthread",
+            "bind": f"{args.host}:{args.port}", "workers": 1,
+            "worker_class": GuardedWorker.configured(limits),
             "threads": args.threads, "timeout": 0, "graceful_timeout": 5,
             "accesslog": "-", "loglevel": "warning",
         }).run()

@@ -7,6 +7,7 @@ reservations. In the cloud the same ``Maintenance.run`` runs on a schedule (the 
 from __future__ import annotations
 
 import json
+import os
 
 from shared import factory
 from shared.logging_config import configure_logging
@@ -14,6 +15,7 @@ from shared.logging_config import configure_logging
 
 def main() -> None:
     """Sweep and print what was cleaned, as JSON."""
+    os.umask(0o077)  # like the server: whatever it creates in the data dir stays private
     configure_logging()
     print(json.dumps(factory.maintenance().run()))
 

@@ -7,11 +7,11 @@ Three modes (``AUTH_MODE``):
 - ``jwks``: any issuer, given ``AUTH_JWKS_URL``, ``AUTH_ISSUER`` and ``AUTH_AUDIENCE``;
 - ``dev``: HS256 tokens signed with ``AUTH_DEV_SECRET``, for local use only.
 The token's ``sub`` is the user id. PyJWT does all verification; nothing here parses JWTs.
+``shared.jwks.KeySet`` fetches and caches the issuer's keys with a bounded wait.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,12 +19,12 @@ from typing import Any
 import jwt
 
 from shared.config import Settings
-from shared.errors import BackendUnavailable, Unauthorized
+from shared.errors import Unauthorized
+from shared.jwks import ASYMMETRIC_ALGORITHMS, KeySet
 
 FIREBASE_JWKS_URL = (
     "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com"
 )
-ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
 MAX_SUB_CHARS = 128
 LEEWAY_SECONDS = 30
 
@@ -45,31 +45,18 @@ class Authenticator:
         self._secret = settings.auth_dev_secret
         if self.mode == "firebase":
             project = settings.firebase_project_id
-            self._jwks_url = FIREBASE_JWKS_URL
+            url = settings.auth_jwks_url or FIREBASE_JWKS_URL
             self._issuer = f"https://securetoken.google.com/{project}"
             self._audience = project
         else:
-            self._jwks_url = settings.auth_jwks_url
+            url = settings.auth_jwks_url
             self._issuer = settings.auth_issuer
             self._audience = settings.auth_audience
-        self._jwks: jwt.PyJWKClient | None = None
-
-    def _jwks_client(self) -> jwt.PyJWKClient:
-        if self._jwks is None:
-            self._jwks = jwt.PyJWKClient(self._jwks_url, cache_keys=True, lifespan=3600,
-                                         timeout=10)
-        return self._jwks
-
-    def _key_set(self) -> None:
-        """Fetch (or reuse the cached) key set: a broken issuer is an outage (503), not a
-        caller's bad token (401), so that valid sessions are not ended by it."""
-        try:
-            self._jwks_client().get_signing_keys()
-        except (jwt.PyJWKClientError, jwt.PyJWKSetError, json.JSONDecodeError) as exc:
-            raise BackendUnavailable("cannot get the token issuer's key set") from exc
+        self.keys = KeySet(url, timeout=settings.auth_jwks_timeout_seconds)
 
     def authenticate(self, header: str | None) -> Principal:
-        """The caller behind ``Authorization: Bearer <jwt>``; 401 when absent or invalid."""
+        """The caller behind ``Authorization: Bearer <jwt>``; 401 when absent or invalid,
+        503 when the issuer's key set cannot be had for a token that could be valid."""
         if not header:
             raise Unauthorized("missing Authorization header")
         scheme, _, token = header.partition(" ")
@@ -87,18 +74,39 @@ class Authenticator:
             if self.mode == "dev":
                 return jwt.decode(token, self._secret, algorithms=["HS256"], options=options,
                                   leeway=LEEWAY_SECONDS)
-            jwt.get_unverified_header(token)  # a malformed token is a 401 even mid-outage
-            self._key_set()
-            key = self._jwks_client().get_signing_key_from_jwt(token)
-            return jwt.decode(token, key.key, algorithms=ASYMMETRIC_ALGORITHMS,
-                              audience=self._audience, issuer=self._issuer, options=options,
-                              leeway=LEEWAY_SECONDS)
-        except jwt.PyJWKClientConnectionError as exc:
-            raise BackendUnavailable("cannot reach the token issuer's key set") from exc
+            key = self._key_for(token)
+            # The PyJWK itself, not its raw key: PyJWT then refuses a header ``alg`` that is
+            # not the key's own (an ES256 header on an RSA key was a TypeError, so a 500).
+            claims = jwt.decode(token, key, algorithms=[key.algorithm_name],
+                                audience=self._audience, issuer=self._issuer, options=options,
+                                leeway=LEEWAY_SECONDS)
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("token has expired") from exc
         except (jwt.PyJWTError, ValueError) as exc:
             raise Unauthorized("invalid token") from exc
+        if self.mode == "firebase":
+            _check_auth_time(claims)
+        return claims
+
+    def _key_for(self, token: str) -> jwt.PyJWK:
+        """The issuer's key the token names. Checked before any fetch, so a token that could
+        never be valid is a 401 even while the issuer is down: a malformed token, an
+        algorithm other than the asymmetric ones, no ``kid`` (never guessed among keys)."""
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") not in ASYMMETRIC_ALGORITHMS:
+            raise Unauthorized("token algorithm is not accepted")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise Unauthorized("token has no key id ('kid')")
+        return self.keys.key(kid)
+
+
+def _check_auth_time(claims: dict[str, Any]) -> None:
+    """Firebase ID tokens carry ``auth_time``, which must be in the past."""
+    auth_time = claims.get("auth_time")
+    if (not isinstance(auth_time, int) or isinstance(auth_time, bool)
+            or auth_time > time.time() + LEEWAY_SECONDS):
+        raise Unauthorized("token has no valid 'auth_time' claim")
 
 
 def mint_dev_token(secret: str, sub: str, ttl_seconds: int = 86400, **claims: Any) -> str:

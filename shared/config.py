@@ -35,12 +35,14 @@ class Settings:
     clamav_service_enabled: bool = True
     clamav_service_host: str = "localhost"
     clamav_service_port: int = 3310
+    clamav_port_explicit: bool = False
     clamav_timeout_seconds: int = 120
     auth_mode: str = "jwks"
     auth_dev_secret: str = ""
     auth_jwks_url: str = ""
     auth_issuer: str = ""
     auth_audience: str = ""
+    auth_jwks_timeout_seconds: int = 5
     firebase_project_id: str = ""
     cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     signing_secret: str = ""
@@ -76,6 +78,9 @@ class Settings:
     scan_event_max_age_seconds: int = 86400
     workspace_quota_mb: int = 0
     reconcile_after_seconds: int = 600
+    http_header_timeout_seconds: int = 10
+    http_idle_timeout_seconds: int = 30
+    http_min_bytes_per_second: int = 1024
 
     @property
     def max_file_size_bytes(self) -> int:
@@ -103,11 +108,15 @@ class Settings:
             media_gcs_bucket_name=env.str("MEDIA_GCS_BUCKET_NAME"),
             metadata_backend=metadata_backend,
             clamav_service_enabled=env.bool("CLAMAV_SERVICE_ENABLED", True),
+            # The local server starts a private clamd on a free port unless a port is given.
+            clamav_port_explicit=bool(env.str("CLAMAV_SERVICE_PORT")),
             auth_mode=auth_mode,
             auth_dev_secret=env.str("AUTH_DEV_SECRET"),
             auth_jwks_url=env.str("AUTH_JWKS_URL"),
             auth_issuer=env.str("AUTH_ISSUER"),
             auth_audience=env.str("AUTH_AUDIENCE"),
+            auth_jwks_timeout_seconds=env.int("AUTH_JWKS_TIMEOUT_SECONDS", 5, minimum=1,
+                                              maximum=60),
             firebase_project_id=env.str("FIREBASE_PROJECT_ID"),
             cors_allowed_origins=_origins(env, "CORS_ALLOWED_ORIGINS"),
             signing_secret=env.str("SIGNING_SECRET"),
@@ -147,6 +156,11 @@ class Settings:
             scan_event_max_age_seconds=env.int("SCAN_EVENT_MAX_AGE_SECONDS", 86400, minimum=60),
             workspace_quota_mb=env.int("WORKSPACE_QUOTA_MB", 0, minimum=0),
             reconcile_after_seconds=env.int("RECONCILE_AFTER_SECONDS", 600, minimum=0),
+            http_header_timeout_seconds=env.int("HTTP_HEADER_TIMEOUT_SECONDS", 10, minimum=1,
+                                                maximum=600),
+            http_idle_timeout_seconds=env.int("HTTP_IDLE_TIMEOUT_SECONDS", 30, minimum=1,
+                                              maximum=3600),
+            http_min_bytes_per_second=env.int("HTTP_MIN_BYTES_PER_SECOND", 1024, minimum=0),
         )
         settings.check()
         return settings

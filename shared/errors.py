@@ -54,6 +54,11 @@ class PayloadTooLarge(WorkspaceError):
     """The body or file exceeds a configured limit."""
 
 
+class RequestTimeout(WorkspaceError, TimeoutError):
+    """The client stopped sending its request, or sends it too slowly (the local server's
+    read timeouts); nothing it sent is kept."""
+
+
 class UnsupportedMediaType(WorkspaceError):
     """The request's content type is not one this route accepts."""
 
@@ -97,6 +102,7 @@ _STATUS: dict[type[WorkspaceError], int] = {
     NotFound: 404,
     MethodNotAllowed: 405,
     Conflict: 409,
+    RequestTimeout: 408,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     Infected: 422,

@@ -406,7 +406,8 @@ def test_every_client_error_status_is_documented_somewhere(doc):
 
 def test_upload_download_and_log_special_responses(doc):
     upload = operation(doc, "POST", FILES)["responses"]
-    assert set(upload) == {"201", "400", "401", "409", "413", "415", "422", "503"}
+    assert set(upload) == {"201", "400", "401", "408", "409", "413", "414", "415", "422", "431",
+                           "503"}
     content = operation(doc, "GET", f"{FILES}/{{file_id}}/content")
     assert {"200", "302", "404", "409"} <= set(content["responses"])
     link = resolve(doc, content["responses"]["200"]["content"]["application/json"]["schema"])
@@ -419,7 +420,21 @@ def test_upload_download_and_log_special_responses(doc):
         headers = operation(doc, "GET", path)["responses"]["200"]["headers"]
         assert {"X-Next-Cursor", "Link"} <= set(headers), path
     health = operation(doc, "GET", "/healthz")["responses"]
-    assert set(health) == {"200", "503"}
+    assert set(health) == {"200", "414", "431", "503"}
+
+
+def test_server_level_errors_are_documented_where_they_apply(doc):
+    """The server answers 414 and 431 (JSON) before any route runs, so every operation can
+    get them; 408 (a stalled or too slow body) only those that read a body."""
+    for method, path in doc_operations(doc):
+        op = operation(doc, method, path)
+        statuses = set(op["responses"])
+        assert {"414", "431"} <= statuses, f"{method} {path}"
+        assert ("408" in statuses) == ("requestBody" in op), f"{method} {path}"
+        for code in ("408", "414", "431"):
+            if code in statuses:
+                body = resolve(doc, op["responses"][code])["content"]["application/json"]
+                assert resolve(doc, body["schema"]) == doc["components"]["schemas"]["Error"]
 
 
 # -- every documented operation, live, against its documented schema -----------------------------

@@ -3,10 +3,14 @@
 Staging files live in ``.staging/`` on the same file system, so promotion is a ``link`` +
 ``unlink`` pair: atomic, and create-only (``link`` fails if the target exists, which
 ``rename`` would silently replace).
+
+Users' bytes are private to the service's account: every directory is 0700 and every file
+0600 (``mkstemp``'s mode, kept by the link), whatever the process's umask.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -17,6 +21,7 @@ from shared.errors import Conflict, NotFound
 from shared.storage.base import BlobStore, StagedBlob, check_key
 
 STAGING_DIR = ".staging"
+DIR_MODE = 0o700
 
 
 class LocalStagedBlob(StagedBlob):
@@ -58,7 +63,21 @@ class LocalBlobStore(BlobStore):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
         self.staging = self.root / STAGING_DIR
-        self.staging.mkdir(parents=True, exist_ok=True)
+        for directory in (self.root, self.staging):
+            directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            os.chmod(directory, DIR_MODE)  # one made before, by an older version or by hand
+
+    def _make_dirs(self, directory: Path) -> None:
+        """``directory`` and its missing parents below the root, each 0700 (``mkdir -p``
+        gives the parents the umask's default instead)."""
+        missing = []
+        for path in (directory, *directory.parents):
+            if path == self.root or path.is_dir():
+                break
+            missing.append(path)
+        for path in reversed(missing):
+            with contextlib.suppress(FileExistsError):
+                path.mkdir(mode=DIR_MODE)
 
     def _path(self, key: str) -> Path:
         path = (self.root / check_key(key)).resolve()
@@ -73,7 +92,7 @@ class LocalBlobStore(BlobStore):
         assert isinstance(staged, LocalStagedBlob)
         staged.close()
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._make_dirs(target.parent)
         try:
             os.link(staged.path, target)
         except FileExistsError as exc:

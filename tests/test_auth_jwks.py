@@ -1,0 +1,261 @@
+"""Tokens against a real JWKS issuer with RSA and EC keys (issue 16, item 4).
+
+A token whose header names one key type's algorithm with another key's ``kid`` raised a
+``TypeError`` inside PyJWT: every route answered 500. Here every mismatch is a 401, an issuer
+that is down, broken or hung is a 503 within the bounded wait (never a 401, and never a pile-up
+behind one fetch), a rotated key is fetched once, and ``firebase`` mode checks its issuer,
+audience and ``auth_time``. The issuer is a real HTTP server on a free port
+(``tests/jwks_issuer.py``); one test runs the whole server as a process.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from localdev.process import LocalServer
+from shared import factory
+from shared.jwks import KeySet
+from tests.conftest import API, base_env
+from tests.jwks_issuer import AUDIENCE, ISSUER, KeyIssuer
+
+ROUTES = ("", "/files", "/memory", "/logs", "/search?query=x", "/files/count")
+
+
+@pytest.fixture
+def issuer() -> Iterator[KeyIssuer]:
+    server = KeyIssuer()
+    yield server
+    server.stop()
+
+
+def _auth_env(issuer_url: str, mode: str = "jwks", timeout: int = 5) -> dict[str, str]:
+    values = {"AUTH_MODE": mode, "AUTH_JWKS_URL": issuer_url,
+              "AUTH_JWKS_TIMEOUT_SECONDS": str(timeout)}
+    if mode == "jwks":
+        values.update(AUTH_ISSUER=ISSUER, AUTH_AUDIENCE=AUDIENCE)
+    else:
+        values["FIREBASE_PROJECT_ID"] = "proj-1"
+    return values
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    factory.reset()
+
+
+@pytest.fixture
+def jwks_api(api, issuer, monkeypatch):
+    _use(monkeypatch, _auth_env(issuer.url))
+    return api
+
+
+def _status(api: Any, token: str, route: str = "") -> tuple[int, Any]:
+    response = api.client.get(API + route, headers={"Authorization": f"Bearer {token}"})
+    body = response.get_json(silent=True)
+    assert response.mimetype == "application/json", response.data
+    assert isinstance(body, dict) or response.status_code == 200, body
+    return response.status_code, body
+
+
+def _b64(data: dict[str, Any] | bytes) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _claims() -> dict[str, Any]:
+    now = int(time.time())
+    return {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 3600}
+
+
+def _unsigned(header: dict[str, Any]) -> str:
+    return f"{_b64(header)}.{_b64(_claims())}."
+
+
+def _hs256_keyed_with(secret: bytes, kid: str) -> str:
+    """The algorithm-confusion attack: HMAC keyed with the issuer's public key."""
+    signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT', 'kid': kid})}.{_b64(_claims())}"
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(mac)}"
+
+
+def _rsa_pem(issuer: KeyIssuer) -> bytes:
+    return issuer.private["rsa-1"].public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+MISMATCHES = {
+    "ES256 header with the RSA key's kid": lambda i: i.token(kid="rsa-1", signing_kid="ec-1"),
+    "RS256 header with the EC key's kid": lambda i: i.token(kid="ec-1", signing_kid="rsa-1"),
+    "PS256 signed by the RSA key": lambda i: i.token(kid="rsa-1", algorithm="PS256"),
+    "ES384 header with the EC key's kid": lambda i: _unsigned(
+        {"alg": "ES384", "typ": "JWT", "kid": "ec-1"}) + "AAAA",
+    "unknown kid": lambda i: i.token(kid="no-such-key", signing_kid="rsa-1"),
+    "kid is a number": lambda i: _unsigned({"alg": "RS256", "kid": 7}) + "AAAA",
+    "alg none with a real kid": lambda i: _unsigned({"alg": "none", "kid": "rsa-1"}),
+    "HS256 keyed with the RSA public PEM": lambda i: _hs256_keyed_with(_rsa_pem(i), "rsa-1"),
+    "HS256 keyed with the JWKS document": lambda i: _hs256_keyed_with(i.document(), "rsa-1"),
+    "no kid with several keys": lambda i: i.token(kid=None, signing_kid="rsa-1"),
+    "no kid with several keys, EC": lambda i: i.token(kid=None, signing_kid="ec-1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISMATCHES))
+def test_key_type_alg_and_kid_mismatches_are_401(jwks_api, issuer, case):
+    token = MISMATCHES[case](issuer)
+    for route in ROUTES[:3]:
+        status, body = _status(jwks_api, token, route)
+        assert status == 401, (route, status, body)
+        assert body["error"]
+
+
+def test_each_key_type_verifies_its_own_tokens(jwks_api, issuer):
+    for kid in ("rsa-1", "ec-1"):
+        status, body = _status(jwks_api, issuer.token(kid=kid))
+        assert status == 200, (kid, body)
+
+
+def test_mismatched_token_is_401_on_every_route_of_a_real_server(tmp_path, issuer):
+    """The reported 500, through ``python -m localdev.server``: no route answers 500 and
+    the server logs no traceback."""
+    env = {**base_env(tmp_path / "storage", None), **_auth_env(issuer.url)}
+    server = LocalServer(tmp_path / "server", env, threads=4).start(timeout=60)
+    try:
+        token = issuer.token(kid="rsa-1", signing_kid="ec-1")
+        for route in ROUTES:
+            request = urllib.request.Request(server.url + API + route,
+                                             headers={"Authorization": f"Bearer {token}"})
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(request, timeout=10)
+            assert info.value.code == 401, (route, info.value.read())
+            assert json.loads(info.value.read())["error"]
+        good = urllib.request.Request(server.url + API, headers={
+            "Authorization": f"Bearer {issuer.token(kid='ec-1')}"})
+        with urllib.request.urlopen(good, timeout=10) as response:
+            assert response.status == 200
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log_path.read_text(errors="replace")
+
+
+# -- the issuer down, broken, slow or rotating -------------------------------------------
+
+@pytest.mark.parametrize(("status", "body"), [
+    (200, b'{"keys": [{"kty": "oct", "k": "c2VjcmV0", "alg": "HS256", "kid": "rsa-1"}]}'),
+    (200, b'[]'),
+    (200, b'{"keys": []}'),
+    (404, b'{"error": "gone"}'),
+])
+def test_an_unusable_key_set_is_503_not_401(jwks_api, issuer, status, body):
+    issuer.status, issuer.body = status, body
+    code, answer = _status(jwks_api, issuer.token())
+    assert code == 503, answer
+    # Still a 401 for a token that could never be valid, outage or not.
+    assert _status(jwks_api, _unsigned({"alg": "none", "kid": "rsa-1"}))[0] == 401
+
+
+def test_a_hung_issuer_costs_each_request_one_bounded_wait(jwks_api, issuer, monkeypatch):
+    _use(monkeypatch, _auth_env(issuer.url, timeout=1))
+    issuer.hang.set()
+    token = issuer.token()
+
+    def timed(_: int) -> tuple[int, float]:
+        start = time.monotonic()
+        code = _status(jwks_api, token)[0]
+        return code, time.monotonic() - start
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(timed, range(8)))
+    elapsed = time.monotonic() - started
+    assert [code for code, _ in results] == [503] * 8
+    # PyJWKClient's lock made these wait one timeout after the other (8 s here).
+    assert elapsed < 2.5, results
+    assert issuer.fetches == 1
+    # Within the retry window the issuer is not asked again: an immediate 503.
+    code, took = timed(0)
+    assert (code, issuer.fetches) == (503, 1) and took < 0.5
+    # Garbage stays a 401 at once, whatever the issuer does.
+    start = time.monotonic()
+    assert _status(jwks_api, _unsigned({"alg": "none", "kid": "rsa-1"}))[0] == 401
+    assert time.monotonic() - start < 0.5
+
+
+def test_a_stale_set_serves_known_keys_while_the_issuer_hangs(issuer):
+    keys = KeySet(issuer.url, timeout=1, lifespan=0.3)
+    assert keys.key("rsa-1").key_id == "rsa-1"
+    issuer.hang.set()
+    time.sleep(0.4)
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = list(pool.map(lambda _: keys.key("ec-1").key_id, range(4)))
+    assert found == ["ec-1"] * 4
+    assert time.monotonic() - start < 1.8
+    assert issuer.fetches == 2  # one refresh tried, the others served the stale set
+
+
+def test_a_rotated_key_is_fetched_once_and_made_up_kids_never_refetch(jwks_api, issuer):
+    assert _status(jwks_api, issuer.token(kid="rsa-1"))[0] == 200
+    assert issuer.fetches == 1
+    issuer.add_rsa("rsa-2")
+    for _ in range(10):
+        assert _status(jwks_api, issuer.token(kid="rsa-2"))[0] == 200
+    assert issuer.fetches == 2
+    for number in range(10):
+        token = issuer.token(kid=f"made-up-{number}", signing_kid="rsa-1")
+        assert _status(jwks_api, token)[0] == 401
+    assert issuer.fetches == 2
+
+
+def test_the_issuer_comes_back_after_an_outage(jwks_api, issuer):
+    issuer.status = 500
+    assert _status(jwks_api, issuer.token())[0] == 503
+    issuer.status = 200
+    assert _status(jwks_api, issuer.token())[0] == 200
+
+
+# -- firebase mode ------------------------------------------------------------------------
+
+FIREBASE_ISSUER = "https://securetoken.google.com/proj-1"
+
+FIREBASE_CASES = {
+    "valid": (200, {}),
+    "issuer of another project": (401, {"issuer": "https://securetoken.google.com/other"}),
+    "generic issuer": (401, {"issuer": ISSUER}),
+    "audience of another project": (401, {"audience": "other"}),
+    "no auth_time": (401, {"auth_time": None}),
+    "auth_time in the future": (401, {"auth_time": int(time.time()) + 3600}),
+    "auth_time not a number": (401, {"auth_time": "yesterday"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FIREBASE_CASES))
+def test_firebase_mode_checks_issuer_audience_and_auth_time(api, issuer, monkeypatch, case):
+    _use(monkeypatch, _auth_env(issuer.url, mode="firebase"))
+    expected, overrides = FIREBASE_CASES[case]
+    claims = {"issuer": FIREBASE_ISSUER, "audience": "proj-1",
+              "auth_time": int(time.time()) - 60, **overrides}
+    status, body = _status(api, issuer.token(kid="rsa-1", **claims))
+    assert status == expected, body
+
+
+def test_firebase_mode_defaults_to_googles_key_set(tmp_path: Path, monkeypatch):
+    for key, value in {**base_env(tmp_path, None), "AUTH_MODE": "firebase",
+                       "FIREBASE_PROJECT_ID": "proj-1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AUTH_JWKS_URL", raising=False)
+    factory.reset()
+    assert factory.authenticator().keys.url.startswith("https://www.googleapis.com/")
+    factory.reset()
