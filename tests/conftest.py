@@ -7,6 +7,7 @@ is a failure, never a skip (``require``).
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,12 @@ DEV_SECRET = "test-secret-0123456789-abcdefghijklmnop"
 API = "/api/assistant/workspace"
 # Built from parts so no file in the repo carries the full test string.
 EICAR = (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM (a CI timeout, ``kill``) stops pytest the way Ctrl-C does, so the session
+    fixtures' finalizers still stop clamd and the emulators instead of orphaning them."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def require(condition: bool, what: str) -> None:
