@@ -80,6 +80,7 @@ bench: system-deps venv
 	$(PY) -m bench.upload_memory
 	$(PY) -m bench.media_datauri
 	$(PY) -m bench.media_oversize
+	$(PY) -m bench.media_body_rss
 
 bench-scan: system-deps venv
 	$(PY) -m bench.scan_front
