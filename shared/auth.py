@@ -6,12 +6,16 @@ Three modes (``AUTH_MODE``):
   ``https://securetoken.google.com/<project>``, audience ``<project>``);
 - ``jwks``: any issuer, given ``AUTH_JWKS_URL``, ``AUTH_ISSUER`` and ``AUTH_AUDIENCE``;
 - ``dev``: HS256 tokens signed with ``AUTH_DEV_SECRET``, for local use only.
+Under ``firebase``, while ``FIREBASE_AUTH_EMULATOR_HOST`` is set (``make dev``), the Firebase
+Auth emulator's unsigned tokens (``alg: none``) are accepted instead, with the same issuer,
+audience and time checks; on Cloud Run (``K_SERVICE`` set) that combination is refused.
 The token's ``sub`` is the user id. PyJWT does all verification; nothing here parses JWTs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +23,7 @@ from typing import Any
 import jwt
 
 from shared.config import Settings
-from shared.errors import BackendUnavailable, Unauthorized
+from shared.errors import BackendUnavailable, ConfigError, Unauthorized
 
 FIREBASE_JWKS_URL = (
     "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com"
@@ -53,6 +57,11 @@ class Authenticator:
             self._issuer = settings.auth_issuer
             self._audience = settings.auth_audience
         self._jwks: jwt.PyJWKClient | None = None
+        self._emulator = self.mode == "firebase" and bool(
+            os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"))
+        if self._emulator and os.environ.get("K_SERVICE"):
+            raise ConfigError("FIREBASE_AUTH_EMULATOR_HOST is for local use; it is refused on "
+                              "Cloud Run")
 
     def _jwks_client(self) -> jwt.PyJWKClient:
         if self._jwks is None:
@@ -87,7 +96,9 @@ class Authenticator:
             if self.mode == "dev":
                 return jwt.decode(token, self._secret, algorithms=["HS256"], options=options,
                                   leeway=LEEWAY_SECONDS)
-            jwt.get_unverified_header(token)  # a malformed token is a 401 even mid-outage
+            header = jwt.get_unverified_header(token)  # malformed: a 401 even mid-outage
+            if self._emulator:
+                return self._emulator_claims(token, header, options)
             self._key_set()
             key = self._jwks_client().get_signing_key_from_jwt(token)
             return jwt.decode(token, key.key, algorithms=ASYMMETRIC_ALGORITHMS,
@@ -99,6 +110,16 @@ class Authenticator:
             raise Unauthorized("token has expired") from exc
         except (jwt.PyJWTError, ValueError) as exc:
             raise Unauthorized("invalid token") from exc
+
+    def _emulator_claims(self, token: str, header: dict[str, Any],
+                         options: dict[str, Any]) -> dict[str, Any]:
+        """An Auth emulator token: unsigned (``alg: none``), every other claim checked."""
+        if header.get("alg") != "none":
+            raise jwt.InvalidAlgorithmError("the Auth emulator's tokens are unsigned")
+        checks = {"verify_signature": False, "verify_exp": True, "verify_iat": True,
+                  "verify_aud": True, "verify_iss": True}
+        return jwt.decode(token, options={**options, **checks}, audience=self._audience,
+                          issuer=self._issuer, leeway=LEEWAY_SECONDS)
 
 
 def mint_dev_token(secret: str, sub: str, ttl_seconds: int = 86400, **claims: Any) -> str:
