@@ -4,8 +4,8 @@ Chromium is Debian's (``/usr/bin/chromium``) driven by Playwright. The ``make ru
 ``LocalServer`` on the embedded backends with the session clamd; the ``make dev`` server runs
 against the direct-upload stack of ``tests/test_direct_upload_e2e.py`` (fake-gcs-server
 publishing finalize events, Firestore, Pub/Sub, clamd, ``scan_uploaded_file``). The Firebase
-Auth emulator comes from ``web/emulator`` (firebase-tools, npm). Screenshots go to
-``tests/web/output/`` (or ``WEB_TEST_OUTPUT``).
+Auth emulator is ``localdev.firebase_auth`` (firebase-tools from npm), as ``make dev`` runs it.
+Screenshots go to ``tests/web/output/`` (or ``WEB_TEST_OUTPUT``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,9 @@ from typing import Any
 
 import pytest
 
-from localdev.process import LocalServer, ManagedProcess, free_port
+from localdev import firebase_auth
+from localdev.firebase_auth import AuthEmulator
+from localdev.process import LocalServer
 from tests.conftest import base_env, require
 from tests.test_direct_upload_e2e import Stack, stack  # noqa: F401 - the make dev stack
 
@@ -31,7 +32,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-FIREBASE_PROJECT = "demo-workspace"
+FIREBASE_PROJECT = firebase_auth.PROJECT
 
 
 @pytest.fixture(scope="session")
@@ -76,47 +77,9 @@ def embedded_server(web_built: Path, clamd: Any,
     server.stop()
 
 
-class AuthEmulator(ManagedProcess):
-    """The Firebase Auth emulator (``firebase emulators:start --only auth``), on a free port."""
-
-    name = "firebase-auth-emulator"
-    home = WEB / "emulator"
-
-    def prepare(self) -> None:
-        config = {"emulators": {"auth": {"host": "127.0.0.1", "port": self.port},
-                                "ui": {"enabled": False},
-                                "hub": {"host": "127.0.0.1", "port": free_port()},
-                                "logging": {"host": "127.0.0.1", "port": free_port()}}}
-        (self.workdir / "firebase.json").write_text(json.dumps(config))
-
-    def command(self) -> list[str]:
-        return [str(self.home / "node_modules" / ".bin" / "firebase"), "emulators:start",
-                "--only", "auth", "--project", FIREBASE_PROJECT,
-                "--config", str(self.workdir / "firebase.json")]
-
-    def env(self) -> dict[str, str]:
-        return {"FIREBASE_CLI_DISABLE_UPDATE_CHECK": "true", "CI": "true",
-                "XDG_CONFIG_HOME": str(self.workdir / "config")}
-
-    def probe_url(self) -> str:
-        return f"http://{self.host_port}/"
-
-
-def install_emulator() -> bool:
-    """``npm ci`` in web/emulator when its packages are missing or stale."""
-    home = AuthEmulator.home
-    installed = home / "node_modules" / ".package-lock.json"
-    lock = home / "package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=home,
-                       check=True)
-    return (home / "node_modules" / ".bin" / "firebase").exists()
-
-
 @pytest.fixture(scope="session")
 def auth_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthEmulator]:
-    require(shutil.which("npm") is not None and install_emulator(),
-            "firebase-tools (web/emulator)")
+    require(firebase_auth.install(), "npm and firebase-tools (web/emulator)")
     emulator = AuthEmulator(tmp_path_factory.mktemp("auth-emulator")).start(timeout=120)
     yield emulator
     emulator.stop()
