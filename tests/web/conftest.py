@@ -72,7 +72,8 @@ def embedded_server(web_built: Path, clamd: Any,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """``make run``: the embedded backends (local disk, SQLite, clamd), dev sign-in."""
     root = tmp_path_factory.mktemp("web-run")
-    server = LocalServer(root, base_env(root / "storage", clamd.port)).start()
+    env = {**base_env(root / "storage", clamd.port), "MAX_FILE_SIZE_MB": "1"}
+    server = LocalServer(root, env).start()
     yield server
     server.stop()
 
@@ -89,7 +90,8 @@ def auth_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthEmul
 def cloud_server(web_built: Path, stack: Stack,  # noqa: F811
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """``make dev``: the same functions on fake-gcs-server, Firestore and Pub/Sub."""
-    server = LocalServer(tmp_path_factory.mktemp("web-dev"), stack.env).start()
+    env = {**stack.env, "MAX_FILE_SIZE_MB": "1"}
+    server = LocalServer(tmp_path_factory.mktemp("web-dev"), env).start()
     yield server
     server.stop()
 

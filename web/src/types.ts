@@ -23,6 +23,17 @@ export interface FileRecord {
   metadata: Record<string, unknown>;
 }
 
+/** The shorter shape of `/files/search` and the combined search's file results. */
+export interface FileSearchHit {
+  id: string;
+  filename: string;
+  description: string;
+  file_type: string;
+  path: string;
+  tags: string[];
+  created_at: string;
+}
+
 export interface FileVersion {
   version: number;
   size_bytes?: number;
@@ -92,7 +103,7 @@ export interface UploadTicket {
 export interface SearchResult {
   query: string;
   results: {
-    files?: FileRecord[];
+    files?: FileSearchHit[];
     memory?: { matches: { snippet: string; context: string; line_number: number }[] };
     logs?: LogEntry[];
   };

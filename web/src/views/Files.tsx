@@ -5,11 +5,12 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { type Api, ApiError, foldersFromPaths } from "../api";
 import { bytes, count, problem, when } from "../format";
-import { FILE_TYPES, type FileRecord, type Folder } from "../types";
+import { FILE_TYPES, type FileRecord, type FileSearchHit, type Folder } from "../types";
 import { FileDetails } from "./FileDetails";
 import { Uploads } from "./Uploads";
 
 const PAGE_SIZE = 50;
+const SEARCH_LIMIT = 25;
 
 interface Filters {
   file_type: string;
@@ -44,9 +45,11 @@ export function FilesView({ api }: { api: Api }) {
     const ticket = ++latest.current;
     setLoading(true);
     setError("");
+    // Search hits are the spec's short shape (no status or size): the rows read each record.
     const listing = searching
-      ? api.get<FileRecord[]>("/files/search", { query: searching, limit: PAGE_SIZE })
-        .then((found) => ({ items: found, next: null }))
+      ? api.get<FileSearchHit[]>("/files/search", { query: searching, limit: SEARCH_LIMIT })
+        .then((hits) => Promise.all(hits.map((hit) => api.file(hit.id).catch(() => null))))
+        .then((found) => ({ items: found.filter((f): f is FileRecord => f !== null), next: null }))
       : api.page<FileRecord>("/files", { ...apiFilters, limit: PAGE_SIZE, cursor });
     listing.then((page) => {
       if (ticket !== latest.current) return;
