@@ -13,6 +13,7 @@ with Firebase Auth on the emulator.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -166,6 +167,11 @@ def logs_by_operation(page: Any) -> None:
     expect(body.first).to_contain_text("delete")
     ops = page.locator(".log-table tbody td:nth-child(2)").all_inner_texts()
     assert ops and set(ops) == {"delete"}, ops
+    with page.expect_download() as info:  # fetched with the token in a header, saved as a blob
+        page.get_by_role("button", name="Export JSONL").click()
+    lines = Path(info.value.path()).read_text().splitlines()
+    assert info.value.suggested_filename == "logs.jsonl"
+    assert lines and {json.loads(line)["operation_type"] for line in lines} == {"delete"}
 
 
 def combined_search(page: Any) -> None:

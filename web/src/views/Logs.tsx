@@ -3,7 +3,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import type { Api, Query } from "../api";
-import { problem, saveBlob, when } from "../format";
+import { count, problem, saveBlob, when } from "../format";
 import { type LogEntry, OPERATIONS, RESOURCE_TYPES } from "../types";
 
 const PAGE_SIZE = 50;
@@ -98,7 +98,7 @@ export function LogsView({ api }: { api: Api }) {
         </div>
       </form>
       {error && <p class="error" role="alert">{error}</p>}
-      <p class="summary" role="status">{loading ? "Loading…" : `${entries.length} entries on this page`}</p>
+      <p class="summary" role="status">{loading ? "Loading…" : `${count(entries.length, "entry", "entries")} on this page`}</p>
       <table class="log-table">
         <caption class="visually-hidden">Log entries, newest first</caption>
         <thead><tr><th scope="col">Time</th><th scope="col">Operation</th><th scope="col">Resource</th>
