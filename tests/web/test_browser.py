@@ -129,6 +129,21 @@ def search_and_preview(page: Any, storage_origin: str) -> None:
     page.get_by_role("button", name="Clear search").click()
 
 
+def folders(page: Any, server: LocalServer, token: str) -> None:
+    """Before GET /folders exists, the tree comes from the listed paths; a folder filters."""
+    sent = requests.post(f"{server.url}{API}/files", data={"path": "/docs/"},
+                         files={"file": ("spec.txt", b"the spec\n", "text/plain")},
+                         headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert sent.status_code == 201, sent.text
+    page.get_by_role("button", name="All files").click()
+    page.get_by_role("navigation", name="Folders").get_by_role("button", name="docs/").click()
+    expect(row(page, "spec.txt", "ready")).to_be_visible()
+    expect(row(page, "data.csv")).to_have_count(0)
+    expect(page.get_by_role("status").filter(has_text="1 file in /docs/")).to_be_visible()
+    page.get_by_role("button", name="All files").click()
+    expect(row(page, "data.csv", "ready")).to_be_visible()
+
+
 def delete_notes(page: Any) -> None:
     page.get_by_role("button", name="Delete notes.md").click()
     page.get_by_role("button", name="Confirm delete notes.md").click()
@@ -192,6 +207,7 @@ def scenario(watched: Watched, server: LocalServer, output: Path, prefix: str,
     search_and_preview(page, storage_origin)
     check_view(watched, output, f"{prefix}-files")
     download(page)
+    folders(page, server, token)
     delete_notes(page)
     memory(page, server, token)
     check_view(watched, output, f"{prefix}-memory")
