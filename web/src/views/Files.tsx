@@ -61,7 +61,6 @@ export function FilesView({ api }: { api: Api }) {
       api.get<{ count: number }>("/files/count", apiFilters)
         .then((c) => ticket === latest.current && setTotal(c.count), () => setTotal(null));
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [api, filters, cursor, searching, reload]);
 
   usePendingPoll(api, items, setItems);
