@@ -20,7 +20,7 @@ from functions.scan import scan_uploaded_file
 from functions.search import search
 from functions.sweep import sweep
 from functions.workspace import workspace
-from shared.logsetup import configure_logging
+from shared.logging_config import configure_logging
 
 configure_logging()
 functions_framework.errorhandler(HTTPException)(framework_error)

@@ -35,8 +35,9 @@ import psutil
 
 from localdev.emulators import FakeGcs
 from localdev.gcs_keys import create_buckets
-from shared.config import Settings
-from shared.storage.gcs import GcsBlobStore
+from shared.storage.gcs.connection import GcsConnection
+from shared.storage.gcs.objects import GcsObjects
+from shared.storage.gcs.store import GcsBlobStore
 
 MiB = 1024 * 1024
 WRITE = MiB
@@ -130,11 +131,10 @@ def main() -> None:
         server = FakeGcs(Path(tmp)).start()
         try:
             create_buckets(server.url, "bench", "bench")
-            store = GcsBlobStore(Settings(media_gcs_bucket_name="bench", gcp_project="bench",
-                                          storage_emulator_host=server.url),
-                                 chunk_size=args.chunk_mib * MiB)
+            conn = GcsConnection("bench", server.url)
+            store = GcsBlobStore(GcsObjects(conn), "bench", chunk_size=args.chunk_mib * MiB)
             missed: list[str] = []
-            bucket = store.bucket
+            bucket = conn.client.bucket("bench")
             keys: list[str] = []
             promote_seconds: list[float] = []
 

@@ -74,7 +74,7 @@ def peak_bytes(fn: Callable[[], object]) -> int:
 
 def service(workdir: Path, scanner: Scanner) -> MediaService:
     """A media service on embedded backends in ``workdir`` (no network needed)."""
-    from shared.files import FileService
+    from shared.files.service import FileService
     from shared.metadata.sqlite import SqliteMetadataStore
     from shared.storage.local import LocalBlobStore
 

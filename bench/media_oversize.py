@@ -140,7 +140,7 @@ def fetch_side(work: Path) -> list[tuple[str, int, float, float]]:
 
 
 def _service(work: Path, cap_mib: int, origin: Origin) -> MediaService:
-    from shared.files import FileService
+    from shared.files.service import FileService
     from shared.metadata.sqlite import SqliteMetadataStore
     from shared.storage.local import LocalBlobStore
 

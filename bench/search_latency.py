@@ -16,10 +16,10 @@ import statistics
 import tempfile
 import time
 
-from shared import tokens
+from shared import text_index
 from shared.metadata.base import log_search_text, new_log_id
 from shared.metadata.sqlite import SqliteMetadataStore
-from shared.models import BlobFacts, FileDraft, FileQuery, LogEntry, LogQuery
+from shared.models import BlobFacts, FileDraft, FileQuery, Finalization, LogEntry, LogQuery
 from shared.timeutil import utcnow
 
 WORDS = [
@@ -87,7 +87,8 @@ def seed(store: SqliteMetadataStore, files: int, logs: int) -> str:
             f"agent_{index % 10}",
             None,
         )
-        store.finalize_file(ws, draft, reservation, f"{ws}/k{index}", "local://x", facts, entry, 0)
+        done = Finalization(draft, reservation, f"{ws}/k{index}", "local://x", facts)
+        store.finalize_file(ws, done, entry, 0)
     for index in range(max(0, logs - files)):
         store.append_log(
             ws,
@@ -106,24 +107,23 @@ def seed(store: SqliteMetadataStore, files: int, logs: int) -> str:
 
 
 def full_scan_files(store: SqliteMetadataStore, ws: str, query: str) -> int:
-    qwords = tokens.query_words(query)
+    qwords = text_index.query_words(query)
     page, hits, cursor = None, 0, None
     while True:
         page = store.list_files(ws, FileQuery(limit=1000, cursor=cursor))
-        hits += sum(
-            1 for r in page.items if tokens.matches(qwords, [r.filename, r.description, *r.tags])
-        )
+        hits += sum(1 for r in page.items
+                    if text_index.matches(qwords, [r.filename, r.description, *r.tags]))
         cursor = page.next_cursor
         if not cursor:
             return hits
 
 
 def full_scan_logs(store: SqliteMetadataStore, ws: str, query: str) -> int:
-    qwords = tokens.query_words(query)
+    qwords = text_index.query_words(query)
     hits, cursor = 0, None
     while True:
         page = store.list_logs(ws, LogQuery(limit=1000, cursor=cursor))
-        hits += sum(1 for e in page.items if tokens.matches(qwords, [log_search_text(e)]))
+        hits += sum(1 for e in page.items if text_index.matches(qwords, [log_search_text(e)]))
         cursor = page.next_cursor
         if not cursor:
             return hits

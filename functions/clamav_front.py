@@ -1,7 +1,7 @@
 """The ClamAV HTTP front: the WSGI ``app`` of the Cloud Run service ``clamav`` (not in main.py).
 
 Routes: ``POST /scan`` (the body is the bytes), ``POST /scan/gcs`` (``{bucket, name,
-generation}``), ``GET /healthz`` and ``GET /readyz``. All logic is ``shared.scanning.front``;
+generation}``), ``GET /healthz`` and ``GET /readyz``. All logic is ``shared.scanfront``;
 this only wires Flask to it. Served by gunicorn (``infra/clamav/entrypoint.sh``).
 """
 
@@ -15,13 +15,12 @@ from flask import Flask, Response, request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException
 
-from shared.config import get_front_settings
+from shared import factory
 from shared.errors import WorkspaceError, http_status
-from shared.logsetup import configure_logging
-from shared.scanning.front import front
+from shared.logging_config import configure_logging
 
 configure_logging()
-get_front_settings()  # a bad configuration (auth off on Cloud Run) stops the boot, not a scan
+factory.front_settings()  # a bad configuration (auth off on Cloud Run) stops the boot
 log = logging.getLogger("clamav.front")
 app = Flask(__name__)
 
@@ -33,7 +32,7 @@ def _json(body: dict[str, Any], status: int = 200) -> Response:
 
 @app.post("/scan")
 def scan() -> Response:
-    scanner = front()
+    scanner = factory.scan_front()
     scanner.authorize(request.headers.get("Authorization"))
     # request.stream, never request.data: the body goes to clamd as it arrives.
     return _json(*scanner.respond(lambda: scanner.scan_body(request.stream,
@@ -42,7 +41,7 @@ def scan() -> Response:
 
 @app.post("/scan/gcs")
 def scan_gcs() -> Response:
-    scanner = front()
+    scanner = factory.scan_front()
     scanner.authorize(request.headers.get("Authorization"))
     return _json(*scanner.respond(lambda: scanner.scan_gcs(
         request.stream, request.content_length, request.content_type)))
@@ -55,7 +54,7 @@ def healthz() -> Response:
 
 @app.get("/readyz")
 def readyz() -> Response:
-    return _json(*front().readiness())
+    return _json(*factory.scan_front().readiness())
 
 
 @app.errorhandler(WorkspaceError)

@@ -11,11 +11,11 @@ from functions._http import Router, json_response, paged, read_body
 from shared import factory, queries
 from shared.config import get_settings
 from shared.context import RequestContext
-from shared.direct_upload import UPLOAD_URL_FIELDS
 from shared.download import download_headers, iter_stream
-from shared.files import Content
+from shared.files.service import Content
 from shared.jsonbody import parse_json_object
 from shared.routes import API_PREFIX
+from shared.uploads.issue import UPLOAD_URL_FIELDS
 from shared.validation import parse_bool
 
 router = Router()

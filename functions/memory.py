@@ -9,7 +9,7 @@ from functions._http import Router, read_body
 from shared import factory
 from shared.context import RequestContext
 from shared.jsonbody import parse_json_object
-from shared.memory import WRITE_FIELDS
+from shared.memory.service import WRITE_FIELDS
 from shared.routes import API_PREFIX
 
 router = Router()

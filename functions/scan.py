@@ -3,7 +3,7 @@
 Accepts Eventarc's ``google.cloud.storage.object.v1.finalized`` and, locally, the Pub/Sub
 push that functions-framework turns into ``google.cloud.pubsub.topic.v1.messagePublished``.
 Returning acknowledges the event; raising (scanner down, a transient backend error, another
-delivery holding the object) makes it be redelivered. All logic is in ``shared.scan_uploads``.
+delivery holding the object) makes it be redelivered. All logic is in ``shared.uploads``.
 """
 
 from __future__ import annotations
@@ -13,15 +13,10 @@ from typing import Any
 import functions_framework
 
 from shared import factory
-from shared.errors import ConfigError
-from shared.scan_events import parse_event
+from shared.uploads.events import parse_event
 
 
 @functions_framework.cloud_event
 def scan_uploaded_file(event: Any) -> None:
     """Entry point: parse either envelope, then scan and promote or quarantine."""
-    handler = factory.scan_uploads()
-    if handler is None:
-        raise ConfigError("scan_uploaded_file needs MEDIA_GCS_BUCKET_NAME, "
-                          "INCOMING_GCS_BUCKET_NAME and QUARANTINE_GCS_BUCKET_NAME")
-    handler.handle(parse_event(event["type"], event.get("time"), event.data))
+    factory.direct_uploads().handle(parse_event(event["type"], event.get("time"), event.data))

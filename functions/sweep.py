@@ -2,7 +2,7 @@
 
 Purges soft-deleted blobs past ``FILE_RETENTION_DAYS``, removes staging leftovers, releases
 abandoned reservations, re-drives stuck direct uploads and expires unused upload tickets
-(``shared.reconcile``), and answers a JSON report.
+(``shared.maintenance``), and answers a JSON report.
 
 Access: this function is deployed without public invokers; Cloud Run IAM admits only the
 scheduler's service account (an OIDC token minted for this URL), so no end-user token is
@@ -26,6 +26,6 @@ def sweep(request: Request) -> Response:
     if request.method != "POST":
         return json_response({"error": "method not allowed"}, 405, {"Allow": "POST"})
     try:
-        return json_response(factory.reconciler().run())
+        return json_response(factory.maintenance().run())
     except WorkspaceError as exc:
         return json_response(exc.body(), http_status(exc))

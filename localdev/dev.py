@@ -24,7 +24,7 @@ from localdev.emulators import FakeGcs, FirestoreEmulator, PubSubEmulator
 from localdev.events import FunctionProcess, create_push_subscription
 from localdev.gcs_keys import create_buckets, write_service_account_key
 from localdev.process import ManagedProcess
-from shared.logsetup import configure_logging
+from shared.logging_config import configure_logging
 
 log = logging.getLogger("localdev.dev")
 PROJECT = "workspace-dev"

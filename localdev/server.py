@@ -28,7 +28,7 @@ from gunicorn.app.base import BaseApplication
 from localdev.clamd import ClamdProcess, clamd_answers
 from shared import factory
 from shared.config import Settings, get_settings
-from shared.logsetup import configure_logging
+from shared.logging_config import configure_logging
 from shared.routes import ROUTES, function_for
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,8 +2,8 @@
 
 Names follow the specs (``MAX_FILE_SIZE_MB``, ``CLAMAV_SERVICE_ENABLED`` ...), upper-cased.
 Every setting the service reads lives here, so a deployment can be audited from one file.
-``get_settings()`` caches the value; tests call ``reset_settings()`` after changing the
-environment.
+``get_settings()`` caches the value; tests call ``shared.factory.reset()`` after changing
+the environment. Reading is ``shared.env.EnvReader``'s, shared with the front's settings.
 """
 
 from __future__ import annotations
@@ -13,72 +13,15 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from shared.env import EnvReader
 from shared.errors import ConfigError
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
-
-
-def _int(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ConfigError(f"{name} must be <= {maximum}, got {value}")
-    return value
-
-
-def _str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
-
-
-def _names(name: str) -> tuple[str, ...]:
-    """A comma list of names (bucket names): trimmed, empties dropped, order kept."""
-    return tuple(dict.fromkeys(item.strip() for item in _str(name).split(",") if item.strip()))
-
 
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 
 
-def _origins(name: str) -> tuple[str, ...]:
+def _origins(env: EnvReader, name: str) -> tuple[str, ...]:
     """Origins compare exactly with a browser's ``Origin`` header, which has no slash."""
-    return tuple(item.strip().rstrip("/") for item in _str(name).split(",") if item.strip())
-
-
-def log_format() -> str:
-    """``LOG_FORMAT`` (json or text); JSON by default on Cloud Run, where Cloud Logging reads it.
-
-    Read on its own, not through ``Settings``, so logging works even when other settings
-    are invalid and their error needs to be logged.
-    """
-    value = _str("LOG_FORMAT").lower()
-    if value in {"json", "text"}:
-        return value
-    return "json" if os.environ.get("K_SERVICE") else "text"
-
-
-def log_level() -> str:
-    """``LOG_LEVEL`` (a standard level name; INFO when unset or unknown)."""
-    value = _str("LOG_LEVEL", "INFO").upper()
-    return value if value in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"} else "INFO"
+    return tuple(item.rstrip("/") for item in env.list(name))
 
 
 @dataclass(frozen=True)
@@ -145,74 +88,65 @@ class Settings:
         return self.media_max_body_mb * 1024 * 1024
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_env(cls, env: EnvReader | None = None) -> Settings:
         """Read and check every setting; raises ``ConfigError`` on a bad value."""
-        auth_mode = _str("AUTH_MODE", "jwks").lower()
+        env = env or EnvReader()
+        auth_mode = env.str("AUTH_MODE", "jwks").lower()
         if auth_mode not in {"dev", "jwks", "firebase"}:
             raise ConfigError("AUTH_MODE must be dev, jwks or firebase")
-        metadata_backend = _str("METADATA_BACKEND", "sqlite").lower()
+        metadata_backend = env.str("METADATA_BACKEND", "sqlite").lower()
         if metadata_backend not in {"sqlite", "firestore"}:
             raise ConfigError("METADATA_BACKEND must be sqlite or firestore")
         settings = cls(
-            workspace_storage_dir=_str("WORKSPACE_STORAGE_DIR", "Runtime") or "Runtime",
-            media_gcs_bucket_name=_str("MEDIA_GCS_BUCKET_NAME"),
+            **env.shared_fields("localhost"),
+            workspace_storage_dir=env.str("WORKSPACE_STORAGE_DIR", "Runtime") or "Runtime",
+            media_gcs_bucket_name=env.str("MEDIA_GCS_BUCKET_NAME"),
             metadata_backend=metadata_backend,
-            max_file_size_mb=_int("MAX_FILE_SIZE_MB", 100, minimum=1),
-            clamav_service_enabled=_bool("CLAMAV_SERVICE_ENABLED", True),
-            clamav_service_host=_str("CLAMAV_SERVICE_HOST", "localhost") or "localhost",
-            clamav_service_port=_int("CLAMAV_SERVICE_PORT", 3310, minimum=1,
-                                     maximum=65535),
-            clamav_timeout_seconds=_int("CLAMAV_TIMEOUT_SECONDS", 120, minimum=1),
+            clamav_service_enabled=env.bool("CLAMAV_SERVICE_ENABLED", True),
             auth_mode=auth_mode,
-            auth_dev_secret=_str("AUTH_DEV_SECRET"),
-            auth_jwks_url=_str("AUTH_JWKS_URL"),
-            auth_issuer=_str("AUTH_ISSUER"),
-            auth_audience=_str("AUTH_AUDIENCE"),
-            firebase_project_id=_str("FIREBASE_PROJECT_ID"),
-            cors_allowed_origins=_origins("CORS_ALLOWED_ORIGINS"),
-            signing_secret=_str("SIGNING_SECRET"),
-            download_url_ttl_seconds=_int("DOWNLOAD_URL_TTL_SECONDS", 300, minimum=1,
+            auth_dev_secret=env.str("AUTH_DEV_SECRET"),
+            auth_jwks_url=env.str("AUTH_JWKS_URL"),
+            auth_issuer=env.str("AUTH_ISSUER"),
+            auth_audience=env.str("AUTH_AUDIENCE"),
+            firebase_project_id=env.str("FIREBASE_PROJECT_ID"),
+            cors_allowed_origins=_origins(env, "CORS_ALLOWED_ORIGINS"),
+            signing_secret=env.str("SIGNING_SECRET"),
+            download_url_ttl_seconds=env.int("DOWNLOAD_URL_TTL_SECONDS", 300, minimum=1,
                                           maximum=604800),  # V4 signed URLs: 7 days max
-            file_retention_days=_int("FILE_RETENTION_DAYS", 30, minimum=0),
-            list_default_limit=_int("LIST_DEFAULT_LIMIT", 100, minimum=1),
-            list_max_limit=_int("LIST_MAX_LIMIT", 1000, minimum=1),
-            public_base_url=_str("PUBLIC_BASE_URL").rstrip("/"),
-            gcp_project=_str("GOOGLE_CLOUD_PROJECT") or _str("GCP_PROJECT") or "workspace-local",
-            gcs_object_prefix=_str("GCS_OBJECT_PREFIX", "workspaces").strip("/") or "workspaces",
-            gcs_signing_key_file=_str("GCS_SIGNING_KEY_FILE"),
-            gcs_signing_service_account=_str("GCS_SIGNING_SERVICE_ACCOUNT"),
-            storage_emulator_host=_str("STORAGE_EMULATOR_HOST").rstrip("/"),
-            firestore_emulator_host=_str("FIRESTORE_EMULATOR_HOST"),
-            gcs_timeout_seconds=_int("GCS_TIMEOUT_SECONDS", 60, minimum=1, maximum=3600),
-            gcs_chunk_mb=_int("GCS_CHUNK_MB", 8, minimum=1, maximum=64),
-            gcs_retry_deadline_seconds=_int("GCS_RETRY_DEADLINE_SECONDS", 30, minimum=1,
-                                            maximum=3600),
-            firestore_deadline_seconds=_int("FIRESTORE_DEADLINE_SECONDS", 10, minimum=1,
+            file_retention_days=env.int("FILE_RETENTION_DAYS", 30, minimum=0),
+            list_default_limit=env.int("LIST_DEFAULT_LIMIT", 100, minimum=1),
+            list_max_limit=env.int("LIST_MAX_LIMIT", 1000, minimum=1),
+            public_base_url=env.str("PUBLIC_BASE_URL").rstrip("/"),
+            gcs_object_prefix=env.str("GCS_OBJECT_PREFIX", "workspaces").strip("/") or "workspaces",
+            gcs_signing_key_file=env.str("GCS_SIGNING_KEY_FILE"),
+            gcs_signing_service_account=env.str("GCS_SIGNING_SERVICE_ACCOUNT"),
+            firestore_emulator_host=env.str("FIRESTORE_EMULATOR_HOST"),
+            firestore_deadline_seconds=env.int("FIRESTORE_DEADLINE_SECONDS", 10, minimum=1,
                                             maximum=600),
-            memory_max_length=_int("MEMORY_MAX_LENGTH", 100_000, minimum=200,
+            memory_max_length=env.int("MEMORY_MAX_LENGTH", 100_000, minimum=200,
                                    maximum=10_000_000),
-            memory_history=_int("MEMORY_HISTORY", 20, minimum=1, maximum=1000),
-            media_exec_root=_str("MEDIA_EXEC_ROOT", "/tmp/exec_file") or "/tmp/exec_file",
-            media_gcs_allowed_buckets=_names("MEDIA_GCS_ALLOWED_BUCKETS"),
-            media_max_body_mb=_int("MEDIA_MAX_BODY_MB", 32, minimum=1, maximum=1024),
-            media_exec_ttl_seconds=_int("MEDIA_EXEC_TTL_SECONDS", 3600, minimum=60),
-            media_fetch_connect_timeout_seconds=_int("MEDIA_FETCH_CONNECT_TIMEOUT_SECONDS", 5,
+            memory_history=env.int("MEMORY_HISTORY", 20, minimum=1, maximum=1000),
+            media_exec_root=env.str("MEDIA_EXEC_ROOT", "/tmp/exec_file") or "/tmp/exec_file",
+            media_gcs_allowed_buckets=env.names("MEDIA_GCS_ALLOWED_BUCKETS"),
+            media_max_body_mb=env.int("MEDIA_MAX_BODY_MB", 32, minimum=1, maximum=1024),
+            media_exec_ttl_seconds=env.int("MEDIA_EXEC_TTL_SECONDS", 3600, minimum=60),
+            media_fetch_connect_timeout_seconds=env.int("MEDIA_FETCH_CONNECT_TIMEOUT_SECONDS", 5,
                                                      minimum=1, maximum=300),
-            media_fetch_read_timeout_seconds=_int("MEDIA_FETCH_READ_TIMEOUT_SECONDS", 30,
+            media_fetch_read_timeout_seconds=env.int("MEDIA_FETCH_READ_TIMEOUT_SECONDS", 30,
                                                   minimum=1, maximum=3600),
-            media_fetch_total_timeout_seconds=_int("MEDIA_FETCH_TOTAL_TIMEOUT_SECONDS", 120,
+            media_fetch_total_timeout_seconds=env.int("MEDIA_FETCH_TOTAL_TIMEOUT_SECONDS", 120,
                                                    minimum=1, maximum=3600),
-            media_fetch_max_redirects=_int("MEDIA_FETCH_MAX_REDIRECTS", 5, minimum=0,
+            media_fetch_max_redirects=env.int("MEDIA_FETCH_MAX_REDIRECTS", 5, minimum=0,
                                            maximum=20),
-            clamav_service_url=_str("CLAMAV_SERVICE_URL").rstrip("/"),
-            incoming_gcs_bucket_name=_str("INCOMING_GCS_BUCKET_NAME"),
-            quarantine_gcs_bucket_name=_str("QUARANTINE_GCS_BUCKET_NAME"),
+            clamav_service_url=env.str("CLAMAV_SERVICE_URL").rstrip("/"),
+            incoming_gcs_bucket_name=env.str("INCOMING_GCS_BUCKET_NAME"),
+            quarantine_gcs_bucket_name=env.str("QUARANTINE_GCS_BUCKET_NAME"),
             # At most 30 min, so a URL is always dead before the 1 h stale-reservation sweep.
-            upload_url_ttl_seconds=_int("UPLOAD_URL_TTL_SECONDS", 900, minimum=60,
+            upload_url_ttl_seconds=env.int("UPLOAD_URL_TTL_SECONDS", 900, minimum=60,
                                         maximum=1800),
-            scan_event_max_age_seconds=_int("SCAN_EVENT_MAX_AGE_SECONDS", 86400, minimum=60),
-            workspace_quota_mb=_int("WORKSPACE_QUOTA_MB", 0, minimum=0),
-            reconcile_after_seconds=_int("RECONCILE_AFTER_SECONDS", 600, minimum=0),
+            scan_event_max_age_seconds=env.int("SCAN_EVENT_MAX_AGE_SECONDS", 86400, minimum=60),
+            workspace_quota_mb=env.int("WORKSPACE_QUOTA_MB", 0, minimum=0),
+            reconcile_after_seconds=env.int("RECONCILE_AFTER_SECONDS", 600, minimum=0),
         )
         settings.check()
         return settings
@@ -261,11 +195,6 @@ class Settings:
                                   f"bucket {bucket!r}")
 
     @property
-    def direct_uploads(self) -> bool:
-        """True when signed-URL uploads are configured (GCS files bucket + incoming bucket)."""
-        return bool(self.media_gcs_bucket_name and self.incoming_gcs_bucket_name)
-
-    @property
     def workspace_quota_bytes(self) -> int:
         """The per-workspace quota in bytes; 0 means unlimited."""
         return self.workspace_quota_mb * 1024 * 1024
@@ -278,12 +207,8 @@ def get_settings() -> Settings:
 
 
 def reset_settings() -> None:
-    """Forget cached settings and everything built from them (tests change the env)."""
+    """Forget the cached settings (``shared.factory.reset`` also forgets what was built)."""
     get_settings.cache_clear()
-    get_front_settings.cache_clear()
-    from shared import factory  # local import: factory depends on config
-
-    factory.reset()
 
 
 def _check_service_url(url: str) -> None:
@@ -294,87 +219,3 @@ def _check_service_url(url: str) -> None:
         raise ConfigError("CLAMAV_SERVICE_URL must start with https:// or http://")
     if os.environ.get("K_SERVICE") and not url.startswith("https://"):
         raise ConfigError("CLAMAV_SERVICE_URL must be https:// on Cloud Run")
-
-
-GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
-
-
-@dataclass(frozen=True)
-class FrontSettings:
-    """Settings of the ClamAV HTTP front (the ``clamav`` Cloud Run service).
-
-    Separate from ``Settings`` because the front has no users: it needs neither ``AUTH_MODE``
-    nor a metadata backend, only clamd, GCS reads and the ID-token check on its callers.
-    """
-
-    clamav_service_host: str = "127.0.0.1"
-    clamav_service_port: int = 3310
-    clamav_timeout_seconds: int = 120
-    max_file_size_mb: int = 100
-    auth: str = "none"  # "id_token" (Google ID tokens) or "none" (refused on Cloud Run)
-    allowed_invokers: tuple[str, ...] = field(default_factory=tuple)
-    audiences: tuple[str, ...] = field(default_factory=tuple)
-    certs_url: str = GOOGLE_CERTS_URL
-    require_db_version: bool = False
-    gcp_project: str = "workspace-local"
-    storage_emulator_host: str = ""
-    gcs_timeout_seconds: int = 60
-    gcs_chunk_mb: int = 8
-    gcs_retry_deadline_seconds: int = 30
-
-    @property
-    def max_file_size_bytes(self) -> int:
-        """The largest body or object the front scans (``MAX_FILE_SIZE_MB``, MiB)."""
-        return self.max_file_size_mb * 1024 * 1024
-
-    @classmethod
-    def from_env(cls) -> FrontSettings:
-        """Read and check the front's settings; raises ``ConfigError`` on a bad value."""
-        on_cloud_run = bool(os.environ.get("K_SERVICE"))
-        auth = _str("CLAMAV_FRONT_AUTH").lower() or ("id_token" if on_cloud_run else "none")
-        if auth not in {"id_token", "none"}:
-            raise ConfigError("CLAMAV_FRONT_AUTH must be id_token or none")
-        settings = cls(
-            clamav_service_host=_str("CLAMAV_SERVICE_HOST", "127.0.0.1") or "127.0.0.1",
-            clamav_service_port=_int("CLAMAV_SERVICE_PORT", 3310, minimum=1, maximum=65535),
-            clamav_timeout_seconds=_int("CLAMAV_TIMEOUT_SECONDS", 120, minimum=1),
-            max_file_size_mb=_int("MAX_FILE_SIZE_MB", 100, minimum=1),
-            auth=auth,
-            allowed_invokers=tuple(e.lower() for e in _list("CLAMAV_FRONT_ALLOWED_INVOKERS")),
-            audiences=tuple(a.rstrip("/") for a in _list("CLAMAV_FRONT_AUDIENCE")),
-            certs_url=_str("CLAMAV_FRONT_CERTS_URL") or GOOGLE_CERTS_URL,
-            require_db_version=_bool("CLAMAV_FRONT_REQUIRE_DB_VERSION", on_cloud_run),
-            gcp_project=_str("GOOGLE_CLOUD_PROJECT") or _str("GCP_PROJECT") or "workspace-local",
-            storage_emulator_host=_str("STORAGE_EMULATOR_HOST").rstrip("/"),
-            gcs_timeout_seconds=_int("GCS_TIMEOUT_SECONDS", 60, minimum=1, maximum=3600),
-            gcs_chunk_mb=_int("GCS_CHUNK_MB", 8, minimum=1, maximum=64),
-            gcs_retry_deadline_seconds=_int("GCS_RETRY_DEADLINE_SECONDS", 30, minimum=1,
-                                            maximum=3600),
-        )
-        settings.check(on_cloud_run)
-        return settings
-
-    def check(self, on_cloud_run: bool) -> None:
-        """Refuse to serve unauthenticated on Cloud Run, or with an auth check that admits none."""
-        if self.auth == "none":
-            if on_cloud_run:
-                raise ConfigError("CLAMAV_FRONT_AUTH=none is refused on Cloud Run (K_SERVICE)")
-            return
-        if not self.allowed_invokers:
-            raise ConfigError("CLAMAV_FRONT_AUTH=id_token needs CLAMAV_FRONT_ALLOWED_INVOKERS")
-        if not self.audiences:
-            raise ConfigError("CLAMAV_FRONT_AUTH=id_token needs CLAMAV_FRONT_AUDIENCE "
-                              "(the service's URL)")
-        loopback = self.certs_url.startswith(("http://127.0.0.1:", "http://localhost:"))
-        if not (self.certs_url.startswith("https://") or loopback):
-            raise ConfigError("CLAMAV_FRONT_CERTS_URL must be https:// (or a loopback URL)")
-
-
-def _list(name: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in _str(name).split(",") if item.strip())
-
-
-@functools.lru_cache(maxsize=1)
-def get_front_settings() -> FrontSettings:
-    """The front's settings, read on first use."""
-    return FrontSettings.from_env()

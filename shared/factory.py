@@ -1,7 +1,12 @@
-"""The one cached factory: backends and services, built from settings on first use.
+"""The composition root: every backend and service, built from settings on first use.
 
+Nothing in ``shared/`` imports this module (import-linter checks it): services receive their
+dependencies as arguments, and only this module decides which backend serves which role.
 Nothing is built at import time (cold starts are a product metric). ``reset()`` forgets
 everything, for tests that change the environment.
+
+The in-process entry points of the media pipeline (``store_media_file``,
+``clean_exec_files``) live here too: they are the composed service behind a plain function.
 """
 
 from __future__ import annotations
@@ -11,25 +16,41 @@ import logging
 from typing import TYPE_CHECKING
 
 from shared.auth import Authenticator
-from shared.config import get_settings
-from shared.files import FileService
-from shared.logs import LogService
-from shared.memory import MemoryService
+from shared.config import Settings, get_settings, reset_settings
+from shared.files.maintenance import FileMaintenance
+from shared.files.service import FileService
+from shared.maintenance import Maintenance
+from shared.memory.service import MemoryService
 from shared.metadata.base import MetadataStore
-from shared.scanning.base import Scanner
+from shared.oplog import LogService
+from shared.scanning.base import ObjectOpener, Scanner
 from shared.search import SearchService
 from shared.signing import UrlSigner, load_or_create_key
 from shared.storage.base import BlobStore
+from shared.uploads.service import DirectUploads
 from shared.workspace import WorkspaceService
 
 if TYPE_CHECKING:  # these load on first use (urllib3, the GCS client): cold starts
-    from shared.direct_upload import DirectUploads
-    from shared.media.service import MediaService
-    from shared.reconcile import Reconciler
-    from shared.scan_uploads import ScanUploads
-    from shared.scanning.gcs_source import GcsObjectReader
+    from shared.media.gcs_input import GcsInput
+    from shared.media.service import ExecutionContext, MediaService
+    from shared.scanfront.service import ScanFront
+    from shared.scanfront.settings import FrontSettings
+    from shared.storage.gcs.objects import GcsObjects
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def gcs_objects() -> GcsObjects:
+    """The process's one GCS connection (client, session, retry) and URL signer."""
+    from shared.storage.gcs.connection import GcsConnection
+    from shared.storage.gcs.objects import GcsObjects
+    from shared.storage.gcs.signing import GcsSigner
+
+    settings = get_settings()
+    conn = GcsConnection.from_settings(settings)
+    return GcsObjects(conn, GcsSigner(conn, settings.gcs_signing_key_file,
+                                      settings.gcs_signing_service_account))
 
 
 @functools.cache
@@ -37,11 +58,13 @@ def blob_store() -> BlobStore:
     """Local disk unless ``MEDIA_GCS_BUCKET_NAME`` is set (the spec's rule)."""
     settings = get_settings()
     if settings.media_gcs_bucket_name:
-        from shared.storage.gcs import GcsBlobStore
+        from shared.storage.gcs.store import GcsBlobStore
 
-        return GcsBlobStore(settings, chunk_size=settings.gcs_chunk_mb * 1024 * 1024,
-                            timeout=settings.gcs_timeout_seconds,
-                            retry_deadline=settings.gcs_retry_deadline_seconds)
+        return GcsBlobStore(gcs_objects(), settings.media_gcs_bucket_name,
+                            prefix=settings.gcs_object_prefix,
+                            chunk_size=settings.gcs_chunk_mb * 1024 * 1024,
+                            incoming_bucket=settings.incoming_gcs_bucket_name,
+                            quarantine_bucket=settings.quarantine_gcs_bucket_name)
     from shared.storage.local import LocalBlobStore
 
     return LocalBlobStore(settings.workspace_storage_dir)
@@ -60,6 +83,13 @@ def metadata_store() -> MetadataStore:
     return SqliteMetadataStore(settings.workspace_storage_dir)
 
 
+def _object_opener(settings: Settings) -> ObjectOpener | None:
+    """How a scanner that reads bytes itself opens a stored object (GCS deployments)."""
+    if not settings.media_gcs_bucket_name:
+        return None
+    return lambda ref, max_bytes: gcs_objects().open(ref, max_bytes)
+
+
 @functools.cache
 def scanner() -> Scanner:
     """clamd, unless ``CLAMAV_SERVICE_ENABLED=false`` (which is logged loudly); the HTTP
@@ -69,7 +99,7 @@ def scanner() -> Scanner:
         from shared.scanning.disabled import DisabledScanner
 
         log.warning("VIRUS SCANNING IS DISABLED (CLAMAV_SERVICE_ENABLED=false)")
-        return DisabledScanner()
+        return DisabledScanner(_object_opener(settings))
     if settings.clamav_service_url:
         from shared.scanning.http import HttpScanner
 
@@ -77,15 +107,7 @@ def scanner() -> Scanner:
     from shared.scanning.clamd import ClamdScanner
 
     return ClamdScanner(settings.clamav_service_host, settings.clamav_service_port,
-                        settings.clamav_timeout_seconds)
-
-
-@functools.cache
-def gcs_object_reader() -> GcsObjectReader:
-    """Reads pinned generations of any bucket's objects (what the scanner scans)."""
-    from shared.scanning.gcs_source import GcsObjectReader
-
-    return GcsObjectReader(get_settings())
+                        settings.clamav_timeout_seconds, _object_opener(settings))
 
 
 @functools.cache
@@ -107,6 +129,18 @@ def authenticator() -> Authenticator:
 def file_service() -> FileService:
     """File operations over the configured backends."""
     return FileService(get_settings(), blob_store(), metadata_store(), scanner(), signer())
+
+
+@functools.cache
+def direct_uploads() -> DirectUploads:
+    """Signed-URL uploads: ``upload-url``, the finalize handler and their sweep."""
+    return DirectUploads(get_settings(), blob_store(), metadata_store(), scanner())
+
+
+@functools.cache
+def maintenance() -> Maintenance:
+    """The scheduled sweep (purge, stale reservations, direct-upload reconciliation)."""
+    return Maintenance(FileMaintenance(blob_store(), metadata_store()), direct_uploads())
 
 
 @functools.cache
@@ -151,44 +185,57 @@ def media_service() -> MediaService:
                          read_timeout=settings.media_fetch_read_timeout_seconds,
                          total_timeout=settings.media_fetch_total_timeout_seconds,
                          max_redirects=settings.media_fetch_max_redirects)
-    return MediaService(settings, file_service(), scanner(), Fetcher(NetPolicy(), limits))
+    return MediaService(settings, file_service(), scanner(), Fetcher(NetPolicy(), limits),
+                        gcs_input())
 
 
-@functools.cache
-def direct_uploads() -> DirectUploads:
-    """Signed-URL uploads (``POST /files/upload-url``)."""
-    from shared.direct_upload import DirectUploads
+def gcs_input() -> GcsInput:
+    """The reader of ``gcs://`` media inputs (allow-listed buckets; the client on first use)."""
+    from shared.media.gcs_input import GcsInput
 
-    return DirectUploads(get_settings(), file_service())
-
-
-@functools.cache
-def scan_uploads() -> ScanUploads | None:
-    """The finalize handler; None unless direct uploads are configured (GCS + incoming)."""
     settings = get_settings()
-    store = blob_store()
-    if not settings.direct_uploads:
-        return None
-    from shared.scan_uploads import ScanUploads
-    from shared.storage.gcs import GcsBlobStore
-    from shared.storage.gcs_objects import GcsObjects
+    opener = (lambda bucket, name: gcs_objects().open_live(bucket, name)) \
+        if settings.media_gcs_allowed_buckets else None
+    return GcsInput(settings.media_gcs_allowed_buckets, opener)
 
-    assert isinstance(store, GcsBlobStore)
-    return ScanUploads(settings, store, metadata_store(), scanner(), GcsObjects(store))
+
+def store_media_file(file: str, execution_context: ExecutionContext,
+                     return_format: str) -> str:
+    """Normalise ``file`` for a block: a path relative to the exec dir
+    (``for_local_processing``), a data URI (``for_external_api``), or for
+    ``for_block_output`` a ``workspace://<file_id>#<mime>`` reference in a session and a
+    data URI otherwise. Raises the service's errors (400/403/404/413/422/502/503)."""
+    return media_service().store(execution_context, file, return_format).result
+
+
+def clean_exec_files(graph_exec_id: str,
+                     execution_context: ExecutionContext | None = None) -> int:
+    """Remove the execution's temp files once it has finished; how many were removed."""
+    return media_service().clean(graph_exec_id, execution_context)
+
+
+# -- the ClamAV front (its own Cloud Run service) --------------------------------------------
+@functools.cache
+def front_settings() -> FrontSettings:
+    """The front's settings, read on first use (a bad one stops its boot)."""
+    from shared.scanfront.settings import FrontSettings
+
+    return FrontSettings.from_env()
 
 
 @functools.cache
-def reconciler() -> Reconciler:
-    """The scheduled sweep (purge, stale reservations, direct-upload reconciliation)."""
-    from shared.reconcile import Reconciler
+def scan_front() -> ScanFront:
+    """The ClamAV front over the local clamd, reading GCS objects with a read-only client."""
+    from shared.scanfront.service import ScanFront
 
-    return Reconciler(file_service(), scan_uploads(), get_settings().reconcile_after_seconds)
+    return ScanFront(front_settings())
 
 
 def reset() -> None:
-    """Forget every built object (tests change the environment between cases)."""
-    for built in (blob_store, metadata_store, scanner, signer, authenticator, file_service,
-                  log_service, memory_service, search_service, workspace_service,
-                  media_service, direct_uploads, scan_uploads, reconciler):
+    """Forget the settings and every built object (tests change the environment)."""
+    reset_settings()
+    for built in (gcs_objects, blob_store, metadata_store, scanner, signer, authenticator,
+                  file_service, direct_uploads, maintenance, log_service, memory_service,
+                  search_service, workspace_service, media_service, front_settings,
+                  scan_front):
         built.cache_clear()
-    gcs_object_reader.cache_clear()

@@ -199,6 +199,31 @@ class Reservation:
 
 
 @dataclass(frozen=True)
+class Finalization:
+    """What finalizing a reservation writes: the draft, where its bytes are, what they are."""
+
+    draft: FileDraft
+    reservation: Reservation
+    storage_key: str
+    storage_path: str
+    facts: BlobFacts
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """One generation of an object in a bucket: what a finalize event names and a scan reads."""
+
+    bucket: str
+    name: str
+    generation: int
+
+    @property
+    def id(self) -> str:
+        """``bucket/name#generation``: the idempotency key of at-least-once events."""
+        return f"{self.bucket}/{self.name}#{self.generation}"
+
+
+@dataclass(frozen=True)
 class MemoryDoc:
     """The workspace's global memory: Markdown text and its optimistic-concurrency version."""
 

@@ -1,7 +1,7 @@
 """``SearchService``: one query over files, memory and logs (``GET /search``).
 
 Files and logs use the stores' ranked search; memory is searched line by line with the
-same word-prefix rule (``shared.tokens``), returning a snippet, its surrounding lines and
+same word-prefix rule (``shared.text_index``), returning a snippet, its surrounding lines and
 the line number. ``limit`` applies to each type; ``summary`` counts all matches found.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import tokens
+from shared import text_index
 from shared import validation as v
 from shared.context import RequestContext
 from shared.errors import BadRequest
@@ -35,7 +35,7 @@ def memory_matches(content: str, qwords: list[str]) -> list[dict[str, Any]]:
     lines = content.splitlines()
     found = []
     for index, line in enumerate(lines):
-        score = tokens.rank(qwords, [(line, 1.0)]) if line.strip() else None
+        score = text_index.rank(qwords, [(line, 1.0)]) if line.strip() else None
         if score is not None:
             lo, hi = max(0, index - CONTEXT_LINES), min(len(lines), index + CONTEXT_LINES + 1)
             found.append((score, index, {
@@ -61,7 +61,7 @@ class SearchService:
         unknown = sorted(set(wanted) - set(TYPES))
         if unknown:
             raise BadRequest(f"types must be among: {', '.join(TYPES)}")
-        qwords = tokens.query_words(text)
+        qwords = text_index.query_words(text)
         if not qwords:
             raise BadRequest("query has no searchable words")
         ws = self.meta.get_or_create_workspace(ctx.user_id)

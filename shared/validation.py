@@ -7,6 +7,7 @@ live files at "the same" path.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from typing import Any
@@ -142,14 +143,22 @@ def check_tags(values: list[str]) -> tuple[str, ...]:
 
 
 def check_metadata(raw: str | None) -> dict[str, Any]:
-    """The ``metadata`` form field: a JSON object of at most 16 KiB."""
+    """The ``metadata`` form field: JSON text of an object of at most 16 KiB."""
     if raw is None or raw == "":
         return {}
     if len(raw.encode("utf-8")) > MAX_METADATA_BYTES:
         raise BadRequest(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
-    value = strict_json(raw, "metadata")
+    return check_metadata_object(strict_json(raw, "metadata"))
+
+
+def check_metadata_object(value: Any) -> dict[str, Any]:
+    """A ``metadata`` value already parsed (a JSON body's): an object of at most 16 KiB."""
+    if value is None:
+        return {}
     if not isinstance(value, dict):
         raise BadRequest("metadata must be a JSON object")
+    if len(json.dumps(value, ensure_ascii=False).encode("utf-8")) > MAX_METADATA_BYTES:
+        raise BadRequest(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
     return value
 
 

@@ -16,8 +16,8 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from localdev.clamd import ClamdProcess, find_clamd
+from shared import factory
 from shared.auth import mint_dev_token
-from shared.config import reset_settings
 
 pytest_plugins = ["tests.media_fixtures"]  # origins and the test media service (media tests)
 
@@ -66,9 +66,9 @@ def env(tmp_path: Path, clamd: ClamdProcess, monkeypatch: pytest.MonkeyPatch) ->
     values = base_env(tmp_path / "storage", clamd.port)
     for key, value in values.items():
         monkeypatch.setenv(key, value)
-    reset_settings()
+    factory.reset()
     yield values
-    reset_settings()
+    factory.reset()
 
 
 class Api:

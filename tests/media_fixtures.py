@@ -66,7 +66,7 @@ def build_service(allow: list[tuple[str, int]], names: Names,
     """Production's media service, but fetching under a test policy."""
     policy = NetPolicy.for_tests(allow, resolver=names)
     return MediaService(get_settings(), factory.file_service(), factory.scanner(),
-                        Fetcher(policy, limits or FetchLimits(), ca_certs))
+                        Fetcher(policy, limits or FetchLimits(), ca_certs), factory.gcs_input())
 
 
 def install(monkeypatch: pytest.MonkeyPatch, service: MediaService) -> MediaService:

@@ -26,8 +26,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from localdev.clamd import free_port
+from shared import factory
 from shared.auth import MAX_SUB_CHARS, mint_dev_token
-from shared.config import Settings, reset_settings
+from shared.config import Settings
 from shared.errors import ConfigError
 from tests.conftest import API, DEV_SECRET, base_env
 
@@ -225,7 +226,7 @@ def _jwks_mode(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("AUTH_ISSUER", ISSUER)
     monkeypatch.setenv("AUTH_AUDIENCE", AUDIENCE)
     monkeypatch.delenv("AUTH_DEV_SECRET", raising=False)
-    reset_settings()
+    factory.reset()
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from werkzeug.wrappers import Response
 
 from localdev.emulators import FakeGcs, FirestoreEmulator, fake_gcs_binary, firestore_launcher
 from shared import factory
-from shared.config import reset_settings
 from shared.timeutil import plus_seconds, utcnow
 from tests.conftest import Api, base_env, require
 from tests.contract.conftest import CloudBackend
@@ -47,7 +46,7 @@ def stack(tmp_path: Path, clamd, monkeypatch) -> Iterator[tuple[CloudBackend, Ap
                   "FIRESTORE_DEADLINE_SECONDS": "3"}
         for key, value in values.items():
             monkeypatch.setenv(key, value)
-        reset_settings()
+        factory.reset()
         from localdev.server import build_app
 
         yield backend, Api(Client(build_app(), Response))
@@ -56,7 +55,7 @@ def stack(tmp_path: Path, clamd, monkeypatch) -> Iterator[tuple[CloudBackend, Ap
             os.killpg(firestore.proc.pid, signal.SIGCONT)
         firestore.stop()
         gcs.stop()
-        reset_settings()
+        factory.reset()
 
 
 def test_gcs_down_is_a_503_and_leaves_no_record(stack):
@@ -107,7 +106,7 @@ def test_firestore_frozen_after_promotion_leaves_no_orphan(stack, monkeypatch):
     # blob's purge intent (due an hour after the upload began) removes the bytes.
     assert listed[0]["status"] == "pending"
     assert api.get(f"/files/{listed[0]['id']}/content").status_code == 409
-    report = service.sweep(stale_after_seconds=-1)
+    report = factory.maintenance().files.sweep(stale_after_seconds=-1)
     assert report["reservations_released"] == 1
     assert api.get("/files").json == []
     assert frozen[0] in service.meta.due_purges(later, 100)

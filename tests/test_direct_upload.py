@@ -23,10 +23,10 @@ import requests
 from localdev.emulators import FakeGcs, FirestoreEmulator, fake_gcs_binary, firestore_launcher
 from localdev.gcs_keys import create_buckets, public_key_pem, write_service_account_key
 from shared import factory
-from shared.config import reset_settings
 from shared.metadata.sqlite import SqliteMetadataStore
-from shared.scan_events import FINALIZED, PUBSUB, ObjectEvent, parse_event
-from shared.tickets import parse_incoming
+from shared.models import ObjectRef
+from shared.uploads.events import FINALIZED, PUBSUB, ObjectEvent, parse_event
+from shared.uploads.tickets import parse_incoming
 from tests.conftest import Api, base_env, post_json, require
 from tests.test_gcs_store import verify_v4
 
@@ -46,7 +46,7 @@ def test_parse_eventarc_finalized() -> None:
     event = parse_event(FINALIZED, "2026-01-01T10:00:00Z",
                         {"bucket": "in", "name": "incoming/w/f/a.txt", "generation": "17",
                          "size": "5"})
-    assert event == ObjectEvent("in", "incoming/w/f/a.txt", 17, 5,
+    assert event == ObjectEvent(ObjectRef("in", "incoming/w/f/a.txt", 17), 5,
                                 datetime(2026, 1, 1, 10, tzinfo=UTC))
 
 
@@ -56,7 +56,7 @@ def test_parse_pubsub_wrapped_notification() -> None:
     event = parse_event(PUBSUB, None, _pubsub(attrs, {"bucket": "evil", "name": "x",
                                                       "generation": "1", "size": "9"}))
     assert event is not None
-    assert (event.bucket, event.name, event.generation, event.size) == (
+    assert (event.ref.bucket, event.ref.name, event.ref.generation, event.size) == (
         "in", "incoming/w/f/a.txt", 42, 9)  # identity from the attributes, size from data
     assert event.event_time == datetime(2026, 1, 1, 10, 0, 0, 500000, tzinfo=UTC)
 
@@ -143,9 +143,9 @@ def api(cloud: dict[str, str], tmp_path: Path, clamd: Any,
 
     for key, value in {**base_env(tmp_path / "s", clamd.port), **cloud}.items():
         monkeypatch.setenv(key, value)
-    reset_settings()
+    factory.reset()
     yield Api(Client(build_app(), Response))
-    reset_settings()
+    factory.reset()
 
 
 def ask(api: Api, user: str, **body: Any) -> Any:
@@ -216,33 +216,37 @@ def test_handler_edges(api: Api, cloud: dict[str, str]) -> None:
     """Other buckets are ignored, stale events dropped (logged), unknown objects quarantined."""
     user = f"u{uuid.uuid4().hex[:8]}"
     body = ask(api, user, size_bytes=5).get_json()
-    handler = factory.scan_uploads()
+    handler = factory.direct_uploads().finalizer
+    objects = factory.gcs_objects()
     assert handler is not None
     name = urlsplit(body["upload_url"]).path.split("/u-incoming/")[1]
     assert requests.put(body["upload_url"], data=b"12345", headers=body["headers"],
                         timeout=10).status_code == 200
-    generation = handler.objects.info("u-incoming", name).generation
+    generation = objects.info("u-incoming", name).generation
     old = datetime.now(UTC) - timedelta(days=2)
-    assert handler.handle(ObjectEvent("u-files", name, generation, 5, None)) == "ignored"
+    ref = ObjectRef("u-incoming", name, generation)
+    assert handler.handle(ObjectEvent(ObjectRef("u-files", name, generation), 5, None)) \
+        == "ignored"
     assert handler.handle(None) == "ignored"
-    assert handler.handle(ObjectEvent("u-incoming", name, generation, 5, old)) == "stale"
+    assert handler.handle(ObjectEvent(ref, 5, old)) == "stale"
     record = api.get(f"/files/{body['file_id']}", user=user).get_json()
     assert record["status"] == "pending"
     stale = api.get(f"/logs?resource_id={body['file_id']}", user=user).get_json()
     assert [e["details"]["reason"] for e in stale] == ["stale event"]
 
     stray = "incoming/ws_nobody/file_000009/x.txt"
-    handler.store.client.bucket("u-incoming").blob(stray).upload_from_string(b"stray")
-    gen = handler.objects.info("u-incoming", stray).generation
-    assert handler.handle(ObjectEvent("u-incoming", stray, gen, 5, None)) == "unexpected"
-    assert handler.objects.info("u-incoming", stray) is None
-    copy = handler.objects.info("u-quarantine", f"{stray}.{gen}")
+    objects.conn.client.bucket("u-incoming").blob(stray).upload_from_string(b"stray")
+    gen = objects.info("u-incoming", stray).generation
+    stray_event = ObjectEvent(ObjectRef("u-incoming", stray, gen), 5, None)
+    assert handler.handle(stray_event) == "unexpected"
+    assert objects.info("u-incoming", stray) is None
+    copy = objects.info("u-quarantine", f"{stray}.{gen}")
     assert copy is not None and copy.metadata["workspace-reason"] == "unexpected"
-    assert handler.handle(ObjectEvent("u-incoming", stray, gen, 5, None)) == "duplicate"
+    assert handler.handle(stray_event) == "duplicate"
 
     # The real one still goes through, exactly once.
-    assert handler.process("u-incoming", name, generation) == "ready"
-    assert handler.process("u-incoming", name, generation) == "duplicate"
+    assert handler.process(ref) == "ready"
+    assert handler.process(ref) == "duplicate"
     assert api.get(f"/files/{body['file_id']}/content", user=user).status_code == 302
 
 

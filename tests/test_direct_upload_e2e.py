@@ -38,7 +38,7 @@ from localdev.emulators import (
 )
 from localdev.events import FunctionProcess, create_push_subscription, create_topic
 from localdev.gcs_keys import create_buckets, write_service_account_key
-from shared.config import reset_settings
+from shared import factory
 from tests.conftest import EICAR, Api, base_env, post_json, require
 
 PROJECT = "direct-e2e"
@@ -109,9 +109,9 @@ def api(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
 
     for key, value in stack.env.items():
         monkeypatch.setenv(key, value)
-    reset_settings()
+    factory.reset()
     yield Api(Client(build_app(), Response))
-    reset_settings()
+    factory.reset()
 
 
 @pytest.fixture
@@ -234,7 +234,7 @@ def test_the_same_event_three_times_changes_nothing_the_second_time(
     assert put(ticket, content).status_code == 200
     wait_for(status_is(api, user, ticket["file_id"], "ready"), "the record to be ready")
     name = ticket["upload_url"].split(f"/{INCOMING}/")[1].split("?")[0]
-    generation = wait_for(lambda: _generation_from_quarantine_or_claim(stack, name),
+    generation = wait_for(lambda: _generation_from_quarantine_or_lock(stack, name),
                           "the processed generation")
     # Publish the very same notification twice more, through the emulator's topic.
     for _ in range(2):
@@ -248,13 +248,13 @@ def test_the_same_event_three_times_changes_nothing_the_second_time(
     assert record(api, user, ticket["file_id"])["version"] == 1
 
 
-def _generation_from_quarantine_or_claim(stack: Stack, name: str) -> int | None:
+def _generation_from_quarantine_or_lock(stack: Stack, name: str) -> int | None:
     from google.cloud import firestore
 
-    from shared.claims import CLAIMS
+    from shared.uploads.locks import LOCKS
 
     client = firestore.Client(project=PROJECT)
-    for snap in client.collection(CLAIMS).stream():
+    for snap in client.collection(LOCKS).stream():
         key = snap.get("key")
         if key.startswith(f"{INCOMING}/{name}#"):
             return int(key.rsplit("#", 1)[1])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared.errors import BackendUnavailable, PayloadTooLarge
-from shared.multipart import read_form
+from shared.files.multipart import read_form
 from tests.conftest import API, post_json, storage_snapshot
 
 BOUNDARY = "edgeboundary"
@@ -22,10 +22,19 @@ def _part(content: bytes = b"x") -> bytes:
 
 
 class _Sink:
+    """A form handler that accepts every part (only read_form's own limits apply)."""
+
     def __init__(self) -> None:
         self.size = 0
+        self.fields: list[tuple[str, str]] = []
 
-    def write(self, chunk: bytes) -> None:
+    def field(self, name: str, value: str) -> None:
+        self.fields.append((name, value))
+
+    def file_start(self, filename: str, content_type: str | None) -> None:
+        pass
+
+    def file_data(self, chunk: bytes) -> None:
         self.size += len(chunk)
 
 
@@ -50,14 +59,23 @@ def test_junk_before_the_first_boundary_is_refused_not_buffered(api, env):
 
 def test_reading_stops_at_the_closing_boundary():
     stream = _CountingStream(_part() + b"j" * (8 * 1024 * 1024))
-    read_form(stream, CTYPE, "file", lambda *_: _Sink(), lambda *_: None, max_total=10**9)
+    read_form(stream, CTYPE, "file", _Sink(), max_total=10**9)
     assert stream.consumed <= 2 * 1024 * 1024, "the epilogue must not be read to its end"
 
 
 def test_total_bytes_are_capped_without_a_content_length():
     with pytest.raises(PayloadTooLarge):
-        read_form(io.BytesIO(_part(b"z" * 3_000_000)), CTYPE, "file", lambda *_: _Sink(),
-                  lambda *_: None, max_total=2_000_000)
+        read_form(io.BytesIO(_part(b"z" * 3_000_000)), CTYPE, "file", _Sink(),
+                  max_total=2_000_000)
+
+
+def test_more_than_100_parts_is_413_whatever_the_fields():
+    fields = b"".join(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="f{i}"'
+                      f"\r\n\r\nv\r\n".encode() for i in range(100))
+    sink = _Sink()
+    with pytest.raises(PayloadTooLarge):
+        read_form(io.BytesIO(fields + _part()), CTYPE, "file", sink, max_total=10**9)
+    assert len(sink.fields) == 100 and sink.size == 0  # the 101st part is never opened
 
 
 @pytest.mark.parametrize("metadata", ["[" * 5000, '{"a": NaN}', '{"a": 1e999}',

@@ -31,6 +31,7 @@ from shared.models import (
     FileDraft,
     FileQuery,
     FileRecord,
+    Finalization,
     LogEntry,
     LogQuery,
     MemoryChange,
@@ -102,9 +103,9 @@ def put(store: MetadataStore, ws: str, path: str, file_type: str = "document",
     d = draft(path, **kw)
     r = store.reserve_file(ws, d, overwrite)
     key = f"blobs/{r.file_id}/v{r.version}"
-    record, _ = store.finalize_file(ws, d, r, key, "local://" + key, facts(file_type),
-                                    entry("create" if r.is_new else "update", r.file_id),
-                                    RETENTION)
+    done = Finalization(d, r, key, "local://" + key, facts(file_type))
+    record, _ = store.finalize_file(ws, done, entry("create" if r.is_new else "update",
+                                                    r.file_id), RETENTION)
     return record
 
 
@@ -216,10 +217,11 @@ def test_overwrite_keeps_id_and_bumps_version(store: FirestoreMetadataStore) -> 
     r4 = store.reserve_file(ws, d4, True)
     assert (r3.version, r4.version) == (3, 4)
     assert r3.previous_storage_key == second.storage_key
-    rec4, prev = store.finalize_file(ws, d4, r4, "k4", "local://k4", facts(), entry(), RETENTION)
+    rec4, prev = store.finalize_file(ws, Finalization(d4, r4, "k4", "local://k4", facts()),
+                                     entry(), RETENTION)
     assert (rec4.version, rec4.description, prev) == (4, "four", second.storage_key)
-    rec3, orphan = store.finalize_file(ws, d3, r3, "k3", "local://k3", facts(), entry(),
-                                       RETENTION)
+    rec3, orphan = store.finalize_file(ws, Finalization(d3, r3, "k3", "local://k3", facts()),
+                                       entry(), RETENTION)
     assert (rec3.version, rec3.description, orphan) == (4, "four", "k3")
     assert "k3" in store.due_purges(plus_seconds(utcnow(), 1), 100)
     assert second.storage_key not in store.due_purges(utcnow(), 100)
@@ -263,8 +265,8 @@ def test_soft_delete_frees_the_path(store: FirestoreMetadataStore) -> None:
     with pytest.raises(Conflict, match="deleted while"):
         r = store.reserve_file(ws, draft("/x/y.txt"), True)
         store.delete_file(ws, new.id, entry("delete"), RETENTION)
-        store.finalize_file(ws, draft("/x/y.txt"), r, "k", "local://k", facts(), entry(),
-                            RETENTION)
+        store.finalize_file(ws, Finalization(draft("/x/y.txt"), r, "k", "local://k", facts()),
+                            entry(), RETENTION)
 
 
 # -- queries, compared with SQLite -------------------------------------------------------
@@ -456,7 +458,8 @@ def test_purge_intent_is_dropped_when_a_record_claims_the_blob(
     r = store.reserve_file(ws, d, False)
     store.schedule_purge("claimed", soon)
     assert sorted(store.due_purges(soon, 10)) == ["claimed", "orphan"]
-    store.finalize_file(ws, d, r, "claimed", "local://claimed", facts(), entry(), RETENTION)
+    store.finalize_file(ws, Finalization(d, r, "claimed", "local://claimed", facts()), entry(),
+                        RETENTION)
     assert store.due_purges(far, 10) == ["orphan"]
 
 

@@ -43,10 +43,14 @@ from localdev.gcs_keys import (
     public_key_pem,
     write_service_account_key,
 )
-from shared.config import Settings
 from shared.errors import BackendUnavailable, BadRequest, ConfigError, Conflict, NotFound
-from shared.storage.gcs import GcsBlobStore
-from shared.storage.gcs_transfer import PIECE, STAGING_PREFIX, translate
+from shared.storage.gcs.connection import GcsConnection
+from shared.storage.gcs.errors import translate
+from shared.storage.gcs.objects import GcsObjects
+from shared.storage.gcs.reader import GcsReader
+from shared.storage.gcs.signing import GcsSigner
+from shared.storage.gcs.store import STAGING_PREFIX, GcsBlobStore
+from shared.storage.gcs.upload import PIECE
 from tests.conftest import require
 
 MiB = 1024 * 1024
@@ -69,14 +73,33 @@ def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_service_account_key(tmp_path_factory.mktemp("keys") / "signer.json")
 
 
-def make_store(server: FakeGcs, key_file: Path | None, **kw: float) -> GcsBlobStore:
-    """A store on a fresh bucket of ``server``."""
-    bucket = f"test-{uuid.uuid4().hex[:16]}"
-    create_buckets(server.url, PROJECT, bucket)
-    settings = Settings(media_gcs_bucket_name=bucket, gcp_project=PROJECT,
-                        storage_emulator_host=server.url,
-                        gcs_signing_key_file=str(key_file) if key_file else "")
-    return GcsBlobStore(settings, **kw)  # type: ignore[arg-type]
+def make_store(server: FakeGcs | None, key_file: Path | None, *, timeout: float = 60.0,
+               retry_deadline: float = 30.0, chunk_size: int = 8 * MiB,
+               bucket: str | None = None, signing_account: str = "") -> GcsBlobStore:
+    """A store on a fresh bucket of ``server`` (on GCS itself when ``server`` is None)."""
+    if bucket is None:
+        bucket = f"test-{uuid.uuid4().hex[:16]}"
+        assert server is not None
+        create_buckets(server.url, PROJECT, bucket)
+    conn = GcsConnection(PROJECT if server else "proj", server.url if server else "",
+                         timeout=timeout, retry_deadline=retry_deadline)
+    signer = GcsSigner(conn, str(key_file) if key_file else "", signing_account)
+    return GcsBlobStore(GcsObjects(conn, signer), bucket, chunk_size=chunk_size)
+
+
+def bucket_of(store: GcsBlobStore):
+    return store.objects.conn.client.bucket(store.bucket_name)
+
+
+def exists(store: GcsBlobStore, key: str) -> bool:
+    return bucket_of(store).blob(store.object_name(key)).exists()
+
+
+def signed_put(store: GcsBlobStore, key: str, content_type: str, size: int,
+               ttl: int) -> tuple[str, dict[str, str], int]:
+    signed = store.objects.signer.signed_put(store.bucket_name, store.object_name(key),
+                                             content_type, size, ttl)
+    return signed.url, signed.headers, signed.expires
 
 
 @pytest.fixture
@@ -85,7 +108,8 @@ def store(fake_gcs: FakeGcs, key_file: Path) -> GcsBlobStore:
 
 
 def names(store: GcsBlobStore, prefix: str = "") -> list[str]:
-    return sorted(b.name for b in store.client.list_blobs(store.bucket_name, prefix=prefix))
+    client = store.objects.conn.client
+    return sorted(b.name for b in client.list_blobs(store.bucket_name, prefix=prefix))
 
 
 def put(store: GcsBlobStore, key: str, data: bytes) -> None:
@@ -117,7 +141,7 @@ def test_round_trip_20_mib_streamed_in_1_mib_writes(store: GcsBlobStore) -> None
     store.promote(staged, KEY)
 
     assert names(store) == [f"workspaces/{KEY}"]  # staging object gone
-    assert store.exists(KEY)
+    assert exists(store, KEY)
     stream = store.open_read(KEY)
     digest, size = hashlib.sha256(), 0
     while piece := stream.read(MiB):
@@ -148,8 +172,8 @@ def test_promote_is_idempotent_when_its_own_copy_already_landed(store: GcsBlobSt
     staged = store.stage()
     staged.write(b"payload")
     staged.close()
-    source = store.bucket.blob(staged.name, generation=staged.generation)
-    store.bucket.blob(store.object_name(KEY)).rewrite(source, if_generation_match=0)
+    source = bucket_of(store).blob(staged.name, generation=staged.generation)
+    bucket_of(store).blob(store.object_name(KEY)).rewrite(source, if_generation_match=0)
     store.promote(staged, KEY)
     assert names(store) == [f"workspaces/{KEY}"]
     assert read_all(store.open_read(KEY)) == b"payload"
@@ -203,13 +227,13 @@ def test_writes_wait_while_the_upload_is_stalled(store: GcsBlobStore) -> None:
     """Backpressure: with the request stalled, a writer blocks once ``chunk_size`` is queued
     instead of buffering the rest of the file; it resumes when the request does."""
     stalled = threading.Event()
-    real_post = store.session.post
+    real_post = store.objects.conn.session.post
 
     def slow_post(url: str, data: Iterator[bytes], **kw: object) -> requests.Response:
         stalled.wait(10)
         return real_post(url, data=data, **kw)
 
-    store._session.post = slow_post  # type: ignore[method-assign,union-attr]
+    store.objects.conn._session.post = slow_post  # type: ignore[method-assign,union-attr]
     store.chunk_size = 2 * MiB  # two pieces in flight at most
     staged = store.stage()
     data = os.urandom(12 * MiB)
@@ -228,7 +252,7 @@ def test_writes_wait_while_the_upload_is_stalled(store: GcsBlobStore) -> None:
 def test_a_connection_broken_mid_stream_fails_and_leaves_nothing(store: GcsBlobStore) -> None:
     """No resume: the caller still holds the file, so a broken request fails the upload
     (BackendUnavailable, a 503 upstream) and no object is created from a partial body."""
-    real_post = store.session.post
+    real_post = store.objects.conn.session.post
 
     def breaking_post(url: str, data: Iterator[bytes], **kw: object) -> requests.Response:
         def first_two() -> Iterator[bytes]:
@@ -238,7 +262,7 @@ def test_a_connection_broken_mid_stream_fails_and_leaves_nothing(store: GcsBlobS
                 yield piece
         return real_post(url, data=first_two(), **kw)
 
-    store._session.post = breaking_post  # type: ignore[method-assign,union-attr]
+    store.objects.conn._session.post = breaking_post  # type: ignore[method-assign,union-attr]
     staged = store.stage()
     with pytest.raises(BackendUnavailable):
         for _ in range(16):
@@ -255,8 +279,8 @@ def test_discard_mid_stream_aborts_the_request_and_creates_nothing(
     staged = store.stage()
     for _ in range(3):
         staged.write(os.urandom(MiB))
-    sender = staged._sender
-    assert sender is not None and sender.is_alive()
+    sender = staged._pump._thread
+    assert sender.is_alive()
     staged.discard()
     sender.join(10)
     assert not sender.is_alive()
@@ -276,8 +300,8 @@ def test_a_wrong_checksum_in_the_answer_fails_the_upload(store: GcsBlobStore) ->
 def test_a_dropped_download_resumes_at_its_offset(store: GcsBlobStore) -> None:
     data = os.urandom(5 * MiB + 17)
     put(store, KEY, data)
-    flaky = FlakySession(store.session)
-    store._session = flaky  # type: ignore[assignment]
+    flaky = FlakySession(store.objects.conn.session)
+    store.objects.conn._session = flaky  # type: ignore[assignment]
     flaky.drop_download_after = 2 * MiB
     assert read_all(store.open_read(KEY)) == data
     assert flaky.ranges == ["-", f"bytes={2 * MiB}-"]
@@ -285,8 +309,8 @@ def test_a_dropped_download_resumes_at_its_offset(store: GcsBlobStore) -> None:
 
 def test_a_resumed_download_never_mixes_generations(store: GcsBlobStore) -> None:
     put(store, KEY, b"a" * (3 * MiB))
-    flaky = FlakySession(store.session)
-    store._session = flaky  # type: ignore[assignment]
+    flaky = FlakySession(store.objects.conn.session)
+    store.objects.conn._session = flaky  # type: ignore[assignment]
     flaky.drop_download_after = MiB
     stream = store.open_read(KEY)
     assert stream.read(MiB) == b"a" * MiB
@@ -297,11 +321,9 @@ def test_a_resumed_download_never_mixes_generations(store: GcsBlobStore) -> None
 
 
 def test_a_corrupted_download_is_an_error(store: GcsBlobStore) -> None:
-    from shared.storage.gcs_transfer import GcsReader
-
     put(store, KEY, b"payload")
     good = store.open_read(KEY)
-    reader = GcsReader(store, good._url, 7, "AAAAAA==")  # type: ignore[attr-defined]
+    reader = GcsReader(store.objects.conn, good._url, 7, "AAAAAA==")  # type: ignore[attr-defined]
     good.close()
     with pytest.raises(BackendUnavailable, match="checksum"):
         reader.read(MiB)
@@ -340,14 +362,14 @@ def test_delete_is_idempotent(store: GcsBlobStore) -> None:
     put(store, KEY, b"bytes")
     assert store.delete(KEY) is True
     assert store.delete(KEY) is False
-    assert not store.exists(KEY)
+    assert not exists(store, KEY)
     assert names(store) == []
 
 
 def test_missing_key(store: GcsBlobStore) -> None:
     with pytest.raises(NotFound):
         store.open_read("ws_1/file_000009/v1/nothing.txt")
-    assert store.exists("ws_1/file_000009/v1/nothing.txt") is False
+    assert exists(store, "ws_1/file_000009/v1/nothing.txt") is False
     with pytest.raises(BadRequest):
         store.open_read("../escape")
 
@@ -379,7 +401,7 @@ def test_dead_backend_is_unavailable_quickly(tmp_path: Path, key_file: Path) -> 
             "write": stage_and_stream, "close": stage_and_close,
             "promote": lambda: store.promote(ready, "ws_1/file_000002/v1/x"),
             "open_read": lambda: store.open_read(KEY), "delete": lambda: store.delete(KEY),
-            "exists": lambda: store.exists(KEY), "sweep": lambda: store.sweep_staging(0),
+            "sweep": lambda: store.sweep_staging(0),
         }
         for name, operation in operations.items():
             started = time.monotonic()
@@ -414,25 +436,26 @@ def test_error_translation_table() -> None:
 
 def test_configuration_is_checked_and_nothing_connects_early(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    objects = GcsObjects(GcsConnection("p", "http://127.0.0.1:9"))
     with pytest.raises(ConfigError):
-        GcsBlobStore(Settings())
+        GcsBlobStore(objects, "")
     with pytest.raises(ConfigError):
-        GcsBlobStore(Settings(media_gcs_bucket_name="b", gcs_object_prefix="staging"))
+        GcsBlobStore(objects, "b", prefix="staging")
     from shared import factory
-    from shared.config import reset_settings
+
 
     for name, value in {"AUTH_MODE": "dev", "AUTH_DEV_SECRET": "x" * 40,
                         "MEDIA_GCS_BUCKET_NAME": "lazy-bucket",
                         "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9"}.items():
         monkeypatch.setenv(name, value)
-    reset_settings()
+    factory.reset()
     try:
         built = factory.blob_store()
         assert isinstance(built, GcsBlobStore)
-        assert built._client is None  # cold start: no client until first use
+        assert built.objects.conn._client is None  # cold start: no client until first use
     finally:
         monkeypatch.undo()
-        reset_settings()
+        factory.reset()
 
 
 def test_local_store_has_no_signed_urls(tmp_path: Path) -> None:
@@ -440,10 +463,9 @@ def test_local_store_has_no_signed_urls(tmp_path: Path) -> None:
 
     local = LocalBlobStore(tmp_path)
     assert not local.supports_signed_urls
+    assert local.landing is None and not local.supports_direct_uploads
     with pytest.raises(NotImplementedError):
         local.signed_download_url(KEY, "a.txt", "text/plain", 60)
-    with pytest.raises(NotImplementedError):
-        local.signed_upload_url(KEY, "text/plain", 1, 60)
 
 
 # -- signed URLs --------------------------------------------------------------------------
@@ -452,7 +474,7 @@ def test_local_store_has_no_signed_urls(tmp_path: Path) -> None:
 def test_signed_get_downloads_from_the_emulator(store: GcsBlobStore) -> None:
     put(store, KEY, b"signed bytes")
     url, expires = store.signed_download_url(KEY, "résumé.pdf", "application/pdf", 120)
-    assert url.startswith(f"{store.emulator}/{store.bucket_name}/workspaces/")
+    assert url.startswith(f"{store.objects.conn.emulator}/{store.bucket_name}/workspaces/")
     assert abs(expires - (time.time() + 120)) < 5
     response = requests.get(url, timeout=10)
     assert response.status_code == 200
@@ -461,7 +483,7 @@ def test_signed_get_downloads_from_the_emulator(store: GcsBlobStore) -> None:
 
 def test_signed_put_uploads_to_the_emulator(store: GcsBlobStore) -> None:
     body = b"uploaded straight to storage"
-    url, headers, expires = store.signed_upload_url(KEY, "text/plain", len(body), 120)
+    url, headers, expires = signed_put(store, KEY, "text/plain", len(body), 120)
     assert headers == {"Content-Type": "text/plain",
                        "x-goog-content-length-range": f"{len(body)},{len(body)}",
                        "x-goog-if-generation-match": "0"}
@@ -469,7 +491,7 @@ def test_signed_put_uploads_to_the_emulator(store: GcsBlobStore) -> None:
     response = requests.put(url, data=body, headers=headers, timeout=10)
     assert response.status_code == 200
     assert read_all(store.open_read(KEY)) == body
-    assert store.bucket.get_blob(store.object_name(KEY)).content_type == "text/plain"
+    assert bucket_of(store).get_blob(store.object_name(KEY)).content_type == "text/plain"
 
 
 def _rfc3986(value: str) -> str:
@@ -507,7 +529,7 @@ def verify_v4(url: str, method: str, headers: dict[str, str], public_pem: bytes)
 def test_signed_urls_verify_from_the_spec(store: GcsBlobStore, key_file: Path) -> None:
     pem = public_key_pem(key_file)
     before = int(time.time())
-    url, headers, expires = store.signed_upload_url(KEY, "image/png", 1234, 600)
+    url, headers, expires = signed_put(store, KEY, "image/png", 1234, 600)
     params = verify_v4(url, "PUT", headers, pem)
     assert params["X-Goog-SignedHeaders"] == (
         "content-type;host;x-goog-content-length-range;x-goog-if-generation-match")
@@ -568,7 +590,7 @@ def test_iam_signing_uses_the_runtime_account_and_token(
     monkeypatch.setattr(google.auth, "default",
                         lambda scopes=None, **kw: (RuntimeCredentials(), "proj"))
     monkeypatch.setattr(_signing, "_sign_message", fake_sign_blob)
-    store = GcsBlobStore(Settings(media_gcs_bucket_name="prod-bucket", gcp_project="proj"))
+    store = make_store(None, None, bucket="prod-bucket")
 
     url, _ = store.signed_download_url(KEY, "a.txt", "text/plain", 60)
     assert url.startswith("https://storage.googleapis.com/prod-bucket/workspaces/")
@@ -576,9 +598,9 @@ def test_iam_signing_uses_the_runtime_account_and_token(
     params = verify_v4(url, "GET", {}, public_key_pem(key_file))
     assert params["email"] == "fn@proj.iam.gserviceaccount.com"
 
-    pinned = GcsBlobStore(Settings(media_gcs_bucket_name="prod-bucket", gcp_project="proj",
-                                   gcs_signing_service_account="signer@proj.iam.gserviceaccount.com"))
-    pinned.signed_upload_url(KEY, "text/plain", 3, 60)
+    pinned = make_store(None, None, bucket="prod-bucket",
+                        signing_account="signer@proj.iam.gserviceaccount.com")
+    signed_put(pinned, KEY, "text/plain", 3, 60)
     assert calls[-1][1] == "signer@proj.iam.gserviceaccount.com"
 
 
@@ -602,10 +624,10 @@ def test_emulator_does_not_enforce_signed_urls(store: GcsBlobStore) -> None:
     against the reservation, generation-pinned promotion) must hold on their own.
     """
     body = b"12345"
-    url, headers, _ = store.signed_upload_url(KEY, "text/plain", len(body), 300)
+    url, headers, _ = signed_put(store, KEY, "text/plain", len(body), 300)
 
     def stored() -> tuple[bytes, str]:
-        blob = store.bucket.get_blob(store.object_name(KEY))
+        blob = bucket_of(store).get_blob(store.object_name(KEY))
         return blob.download_as_bytes(), blob.content_type
 
     assert requests.put(url, data=body, headers=headers, timeout=10).status_code == 200
@@ -630,7 +652,7 @@ def test_emulator_does_not_enforce_signed_urls(store: GcsBlobStore) -> None:
     assert requests.get(get_url.replace("X-Goog-Signature=", "X-Goog-Signature=00"),
                         timeout=10).status_code == 200
 
-    short_url, short_headers, _ = store.signed_upload_url(KEY, "text/plain", 5, 1)
+    short_url, short_headers, _ = signed_put(store, KEY, "text/plain", 5, 1)
     time.sleep(2.1)
     assert requests.put(short_url, data=body, headers=short_headers,
                         timeout=10).status_code == 200  # expired, still accepted
@@ -646,7 +668,7 @@ def test_emulator_ignores_generation_preconditions_except_on_simple_uploads(
     (the only create-only guard on the emulator), and why the race between that look and the
     rewrite is covered by GCS alone: no emulator test can show it.
     """
-    bucket = store.bucket
+    bucket = bucket_of(store)
     bucket.blob("a").upload_from_string(b"one", if_generation_match=0)
     with pytest.raises(gexc.PreconditionFailed):
         bucket.blob("a").upload_from_string(b"two", if_generation_match=0)  # enforced

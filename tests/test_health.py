@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from localdev.clamd import ClamdProcess, clamd_answers
-from shared.config import reset_settings
+from shared import factory
 from tests.conftest import storage_snapshot
 
 
@@ -36,7 +36,7 @@ def own_clamd(env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     proc = _start_clamd(tmp_path / "own-clamd")
     try:
         monkeypatch.setenv("CLAMAV_SERVICE_PORT", str(proc.port))
-        reset_settings()
+        factory.reset()
         yield proc
     finally:
         proc.stop()
@@ -75,7 +75,7 @@ def test_healthz_with_scanning_disabled(api, env, monkeypatch, caplog):
     from shared import factory
 
     monkeypatch.setenv("CLAMAV_SERVICE_ENABLED", "false")
-    reset_settings()
+    factory.reset()
     with caplog.at_level(logging.WARNING):
         scanner = factory.scanner()
     assert scanner.enabled is False

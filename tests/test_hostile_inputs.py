@@ -163,7 +163,6 @@ add("upload-overlong-boundary", upload(form(), content_type="multipart/form-data
                                        + "b" * 201))
 add("upload-non-ascii-boundary",
     upload(form(), content_type="multipart/form-data; boundary=caf\u00e9"))
-add("upload-101-parts", upload(form(*[("tags", "t")] * 100), 413))
 add("upload-wrong-boundary",
     upload(form(), content_type="multipart/form-data; boundary=not-the-one"))
 add("upload-truncated-before-closing-boundary", upload(form()[: -len(closing())]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from shared import factory
 from tests.contract.test_files_api import PNG
 from tests.contract.test_isolation import ALICE_BYTES, BOB_BYTES, _not_found
 
@@ -28,10 +29,10 @@ def test_signed_link_serves_without_token_and_expires(api, monkeypatch):
 
 
 def test_signed_link_carries_inline_and_public_base_url(api, monkeypatch):
-    from shared.config import reset_settings
+
 
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://files.example.com/")
-    reset_settings()
+    factory.reset()
     png_id = api.upload(PNG, "p.png").json["id"]
     link = api.get(f"/files/{png_id}/content?redirect=false&inline=true").json["url"]
     assert link.startswith("https://files.example.com/api/assistant/workspace/files/")

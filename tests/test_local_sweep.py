@@ -15,10 +15,9 @@ def test_staging_leftovers_are_removed_after_the_grace_period(api, env):
     api.upload(b"x", "x.txt")  # creates the storage tree
     leftover = storage / ".staging" / "upload-crashed"
     leftover.write_bytes(b"half an upload")
-    service = factory.file_service()
-    assert service.sweep()["staging_removed"] == 0
+    assert factory.maintenance().files.sweep()["staging_removed"] == 0
     old = time.time() - 7200
     os.utime(leftover, (old, old))
-    assert service.sweep()["staging_removed"] == 1
+    assert factory.maintenance().files.sweep()["staging_removed"] == 1
     assert not leftover.exists()
     assert ".staging/upload-crashed" not in storage_snapshot(storage)

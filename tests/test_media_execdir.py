@@ -9,7 +9,8 @@ import pytest
 
 from localdev.origin import Route
 from shared.errors import BadRequest
-from shared.media import ExecutionContext, clean_exec_files
+from shared.factory import clean_exec_files
+from shared.media import ExecutionContext
 from shared.media.execdir import ExecDirs, check_relative, sanitize_filename, user_key
 from tests.conftest import API
 from tests.media_fixtures import exec_files, post_media

@@ -11,7 +11,8 @@ import pytest
 
 from localdev.emulators import FakeGcs, fake_gcs_binary
 from localdev.gcs_keys import create_buckets
-from shared.config import Settings, reset_settings
+from shared import factory
+from shared.config import Settings
 from shared.errors import ConfigError
 from tests.conftest import EICAR, require
 from tests.media_fixtures import build_service, exec_files, install, post_media
@@ -50,7 +51,7 @@ def buckets(env, media_gcs, names, origin, monkeypatch) -> dict[str, object]:
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
     monkeypatch.setenv("MEDIA_GCS_ALLOWED_BUCKETS", f" {allowed} ,")
     monkeypatch.setenv("MAX_FILE_SIZE_MB", "1")
-    reset_settings()
+    factory.reset()
     install(monkeypatch, build_service([("127.0.0.1", origin.port)], names))
     return {"allowed": allowed, "refused": refused}
 

@@ -15,7 +15,6 @@ import pytest
 
 from localdev.origin import Origin, Route, self_signed
 from shared import factory
-from shared.config import reset_settings
 from shared.errors import ConfigError, Forbidden, PayloadTooLarge, UpstreamError
 from shared.media.fetch import Fetcher, FetchLimits
 from shared.media.netpolicy import NetPolicy, check_url, is_public
@@ -260,7 +259,7 @@ def test_no_setting_opens_loopback(env, origin, monkeypatch):
                         ("MEDIA_FETCH_TEST_ALLOW", f"127.0.0.1:{origin.port}"),
                         ("MEDIA_FETCH_ALLOWED_SOCKETS", f"127.0.0.1:{origin.port}")):
         monkeypatch.setenv(name, value)
-    reset_settings()
+    factory.reset()
     service = factory.media_service()
     assert service.sources.fetcher.policy.allowed_test_sockets == frozenset()
     origin.routes["/x"] = Route(body=b"x")

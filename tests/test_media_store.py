@@ -19,10 +19,11 @@ import pytest
 from localdev.origin import Route
 from localdev.process import free_port
 from shared import factory
-from shared.config import get_settings, reset_settings
+from shared.config import get_settings
 from shared.context import RequestContext
-from shared.files import FileService
-from shared.media import ExecutionContext, clean_exec_files, store_media_file
+from shared.factory import clean_exec_files, store_media_file
+from shared.files.service import FileService
+from shared.media import ExecutionContext
 from shared.scanning.disabled import DisabledScanner
 from tests.conftest import EICAR
 from tests.media_fixtures import build_service, exec_files, install, post_media
@@ -214,7 +215,7 @@ def test_eicar_is_rejected_from_every_source(api, env, media, origin, kind, retu
 
 def test_scanner_down_is_503_and_stores_nothing(api, env, origin, names, monkeypatch):
     monkeypatch.setenv("CLAMAV_SERVICE_PORT", str(free_port()))
-    reset_settings()
+    factory.reset()
     install(monkeypatch, build_service([("127.0.0.1", origin.port)], names))
     origin.routes["/pic.png"] = Route(body=PNG)
     for file in ("data:image/png;base64," + base64.b64encode(PNG).decode(),
@@ -231,7 +232,7 @@ def small_cap(env, origin, names, monkeypatch):
     """A 1 MiB file cap and a 2 MiB body cap."""
     monkeypatch.setenv("MAX_FILE_SIZE_MB", "1")
     monkeypatch.setenv("MEDIA_MAX_BODY_MB", "2")
-    reset_settings()
+    factory.reset()
     return install(monkeypatch, build_service([("127.0.0.1", origin.port)], names))
 
 

@@ -6,7 +6,7 @@ import pytest
 import regex
 
 from shared.errors import Conflict
-from shared.memory_text import (
+from shared.memory.truncation import (
     DROP_NOTICE,
     TRUNCATION_NOTICE,
     drop_leading,

@@ -29,14 +29,14 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 import main
-from shared import errors, models, queries
+from shared import errors, factory, models, queries
 from shared.auth import mint_dev_token
-from shared.config import Settings, reset_settings
+from shared.config import Settings
 from shared.context import RequestContext
 from shared.errors import Infected
-from shared.files import FORM_FIELDS
+from shared.files.drafts import FORM_FIELDS
 from shared.health import health_report
-from shared.memory import WRITE_FIELDS
+from shared.memory.service import WRITE_FIELDS
 from shared.models import FileRecord, LogEntry
 from shared.routes import API_PREFIX, ROUTES, function_for
 
@@ -267,7 +267,7 @@ def test_enums_match_the_models(doc):
     from shared.search import TYPES
 
     assert tuple(types) == TYPES
-    from shared.memory_text import OVERFLOW_MODES
+    from shared.memory.truncation import OVERFLOW_MODES
 
     assert tuple(schema(doc, "MemoryWrite")["properties"]["overflow"]["enum"]) == OVERFLOW_MODES
 
@@ -283,7 +283,7 @@ def test_repeatable_parameters_are_arrays(doc):
 def test_upload_form_fields_match_the_code(doc):
     body = operation(doc, "POST", FILES)["requestBody"]["content"]
     form = resolve(doc, body["multipart/form-data"]["schema"])
-    assert set(form["properties"]) == FORM_FIELDS | {"file"}
+    assert set(form["properties"]) == set(FORM_FIELDS) | {"file"}
     assert form["required"] == ["file"]
     assert resolve(doc, form["properties"]["tags"])["type"] == "array"
 
@@ -495,11 +495,11 @@ def live(doc, tmp_path, monkeypatch) -> Iterator[Live]:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    reset_settings()
+    factory.reset()
     from localdev.server import build_app
 
     yield Live(doc, Client(build_app(), Response))
-    reset_settings()
+    factory.reset()
 
 
 def upload_body(content: bytes, filename: str, **fields: Any) -> dict[str, Any]:

@@ -30,28 +30,26 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shared import mime
 from shared.config import Settings
 from shared.context import RequestContext
 from shared.errors import BadRequest, Conflict, Infected
-from shared.files import FileService
-from shared.ingest import Ingest
+from shared.files.ingest import Ingest
+from shared.files.service import FileService
 from shared.media.execdir import ExecDirs, LocalFile, check_exec_id, sanitize_filename
 from shared.media.fetch import Fetcher, too_large
+from shared.media.gcs_input import GcsInput
 from shared.media.sources import Incoming, Sources, kind_of
 from shared.metadata.base import new_log_id
 from shared.models import BlobFacts, FileRecord, LogEntry
-from shared.scanning.base import SCAN_CHUNK, Scanner, Verdict
+from shared.scanning.base import SCAN_READ_BYTES, Scanner, Verdict
 from shared.timeutil import utcnow
 from shared.validation import check_session_id
-
-if TYPE_CHECKING:
-    from shared.media.gcs_source import GcsSource
 
 log = logging.getLogger(__name__)
 
@@ -133,17 +131,11 @@ class StoredMedia:
                 yield base64.b64encode(chunk)
 
 
-def _gcs_source(settings: Settings) -> GcsSource:
-    from shared.media.gcs_source import GcsSource  # the GCS client loads only when needed
-
-    return GcsSource(settings)
-
-
 class MediaService:
     """The media pipeline over one deployment's workspace, scanner and exec root."""
 
     def __init__(self, settings: Settings, files: FileService, scanner: Scanner,
-                 fetcher: Fetcher, gcs: Callable[[], GcsSource] | None = None,
+                 fetcher: Fetcher, gcs: GcsInput | None = None,
                  exec_dirs: ExecDirs | None = None) -> None:
         self.settings = settings
         self.files = files
@@ -152,18 +144,11 @@ class MediaService:
         self.max_body_bytes = settings.media_max_body_bytes
         self.dirs = exec_dirs or ExecDirs(settings.media_exec_root)
         self.ttl = settings.media_exec_ttl_seconds
-        self._gcs: GcsSource | None = None
-        self._gcs_factory = gcs or (lambda: _gcs_source(settings))
+        # Without a reader every gcs:// input is refused (403), whatever the allow-list.
+        self.gcs = gcs or GcsInput(settings.media_gcs_allowed_buckets, None)
         self.sources = Sources(files, fetcher, self.gcs)
         self._lock = threading.Lock()
         self._next_sweep = 0.0
-
-    def gcs(self) -> GcsSource:
-        """The ``gcs://`` reader, built on first use."""
-        with self._lock:
-            if self._gcs is None:
-                self._gcs = self._gcs_factory()
-            return self._gcs
 
     # -- store --------------------------------------------------------------------------
     def store_request(self, ctx: RequestContext, body: dict[str, Any]) -> StoredMedia:
@@ -240,7 +225,7 @@ class MediaService:
         """Scan, hash and sniff a file in place, in one pass of bounded memory."""
         sha, head, size = hashlib.sha256(), b"", 0
         with self.scanner.open_session() as session:
-            while chunk := os.read(local.fd, SCAN_CHUNK):
+            while chunk := os.read(local.fd, SCAN_READ_BYTES):
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise too_large(self.max_bytes)

@@ -7,7 +7,7 @@ Inputs come as one string (the spec's ``file``):
 | ``data:[type][;base64],...`` | ``data`` | the string itself, decoded piece by piece |
 | ``http(s)://...`` | ``url`` | the network, through the SSRF-safe ``Fetcher`` |
 | ``workspace://file_000001``, ``workspace:///path`` (``#mime``) | ``workspace`` | own workspace |
-| ``gcs://bucket/object`` | ``gcs`` | an allow-listed bucket (``GcsSource``) |
+| ``gcs://bucket/object`` | ``gcs`` | an allow-listed bucket (``GcsInput``) |
 | ``name.png``, ``dir/name.png`` | ``local`` | the execution's own directory |
 
 Any other ``scheme:`` is a 400. Remote kinds open as an ``Incoming``: a chunk iterator, a
@@ -20,22 +20,20 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from shared import validation as v
 from shared.context import RequestContext
 from shared.errors import BadRequest, NotFound
-from shared.files import FileService
+from shared.files.service import FileService
 from shared.media.datauri import DataUri
 from shared.media.fetch import Fetcher, too_large
+from shared.media.gcs_input import GcsInput
 from shared.models import FileRecord
 from shared.storage.base import READ_CHUNK
-
-if TYPE_CHECKING:
-    from shared.media.gcs_source import GcsSource
 
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _MIME_RE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
@@ -107,7 +105,7 @@ class Sources:
     """Opens remote inputs; each ``open_*`` is a context manager that releases its source."""
 
     def __init__(self, files: FileService, fetcher: Fetcher,
-                 gcs: Callable[[], GcsSource]) -> None:
+                 gcs: GcsInput) -> None:
         self.files, self.fetcher, self._gcs = files, fetcher, gcs
 
     @contextlib.contextmanager
@@ -157,7 +155,7 @@ class Sources:
 
     @contextlib.contextmanager
     def _gcs_object(self, file: str, ctx: RequestContext, max_bytes: int) -> Iterator[Incoming]:
-        chunks, _size = self._gcs().open(file, max_bytes)
+        chunks, _size = self._gcs.open(file, max_bytes)
         bucket, _, name = file[len("gcs://"):].partition("/")
         try:
             yield Incoming(chunks, posixpath.basename(name), {"bucket": bucket})

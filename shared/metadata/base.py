@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared import tokens
+from shared import text_index
 from shared.models import (
-    BlobFacts,
     FileDraft,
     FileQuery,
     FileRecord,
+    Finalization,
     LogEntry,
     LogQuery,
     MemoryChange,
@@ -84,20 +84,11 @@ class MetadataStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def finalize_file(
-        self,
-        workspace_id: str,
-        draft: FileDraft,
-        reservation: Reservation,
-        storage_key: str,
-        storage_path: str,
-        facts: BlobFacts,
-        entry: LogEntry,
-        retention_seconds: int,
-    ) -> tuple[FileRecord, str | None]:
-        """Make a reservation ``ready`` and append ``entry``, in one transaction.
+    def finalize_file(self, workspace_id: str, done: Finalization, entry: LogEntry,
+                      retention_seconds: int) -> tuple[FileRecord, str | None]:
+        """Make ``done.reservation`` ``ready`` and append ``entry``, in one transaction.
 
-        The purge intent of ``storage_key`` (see ``schedule_purge``) is dropped in that
+        The purge intent of ``done.storage_key`` (see ``schedule_purge``) is dropped in that
         transaction, unless the blob lost an overwrite race, when it is due at once.
 
         Returns the record and a storage key that is no longer referenced (the previous
@@ -257,8 +248,8 @@ class MetadataStore(abc.ABC):
     def search_files(
         self, workspace_id: str, query: str, file_type: str | None, limit: int
     ) -> list[FileRecord]:
-        """Ranked search over filename, description and tags (see ``shared.tokens``)."""
-        qwords = tokens.query_words(query)
+        """Ranked search over filename, description and tags (see ``shared.text_index``)."""
+        qwords = text_index.query_words(query)
         if not qwords:
             return []
         candidates = self.search_candidates(workspace_id, qwords, file_type, SEARCH_CANDIDATE_CAP)
@@ -270,11 +261,11 @@ class MetadataStore(abc.ABC):
 
     def search_logs(self, workspace_id: str, query: str, limit: int) -> list[LogEntry]:
         """Ranked search over log details, resource id, agent and task ids."""
-        qwords = tokens.query_words(query)
+        qwords = text_index.query_words(query)
         if not qwords:
             return []
         candidates = self.search_log_candidates(workspace_id, qwords, SEARCH_CANDIDATE_CAP)
-        ranked = [(tokens.rank(qwords, [(log_search_text(e), 1.0)]), e) for e in candidates]
+        ranked = [(text_index.rank(qwords, [(log_search_text(e), 1.0)]), e) for e in candidates]
         hits = sorted(((s, e) for s, e in ranked if s is not None),
                       key=lambda pair: (-pair[0], _newest_first(pair[1])))
         return [e for _, e in hits[:limit]]
@@ -294,7 +285,7 @@ def log_search_text(entry: LogEntry) -> str:
     """The words a log entry is found by: details, ids, agent, task and operation."""
     parts = [entry.operation_type, entry.resource_type, entry.resource_id or "",
              entry.agent_id or "", entry.task_id or "", *_flatten(entry.details)]
-    return tokens.index_text(parts)
+    return text_index.index_text(parts)
 
 
 def _newest_first(entry: LogEntry) -> tuple[int, ...]:
@@ -302,7 +293,7 @@ def _newest_first(entry: LogEntry) -> tuple[int, ...]:
 
 
 def _rank(qwords: list[str], record: FileRecord) -> float | None:
-    return tokens.rank(
+    return text_index.rank(
         qwords,
         [(record.filename, 3.0), (" ".join(record.tags), 2.0), (record.description, 1.0)],
     )
@@ -310,6 +301,6 @@ def _rank(qwords: list[str], record: FileRecord) -> float | None:
 
 def search_text(draft_or_record: FileDraft | FileRecord) -> str:
     """The words a record is indexed under."""
-    return tokens.index_text(
+    return text_index.index_text(
         [draft_or_record.filename, draft_or_record.description, *draft_or_record.tags]
     )

@@ -34,7 +34,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from shared import tokens
+from shared import text_index
 from shared.config import Settings
 from shared.cursor import decode_cursor, encode_cursor
 from shared.errors import Conflict, NotFound
@@ -52,10 +52,10 @@ from shared.metadata.firestore_kv import FirestoreDocs
 from shared.metadata.firestore_query import COLLECTION_GROUP, DESC, Query
 from shared.mime import extension_of
 from shared.models import (
-    BlobFacts,
     FileDraft,
     FileQuery,
     FileRecord,
+    Finalization,
     LogEntry,
     LogQuery,
     MemoryChange,
@@ -176,17 +176,10 @@ class FirestoreMetadataStore(MetadataStore):
                            live["storage_key"] or None)
 
     @edge
-    def finalize_file(
-        self,
-        workspace_id: str,
-        draft: FileDraft,
-        reservation: Reservation,
-        storage_key: str,
-        storage_path: str,
-        facts: BlobFacts,
-        entry: LogEntry,
-        retention_seconds: int,
-    ) -> tuple[FileRecord, str | None]:
+    def finalize_file(self, workspace_id: str, done: Finalization, entry: LogEntry,
+                      retention_seconds: int) -> tuple[FileRecord, str | None]:
+        draft, reservation, facts = done.draft, done.reservation, done.facts
+        storage_key, storage_path = done.storage_key, done.storage_path
         ws = self._ws(workspace_id)
         ref = ws.collection("files").document(fd.doc_id(reservation.file_id))
         log_ref = fd.log_ref(ws, entry)
@@ -371,7 +364,7 @@ class FirestoreMetadataStore(MetadataStore):
              .order_by("ts", DESC).order_by("id", DESC))
 
         def accept(row: dict[str, Any]) -> bool:
-            return tokens.matches(qwords, [log_search_text(fd.log_entry(row))])
+            return text_index.matches(qwords, [log_search_text(fd.log_entry(row))])
 
         return [fd.log_entry(r) for r in self.fs.scan(q, accept, cap, None, max(1, min(cap, 500)))]
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from shared import tokens
+from shared import text_index
 from shared.metadata.base import log_search_text
 from shared.metadata.firestore_query import DESC, Query
 from shared.models import (
@@ -146,7 +146,7 @@ def finalized_fields(draft: FileDraft, version: int, storage_key: str, storage_p
         "size_bytes": facts.size_bytes, "checksum": facts.checksum, "status": "ready",
         "version": version, "updated_at": now, "searchable": True,
         "facets": file_facets(facts.file_type, draft.created_by, draft.tags, path),
-        "tokens": tokens.index_tokens([draft.filename, draft.description, *draft.tags]),
+        "tokens": text_index.index_tokens([draft.filename, draft.description, *draft.tags]),
     }
 
 
@@ -170,12 +170,12 @@ def search_match(data: dict[str, Any], qwords: list[str], file_type: str | None)
     """The search rule on a candidate document (Firestore matched one query word only)."""
     if file_type and data["file_type"] != file_type:
         return False
-    return tokens.matches(qwords, [data["filename"], data["description"], *data["tags"]])
+    return text_index.matches(qwords, [data["filename"], data["description"], *data["tags"]])
 
 
 def query_token(qwords: list[str]) -> str:
     """The stored token that every match of the longest query word carries."""
-    return max(qwords, key=len)[: tokens.PREFIX_MAX]
+    return max(qwords, key=len)[: text_index.PREFIX_MAX]
 
 
 # -- logs -------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def log_doc(entry: LogEntry) -> dict[str, Any]:
         "agent_id": entry.agent_id, "task_id": entry.task_id,
         "facets": [f"{tag}:{getattr(entry, name)}" for name, tag in _LOG_FACETS
                    if getattr(entry, name) is not None],
-        "tokens": tokens.index_tokens([log_search_text(entry)]),
+        "tokens": text_index.index_tokens([log_search_text(entry)]),
     }
 
 

@@ -29,10 +29,10 @@ from shared.metadata.base import (
 from shared.metadata.sqlite_docs import DOCS_SCHEMA, SqliteDocsMixin
 from shared.mime import extension_of
 from shared.models import (
-    BlobFacts,
     FileDraft,
     FileQuery,
     FileRecord,
+    Finalization,
     LogEntry,
     LogQuery,
     MemoryChange,
@@ -294,17 +294,10 @@ class SqliteMetadataStore(SqliteDocsMixin, MetadataStore):
             )
             return Reservation(file_id, number, 1, True, None)
 
-    def finalize_file(
-        self,
-        workspace_id: str,
-        draft: FileDraft,
-        reservation: Reservation,
-        storage_key: str,
-        storage_path: str,
-        facts: BlobFacts,
-        entry: LogEntry,
-        retention_seconds: int,
-    ) -> tuple[FileRecord, str | None]:
+    def finalize_file(self, workspace_id: str, done: Finalization, entry: LogEntry,
+                      retention_seconds: int) -> tuple[FileRecord, str | None]:
+        draft, reservation, facts = done.draft, done.reservation, done.facts
+        storage_key, storage_path = done.storage_key, done.storage_path
         now = utcnow()
         with self._write() as conn:
             row = conn.execute(

@@ -3,7 +3,7 @@
 Kept apart from ``sqlite.py`` (one concept per module): a ``docs`` table of small JSON
 documents keyed ``(kind, key)`` with a revision counter as the change token, so
 ``replace_doc``/``delete_doc`` are compare-and-swap on ``rev``. Upload tickets and event
-claims are built on these (``shared.tickets``, ``shared.claims``).
+claims are built on these (``shared.uploads.tickets``, ``shared.claims``).
 """
 
 from __future__ import annotations

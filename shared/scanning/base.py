@@ -3,21 +3,27 @@
 A session is fed while the upload is still arriving, so the verdict is ready when the last
 byte is, with no second pass and no buffering. Every backend (direct clamd, the Cloud Run
 HTTP front, disabled) implements ``open_session`` and ``ping``; ``scan_stream`` is built on them.
-``scan_gcs_object`` scans one pinned generation of a GCS object: by default it streams the
-object through ``open_session`` (direct clamd), and the HTTP front's client overrides it so
-the front reads the object itself and the bytes never pass through the caller.
+
+``scan_object`` scans one pinned generation of a stored object (a direct upload) and learns
+its SHA-256 and MIME type in the same pass (``ObjectScan``). By default it streams the object
+through a ``Digest`` read with the ``ObjectOpener`` given at construction; the HTTP front's
+client overrides it so the front reads the object itself and no byte passes through the caller.
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
-if TYPE_CHECKING:
-    from shared.scanning.gcs_source import GcsObjectReader
+from shared.errors import ConfigError
+from shared.models import BlobFacts, ObjectRef
 
-SCAN_CHUNK = 1024 * 1024
+SCAN_READ_BYTES = 1024 * 1024  # what a scan reads from a stream at a time
+
+# Opens exactly one object generation for reading: 404 when gone, 413 over ``max_bytes``.
+ObjectOpener = Callable[[ObjectRef, int | None], BinaryIO]
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,14 @@ class Verdict:
     infected: bool
     signature: str | None = None
     bytes_scanned: int = 0
+
+
+@dataclass(frozen=True)
+class ObjectScan:
+    """The verdict on a stored object and what its bytes are (size, SHA-256, MIME type)."""
+
+    verdict: Verdict
+    facts: BlobFacts
 
 
 class ScanSession(abc.ABC):
@@ -56,6 +70,7 @@ class Scanner(abc.ABC):
 
     name: str = "scanner"
     enabled: bool = True
+    objects: ObjectOpener | None = None  # how ``scan_object`` reads stored objects
 
     @abc.abstractmethod
     def open_session(self) -> ScanSession:
@@ -65,25 +80,29 @@ class Scanner(abc.ABC):
     def ping(self) -> bool:
         """True when the scanner answers right now (health checks)."""
 
-    def scan_stream(self, stream: BinaryIO, chunk_size: int = SCAN_CHUNK) -> Verdict:
+    def scan_stream(self, stream: BinaryIO, chunk_size: int = SCAN_READ_BYTES) -> Verdict:
         """Scan a whole file-like object in chunks, without reading it into memory."""
         with self.open_session() as session:
             while chunk := stream.read(chunk_size):
                 session.feed(chunk)
             return session.finish()
 
-    def scan_gcs_object(self, bucket: str, name: str, generation: int, *,
-                        max_bytes: int | None = None,
-                        source: GcsObjectReader | None = None) -> Verdict:
-        """Scan exactly ``generation`` of ``gs://bucket/name``.
+    def scan_object(self, ref: ObjectRef, filename: str, max_bytes: int) -> ObjectScan:
+        """Scan exactly ``ref``'s generation; its verdict, size, SHA-256 and MIME type.
 
         Raises ``NotFound`` when that generation is gone, ``PayloadTooLarge`` over
-        ``max_bytes`` and ``ScannerUnavailable`` without a verdict. ``source`` defaults to
-        the factory's GCS reader (the service's settings).
+        ``max_bytes`` and ``ScannerUnavailable`` without a verdict.
         """
-        if source is None:
-            from shared import factory  # local import: the factory builds scanners
+        from shared.scanning.digest import Digest  # digest builds on this module
 
-            source = factory.gcs_object_reader()
-        with source.open(bucket, name, generation, max_bytes=max_bytes) as stream:
-            return self.scan_stream(stream)
+        if self.objects is None:
+            raise ConfigError(f"the {self.name} scanner has no reader for stored objects")
+        with self.objects(ref, max_bytes) as stream:
+            digest = Digest(self, max_bytes)
+            try:
+                while chunk := stream.read(SCAN_READ_BYTES):
+                    digest.write(chunk)
+                verdict, facts = digest.finish(filename)
+            finally:
+                digest.abort()
+        return ObjectScan(verdict, facts)

@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 import pyclamd
 
 from shared.errors import PayloadTooLarge, ScannerUnavailable
-from shared.scanning.base import Scanner, ScanSession, Verdict
+from shared.scanning.base import ObjectOpener, Scanner, ScanSession, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +155,10 @@ class ClamdScanner(Scanner):
 
     name = "clamd"
 
-    def __init__(self, host: str, port: int, timeout: float = 120.0) -> None:
+    def __init__(self, host: str, port: int, timeout: float = 120.0,
+                 objects: ObjectOpener | None = None) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        self.objects = objects
 
     def _client(self, timeout: float | None = None) -> _Clamd:
         return _Clamd(self.host, self.port, timeout or self.timeout)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from shared.scanning.base import Scanner, ScanSession, Verdict
+from shared.scanning.base import ObjectOpener, Scanner, ScanSession, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,9 @@ class DisabledScanner(Scanner):
 
     name = "disabled"
     enabled = False
+
+    def __init__(self, objects: ObjectOpener | None = None) -> None:
+        self.objects = objects  # stored objects are still read: their SHA-256 is needed
 
     def open_session(self) -> ScanSession:
         return _PassSession()

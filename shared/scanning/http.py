@@ -1,14 +1,16 @@
 """``HttpScanner``: the ``Scanner`` interface over the ClamAV HTTP front (Cloud Run).
 
 In the cloud the functions cannot reach clamd's TCP port, so scanning goes through the front
-(``functions/clamav_front.py``) with the same interface as direct clamd:
+(``shared.scanfront``) with the same interface as direct clamd:
 
 - ``open_session`` starts one chunked ``POST /scan``. ``feed`` puts chunks on a small
-  bounded queue that a background thread drains into the request body, so the caller's
-  other work (hashing, staging to GCS) overlaps the transfer while memory stays bounded by
-  the queue (a few chunks) whatever the file size. ``finish`` waits for the front's verdict.
-- ``scan_gcs_object`` asks the front to read the object itself (``POST /scan/gcs``), so the
-  bytes never pass through the function.
+  bounded queue that a background thread drains into the request body (``BodyPump``), so
+  the caller's other work (hashing, staging to GCS) overlaps the transfer while memory stays
+  bounded by the queue (a few chunks) whatever the file size. ``finish`` waits for the
+  front's verdict.
+- ``scan_object`` asks the front to read the object itself (``POST /scan/gcs``), so the
+  bytes never pass through the function; the front answers the object's SHA-256 and MIME
+  type with its verdict, from the same single pass.
 - ``ping`` is the front's ``/readyz``.
 
 Failures without a verdict (front unreachable, timeouts, 5xx, verdict ``error``, a refused
@@ -21,13 +23,12 @@ cached until five minutes before it expires); plain ``http`` (local) sends none.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import queue
+import re
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import google.auth.exceptions
 import requests
@@ -36,20 +37,19 @@ from google.auth.transport.requests import Request
 from google.oauth2 import id_token
 from requests.adapters import HTTPAdapter
 
+from shared import mime
 from shared.errors import BadRequest, NotFound, PayloadTooLarge, ScannerUnavailable
-from shared.scanning.base import Scanner, ScanSession, Verdict
-from shared.scanning.gcs_source import GcsObjectReader
+from shared.models import BlobFacts, ObjectRef
+from shared.scanning.base import ObjectScan, Scanner, ScanSession, Verdict
+from shared.streaming import BodyPump, PumpAborted, PumpStopped
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
 QUEUE_CHUNKS = 4
 _REFRESH_MARGIN = 300.0  # fetch a new ID token five minutes before the old one expires
-_END = object()
-
-
-class _Aborted(Exception):
-    """Raised inside the request body to cut the upload short."""
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_MIME = re.compile(r"[\w.+-]+/[\w.+-]+")
 
 
 class IdTokens:
@@ -106,11 +106,10 @@ class HttpScanner(Scanner):
         response.close()
         return response.status_code == 200
 
-    def scan_gcs_object(self, bucket: str, name: str, generation: int, *,
-                        max_bytes: int | None = None,
-                        source: GcsObjectReader | None = None) -> Verdict:
-        """The front reads and scans the object; ``source`` is unused (no bytes pass here)."""
-        body = {"bucket": bucket, "name": name, "generation": generation}
+    def scan_object(self, ref: ObjectRef, filename: str, max_bytes: int) -> ObjectScan:
+        """The front reads, hashes, sniffs and scans the object: no byte passes through here."""
+        body = {"bucket": ref.bucket, "name": ref.name, "generation": ref.generation,
+                "filename": filename}
         try:
             response = self.http.post(f"{self.url}/scan/gcs", json=body,
                                       headers=self.headers(),
@@ -119,10 +118,20 @@ class HttpScanner(Scanner):
             log.error("virus scanner front unreachable: %s", exc)
             raise ScannerUnavailable("virus scanner unavailable") from exc
         verdict = verdict_of(response)
-        if max_bytes is not None and verdict.bytes_scanned > max_bytes:
+        if verdict.bytes_scanned > max_bytes:
             raise PayloadTooLarge(f"the object is larger than {max_bytes} bytes",
                                   max_bytes=max_bytes)
-        return verdict
+        return ObjectScan(verdict, facts_of(response.json(), verdict.bytes_scanned))
+
+
+def facts_of(body: dict[str, Any], size: int) -> BlobFacts:
+    """The SHA-256 and MIME type the front learned in its scan pass; 503 when missing."""
+    checksum, mime_type = body.get("sha256"), body.get("mime_type")
+    if not (isinstance(checksum, str) and _SHA256.fullmatch(checksum)
+            and isinstance(mime_type, str) and _MIME.fullmatch(mime_type)):
+        log.error("virus scanner front gave no digest: %s", str(body)[:200])
+        raise ScannerUnavailable("virus scanner gave no checksum for the object")
+    return BlobFacts(size, checksum, mime_type, mime.file_type_of(mime_type))
 
 
 def verdict_of(response: requests.Response, expected_bytes: int | None = None) -> Verdict:
@@ -159,7 +168,7 @@ def verdict_of(response: requests.Response, expected_bytes: int | None = None) -
 
 
 class HttpScanSession(ScanSession):
-    """One chunked ``POST /scan``: ``feed`` queues, a thread streams, ``finish`` waits."""
+    """One chunked ``POST /scan``: ``feed`` queues, a ``BodyPump`` streams, ``finish`` waits."""
 
     def __init__(self, scanner: HttpScanner) -> None:
         self._scanner = scanner
@@ -169,87 +178,48 @@ class HttpScanSession(ScanSession):
         # into the old body.
         headers = {**scanner.headers(), "Content-Type": "application/octet-stream",
                    "Connection": "close"}
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=scanner.queue_chunks)
+
+        def send(body: Iterator[bytes]) -> requests.Response:
+            return scanner.http.post(f"{scanner.url}/scan", data=body, headers=headers,
+                                     timeout=(CONNECT_TIMEOUT, self._timeout))
+
+        self._pump: BodyPump[requests.Response] = BodyPump(
+            send, depth=scanner.queue_chunks, idle_timeout=self._timeout,
+            name="http-scan").start()
         self._bytes = 0
-        self._response: requests.Response | None = None
-        self._error: BaseException | None = None
-        self._aborted = threading.Event()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, args=(headers,), daemon=True,
-                                        name="http-scan")
-        self._thread.start()
 
-    # -- the background thread ------------------------------------------------------------
-
-    def _body(self) -> Iterator[bytes]:
-        while True:
-            try:
-                item = self._queue.get(timeout=self._timeout)
-            except queue.Empty:
-                raise _Aborted("no bytes arrived in time") from None
-            if item is _END:
-                return
-            if self._aborted.is_set():
-                raise _Aborted("aborted")
-            assert isinstance(item, bytes)
-            yield item
-
-    def _run(self, headers: dict[str, str]) -> None:
-        try:
-            self._response = self._scanner.http.post(
-                f"{self._scanner.url}/scan", data=self._body(), headers=headers,
-                timeout=(CONNECT_TIMEOUT, self._timeout))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            self._error = exc
-
-    # -- the caller's side ----------------------------------------------------------------
-
-    def _put(self, item: object) -> None:
-        while True:
-            if not self._thread.is_alive():
-                self._fail()
-            try:
-                self._queue.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def _fail(self) -> None:
+    def _fail(self) -> NoReturn:
         """The request ended before the body did: its answer, or unavailability."""
         self._closed = True
-        if self._response is not None:  # the front answered early (413, 503 ...)
-            verdict_of(self._response, expected_bytes=-1)  # raises, whatever it says
-        log.error("virus scanner front connection failed: %s", self._error)
-        raise ScannerUnavailable("virus scanner connection lost") from self._error
+        if self._pump.result is not None:  # the front answered early (413, 503 ...)
+            verdict_of(self._pump.result, expected_bytes=-1)  # raises, whatever it says
+        log.error("virus scanner front connection failed: %s", self._pump.error)
+        raise ScannerUnavailable("virus scanner connection lost") from self._pump.error
 
     def feed(self, chunk: bytes) -> None:
         if not chunk:
             return
         assert not self._closed, "session is finished"
-        # Queued, not sent yet: a caller may reuse a bytearray or memoryview's buffer.
-        self._put(chunk if isinstance(chunk, bytes) else bytes(chunk))
+        try:
+            # Queued, not sent yet: a caller may reuse a bytearray or memoryview's buffer.
+            self._pump.put(chunk if isinstance(chunk, bytes) else bytes(chunk))
+        except PumpStopped:
+            self._fail()
         self._bytes += len(chunk)
 
     def finish(self) -> Verdict:
         assert not self._closed, "session is finished"
-        self._put(_END)
-        self._thread.join(timeout=CONNECT_TIMEOUT + 2 * self._timeout)
         self._closed = True
-        if self._thread.is_alive():
-            self.abort()
-            raise ScannerUnavailable("virus scanner timed out")
-        if self._response is None:
-            log.error("virus scanner front connection failed: %s", self._error)
-            raise ScannerUnavailable("virus scanner connection lost") from self._error
-        return verdict_of(self._response, expected_bytes=self._bytes)
+        try:
+            response = self._pump.finish(timeout=CONNECT_TIMEOUT + 2 * self._timeout)
+        except TimeoutError as exc:
+            raise ScannerUnavailable("virus scanner timed out") from exc
+        except (requests.RequestException, OSError, PumpAborted) as exc:
+            log.error("virus scanner front connection failed: %s", exc)
+            raise ScannerUnavailable("virus scanner connection lost") from exc
+        return verdict_of(response, expected_bytes=self._bytes)
 
     def abort(self) -> None:
         self._closed = True
-        if not self._thread.is_alive() or self._aborted.is_set():
-            return
-        self._aborted.set()
-        with contextlib.suppress(queue.Empty):  # make room, then wake the thread
-            while True:
-                self._queue.get_nowait()
-        with contextlib.suppress(queue.Full):
-            self._queue.put_nowait(b"")
+        self._pump.abort()

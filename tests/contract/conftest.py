@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 
 from localdev.emulators import FakeGcs, FirestoreEmulator, fake_gcs_binary, firestore_launcher
 from localdev.process import LocalServer
-from shared.config import reset_settings
+from shared import factory
 from tests.conftest import Api, base_env, require, storage_snapshot
 
 BACKENDS = ("embedded", "cloud")
@@ -131,9 +131,9 @@ def env(backend, tmp_path: Path, clamd, monkeypatch: pytest.MonkeyPatch) -> Iter
     values = {**base_env(tmp_path / "storage", clamd.port), **backend.env()}
     for key, value in values.items():
         monkeypatch.setenv(key, value)
-    reset_settings()
+    factory.reset()
     yield values
-    reset_settings()
+    factory.reset()
 
 
 @pytest.fixture

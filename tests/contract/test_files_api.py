@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 
+from shared import factory
 from shared.timeutil import utcnow
 from tests.conftest import EICAR
 
@@ -182,15 +183,15 @@ def test_soft_delete_frees_path_keeps_record_and_blob_until_purge(api, backend):
 
 def test_purge_removes_blobs_after_retention(api, backend, monkeypatch):
     from shared import factory
-    from shared.config import reset_settings
+
 
     monkeypatch.setenv("FILE_RETENTION_DAYS", "0")
-    reset_settings()
+    factory.reset()
     first = api.upload(b"old", "doc.txt").json
     api.upload(b"newer", "doc.txt", overwrite="true")
     api.delete(f"/files/{first['id']}")
     assert len(backend.blob_snapshot()) == 2
-    assert factory.file_service().purge() == 2
+    assert factory.maintenance().files.purge() == 2
     assert backend.blob_snapshot() == {}
 
 
@@ -205,10 +206,8 @@ def test_eicar_is_rejected_logged_and_never_stored(api, backend):
 
 
 def test_size_limit_enforced_while_streaming(api, backend, monkeypatch):
-    from shared.config import reset_settings
-
     monkeypatch.setenv("MAX_FILE_SIZE_MB", "1")
-    reset_settings()
+    factory.reset()
     big = api.upload(b"a" * (1024 * 1024 + 1), "big.bin")
     assert big.status_code == 413
     assert backend.blob_snapshot() == {}

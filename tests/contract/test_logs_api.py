@@ -72,7 +72,7 @@ def test_cursor_pages_through_every_entry_once_newest_first(api):
 
 
 def test_jsonl_export_streams_all_matching_entries(api, monkeypatch):
-    from shared import logs as logs_module
+    from shared import oplog as logs_module
 
     monkeypatch.setattr(logs_module, "EXPORT_PAGE", 3)  # force several pages
     for index in range(8):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import reset_settings
+from shared import factory
 from tests.conftest import post_json
 
 
@@ -12,7 +12,7 @@ from tests.conftest import post_json
 def small(api, monkeypatch):
     """A 300-character cap so overflow is cheap to reach."""
     monkeypatch.setenv("MEMORY_MAX_LENGTH", "300")
-    reset_settings()
+    factory.reset()
     return api
 
 
@@ -95,7 +95,7 @@ def test_stale_version_conflicts(api):
 
 def test_versions_history_and_revert(api, monkeypatch):
     monkeypatch.setenv("MEMORY_HISTORY", "3")
-    reset_settings()
+    factory.reset()
     for index in range(5):
         post_json(api, "/memory", {"content": f"text {index}"},
                   headers={"X-Agent-Id": f"agent_{index}"})
@@ -171,7 +171,7 @@ def test_bad_if_match_and_version_paths(api):
 
 def test_oversize_body_is_413(api, monkeypatch):
     monkeypatch.setenv("MEMORY_MAX_LENGTH", "1000")
-    reset_settings()
+    factory.reset()
     response = post_json(api, "/memory", {"content": "x" * 20000})
     assert response.status_code == 413
     assert api.get("/memory").json["version"] == 0

@@ -20,7 +20,7 @@ def test_abandoned_reservation_is_released_and_path_freed(api):
     listed = api.get("/files").json
     assert [(f["path"], f["status"]) for f in listed] == [("/crash.txt", "pending")]
     assert api.get(f"/files/{listed[0]['id']}/content").status_code == 409
-    assert service.sweep(stale_after_seconds=3600)["reservations_released"] == 0
-    assert service.sweep(stale_after_seconds=-1)["reservations_released"] == 1
+    assert factory.maintenance().files.sweep(stale_after_seconds=3600)["reservations_released"] == 0
+    assert factory.maintenance().files.sweep(stale_after_seconds=-1)["reservations_released"] == 1
     assert api.get("/files").json == []
     assert api.upload(b"x", "crash.txt").status_code == 201

@@ -8,6 +8,7 @@ bodies larger than the socket buffer, and ID-token auth in production mode.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -18,9 +19,9 @@ import requests
 
 from localdev.clamav_front import ClamavFront
 from localdev.process import ProcessExited
-from shared.config import FrontSettings
 from shared.errors import ConfigError
-from shared.scanning.front import ScanFront
+from shared.scanfront.service import ScanFront
+from shared.scanfront.settings import FrontSettings
 from tests.conftest import EICAR
 from tests.scanfront.conftest import AUDIENCE, INVOKER, MiB, front_env, put
 
@@ -35,11 +36,16 @@ def scan_gcs(front_url: str, body: object, **kw) -> requests.Response:
     return requests.post(f"{front_url}/scan/gcs", json=body, timeout=TIMEOUT, **kw)
 
 
-def assert_result(response: requests.Response, verdict: str, size: int) -> dict:
+def assert_result(response: requests.Response, verdict: str, size: int,
+                  data: bytes | None = None) -> dict:
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"verdict", "signature", "bytes_scanned", "duration_ms"}
+    assert set(body) == {"verdict", "signature", "bytes_scanned", "duration_ms", "sha256",
+                         "mime_type"}
     assert body["verdict"] == verdict
+    assert len(body["sha256"]) == 64 and "/" in body["mime_type"]
+    if data is not None:  # hashed in the same pass that scanned
+        assert body["sha256"] == hashlib.sha256(data).hexdigest()
     assert body["bytes_scanned"] == size
     assert isinstance(body["duration_ms"], int) and body["duration_ms"] >= 0
     if verdict == "infected":
@@ -53,9 +59,10 @@ def assert_result(response: requests.Response, verdict: str, size: int) -> dict:
 
 
 def test_clean_and_infected_bodies(front):
-    assert_result(scan(front.url, b"just some text\n"), "clean", 15)
-    assert_result(scan(front.url, EICAR), "infected", len(EICAR))
-    assert_result(scan(front.url, b""), "clean", 0)
+    text = b"just some text\n"
+    assert assert_result(scan(front.url, text), "clean", 15, text)["mime_type"] == "text/plain"
+    assert_result(scan(front.url, EICAR), "infected", len(EICAR), EICAR)
+    assert_result(scan(front.url, b""), "clean", 0, b"")
 
 
 def test_chunked_body_larger_than_the_socket_buffer(front):
@@ -90,9 +97,10 @@ def test_body_over_the_cap_is_413(small_front):
 def test_gcs_objects_clean_and_infected(front, bucket):
     clean = put(bucket, "incoming/ws_1/file_000001/report.txt", b"quarterly numbers\n")
     infected = put(bucket, "incoming/ws_1/file_000002/evil.txt", b"pre " + EICAR)
-    assert_result(scan_gcs(front.url, {"bucket": bucket.name, "generation": clean,
-                                       "name": "incoming/ws_1/file_000001/report.txt"}),
-                  "clean", 18)
+    result = assert_result(scan_gcs(front.url, {
+        "bucket": bucket.name, "generation": clean, "filename": "report.txt",
+        "name": "incoming/ws_1/file_000001/report.txt"}), "clean", 18, b"quarterly numbers\n")
+    assert result["mime_type"] == "text/plain"
     # GCS's own JSON (and the finalize event) encodes generations as decimal strings.
     assert_result(scan_gcs(front.url, {"bucket": bucket.name, "generation": str(infected),
                                        "name": "incoming/ws_1/file_000002/evil.txt"}),
@@ -103,7 +111,7 @@ def test_gcs_object_larger_than_a_read_chunk(front, bucket):
     data = os.urandom(20 * MiB + 17) + EICAR
     generation = put(bucket, "big.bin", data)
     assert_result(scan_gcs(front.url, {"bucket": bucket.name, "name": "big.bin",
-                                       "generation": generation}), "infected", len(data))
+                                       "generation": generation}), "infected", len(data), data)
 
 
 def test_generation_pinning_scans_only_the_named_generation(front, bucket):

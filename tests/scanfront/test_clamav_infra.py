@@ -23,7 +23,8 @@ import yaml
 
 from localdev.clamd import TEST_SIGNATURES, find_clamd
 from localdev.process import ManagedProcess, ProcessExited, free_port
-from shared.config import FrontSettings, Settings
+from shared.config import Settings
+from shared.scanfront.settings import FrontSettings
 from tests.conftest import EICAR, require
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,14 +1,16 @@
 """``HttpScanner`` (the Scanner interface over the ClamAV front) against the real front process.
 
 The shared cases run on both ways the service reaches clamd: ``clamd`` (direct, with the base
-class's ``scan_gcs_object`` streaming the object itself) and ``http`` (the front, which reads
-GCS on its own). Then the HTTP client's own concerns: outages and timeouts become
-``ScannerUnavailable``, the front's 413 and 404 keep their meaning, ID tokens are fetched,
-sent and cached, and the factory picks the front when ``CLAMAV_SERVICE_URL`` is set.
+class's ``scan_object`` streaming the object itself) and ``http`` (the front, which reads
+GCS on its own and answers the SHA-256 and MIME type with the verdict). Then the HTTP
+client's own concerns: outages and timeouts become ``ScannerUnavailable``, the front's 413
+and 404 keep their meaning, ID tokens are fetched, sent and cached, and the factory picks
+the front when ``CLAMAV_SERVICE_URL`` is set.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import socket
@@ -19,12 +21,14 @@ from pathlib import Path
 import pytest
 
 from shared import factory
-from shared.config import Settings, reset_settings
+from shared.config import Settings
 from shared.errors import ConfigError, NotFound, PayloadTooLarge, ScannerUnavailable
+from shared.models import ObjectRef
 from shared.scanning.base import Scanner
 from shared.scanning.clamd import ClamdScanner
-from shared.scanning.gcs_source import GcsObjectReader
 from shared.scanning.http import HttpScanner, IdTokens
+from shared.storage.gcs.connection import GcsConnection
+from shared.storage.gcs.objects import GcsObjects
 from tests.conftest import EICAR, storage_snapshot
 from tests.scanfront.conftest import AUDIENCE, INVOKER, PROJECT, MiB, put
 
@@ -32,17 +36,18 @@ from tests.scanfront.conftest import AUDIENCE, INVOKER, PROJECT, MiB, put
 
 
 @pytest.fixture(params=["clamd", "http"])
-def scanner(request, clamd, front, fake_gcs, monkeypatch) -> Scanner:
+def scanner(request, clamd, front, fake_gcs) -> Scanner:
     if request.param == "http":
         return HttpScanner(front.url, timeout=60)
-    # Direct clamd reads GCS through the factory's reader, configured for the emulator.
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", fake_gcs.url)
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
-    monkeypatch.setenv("AUTH_MODE", "firebase")
-    monkeypatch.setenv("FIREBASE_PROJECT_ID", PROJECT)
-    reset_settings()
-    request.addfinalizer(reset_settings)
-    return ClamdScanner("127.0.0.1", clamd.port, timeout=60)
+    # Direct clamd reads the objects itself, through the storage layer's pinned reads.
+    objects = GcsObjects(GcsConnection(PROJECT, fake_gcs.url))
+    return ClamdScanner("127.0.0.1", clamd.port, timeout=60,
+                        objects=lambda ref, cap: objects.open(ref, cap))
+
+
+def scan(scanner: Scanner, bucket: str, name: str, generation: int,
+         max_bytes: int = 100 * MiB):
+    return scanner.scan_object(ObjectRef(bucket, name, generation), name, max_bytes)
 
 
 def test_streams_give_verdicts(scanner):
@@ -78,27 +83,38 @@ def test_body_larger_than_the_socket_buffer(scanner):
 def test_gcs_objects_pinned_to_their_generation(scanner, bucket):
     bad = put(bucket, "incoming/ws/f/file.bin", os.urandom(3 * MiB) + EICAR)
     good = put(bucket, "incoming/ws/f/file.bin", os.urandom(3 * MiB))
-    first = scanner.scan_gcs_object(bucket.name, "incoming/ws/f/file.bin", bad)
-    assert first.infected and first.bytes_scanned == 3 * MiB + len(EICAR)
-    second = scanner.scan_gcs_object(bucket.name, "incoming/ws/f/file.bin", good)
-    assert not second.infected and second.bytes_scanned == 3 * MiB
+    first = scan(scanner, bucket.name, "incoming/ws/f/file.bin", bad)
+    assert first.verdict.infected and first.verdict.bytes_scanned == 3 * MiB + len(EICAR)
+    second = scan(scanner, bucket.name, "incoming/ws/f/file.bin", good)
+    assert not second.verdict.infected and second.verdict.bytes_scanned == 3 * MiB
+
+
+def test_object_scans_hash_and_sniff_in_the_same_pass(scanner, bucket):
+    png = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489")
+    body = png + os.urandom(2 * MiB)
+    generation = put(bucket, "incoming/ws/f/pic.bin", body)
+    result = scan(scanner, bucket.name, "incoming/ws/f/pic.bin", generation)
+    assert not result.verdict.infected
+    assert result.facts.checksum == hashlib.sha256(body).hexdigest()
+    assert result.facts.size_bytes == len(body)
+    assert (result.facts.mime_type, result.facts.file_type) == ("image/png", "image")
 
 
 def test_gcs_object_gone_is_not_found(scanner, plain_bucket):
     old = put(plain_bucket, "x.txt", b"old")
     put(plain_bucket, "x.txt", EICAR)
     with pytest.raises(NotFound):
-        scanner.scan_gcs_object(plain_bucket.name, "x.txt", old)
+        scan(scanner, plain_bucket.name, "x.txt", old)
     with pytest.raises(NotFound):
-        scanner.scan_gcs_object(plain_bucket.name, "never-there.txt", 1)
+        scan(scanner, plain_bucket.name, "never-there.txt", 1)
 
 
 def test_gcs_object_over_max_bytes(scanner, bucket):
     generation = put(bucket, "big.bin", b"q" * 5000)
     with pytest.raises(PayloadTooLarge):
-        scanner.scan_gcs_object(bucket.name, "big.bin", generation, max_bytes=4999)
-    assert scanner.scan_gcs_object(bucket.name, "big.bin", generation,
-                                   max_bytes=5000).bytes_scanned == 5000
+        scan(scanner, bucket.name, "big.bin", generation, max_bytes=4999)
+    assert scan(scanner, bucket.name, "big.bin", generation,
+                max_bytes=5000).verdict.bytes_scanned == 5000
 
 
 # -- the HTTP client's failure modes ---------------------------------------------------------
@@ -112,7 +128,7 @@ def test_clamd_killed_makes_the_front_scanner_unavailable(outage, bucket):
     with pytest.raises(ScannerUnavailable):
         scanner.scan_stream(io.BytesIO(b"z" * (3 * MiB)))
     with pytest.raises(ScannerUnavailable):
-        scanner.scan_gcs_object(bucket.name, "o.bin", generation)
+        scan(scanner, bucket.name, "o.bin", generation)
     assert scanner.ping() is False
 
 
@@ -125,7 +141,7 @@ def test_front_unreachable():
         with pytest.raises(ScannerUnavailable):
             scanner.scan_stream(io.BytesIO(b"a" * MiB))
         with pytest.raises(ScannerUnavailable):
-            scanner.scan_gcs_object("bucket", "name", 1)
+            scan(scanner, "bucket", "name", 1)
 
 
 def test_front_killed_mid_stream(outage):
@@ -153,7 +169,7 @@ def test_a_front_that_never_answers_times_out():
         assert time.monotonic() - started < 30
         started = time.monotonic()
         with pytest.raises(ScannerUnavailable):
-            scanner.scan_gcs_object("bucket", "name", 1)
+            scan(scanner, "bucket", "name", 1)
         assert time.monotonic() - started < 30
 
 
@@ -219,11 +235,11 @@ def test_no_credentials_is_scanner_unavailable(tmp_path, monkeypatch):
 
 def test_factory_uses_the_front_when_a_url_is_set(env, monkeypatch):
     monkeypatch.setenv("CLAMAV_SERVICE_URL", "https://clamav-abc.a.run.app/")
-    reset_settings()
+    factory.reset()
     built = factory.scanner()
     assert isinstance(built, HttpScanner) and built.url == "https://clamav-abc.a.run.app"
     monkeypatch.setenv("CLAMAV_SERVICE_URL", "")
-    reset_settings()
+    factory.reset()
     assert isinstance(factory.scanner(), ClamdScanner)
     monkeypatch.setenv("CLAMAV_SERVICE_URL", "ftp://nope")
     with pytest.raises(ConfigError):
@@ -240,7 +256,7 @@ def test_uploads_are_scanned_through_the_front(api, front, env, monkeypatch):
     """The inline upload path with ``CLAMAV_SERVICE_URL``: the front judges the bytes."""
     monkeypatch.setenv("CLAMAV_SERVICE_URL", front.url)
     monkeypatch.setenv("CLAMAV_SERVICE_PORT", "1")  # direct clamd would fail: proof of route
-    reset_settings()
+    factory.reset()
     assert isinstance(factory.scanner(), HttpScanner)
     created = api.upload(b"a clean report\n", "report.txt")
     assert created.status_code == 201, created.data
@@ -252,8 +268,8 @@ def test_uploads_are_scanned_through_the_front(api, front, env, monkeypatch):
 
 
 def test_direct_reader_needs_no_bucket_setting(fake_gcs, bucket):
-    """``GcsObjectReader`` reads any bucket the credentials can (the incoming one, mostly)."""
+    """``GcsObjects`` reads any bucket the credentials can (the incoming one, mostly)."""
     generation = put(bucket, "n.txt", b"abc")
-    source = GcsObjectReader(Settings(storage_emulator_host=fake_gcs.url, gcp_project=PROJECT))
-    with source.open(bucket.name, "n.txt", generation) as stream:
+    source = GcsObjects(GcsConnection(PROJECT, fake_gcs.url))
+    with source.open(ObjectRef(bucket.name, "n.txt", generation)) as stream:
         assert stream.read() == b"abc"

@@ -23,17 +23,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.models import ObjectRef
+
 FINALIZED = "google.cloud.storage.object.v1.finalized"
 PUBSUB = "google.cloud.pubsub.topic.v1.messagePublished"
 
 
 @dataclass(frozen=True)
 class ObjectEvent:
-    """One finalized object generation and when GCS said it happened."""
+    """One finalized object generation, its size, and when GCS said it happened."""
 
-    bucket: str
-    name: str
-    generation: int
+    ref: ObjectRef
     size: int | None
     event_time: datetime | None
 
@@ -65,7 +65,7 @@ def _object_event(resource: Mapping[str, Any], when: datetime | None) -> ObjectE
         return None
     if generation is None or generation <= 0:
         return None
-    return ObjectEvent(bucket, name, generation, _int(resource.get("size")), when)
+    return ObjectEvent(ObjectRef(bucket, name, generation), _int(resource.get("size")), when)
 
 
 def parse_event(event_type: str, event_time: str | None, data: Any) -> ObjectEvent | None:

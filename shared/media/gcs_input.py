@@ -1,21 +1,36 @@
-"""``GcsSource``: reads ``gcs://bucket/object`` inputs, only from allow-listed buckets.
+"""``GcsInput``: reads ``gcs://bucket/object`` media inputs, only from allow-listed buckets.
 
 The allow-list (``MEDIA_GCS_ALLOWED_BUCKETS``) is checked before any request, and settings
 refuse to list the service's own buckets, whose objects belong to users or are unscanned.
 The object's size is read first (a 413 costs no download), then the generation found is
-streamed in reads of ``chunk_size``, so memory stays flat whatever the object's size.
+streamed in reads of ``chunk_size``, so memory stays flat whatever the object's size. The
+reading itself is the storage layer's (``open_live``: the live generation pinned at open,
+Range-resumed, CRC-checked), passed in by the composition root.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
-from shared.config import Settings
 from shared.errors import BadRequest, Forbidden
 from shared.media.fetch import too_large
-from shared.storage.gcs_transfer import GcsReader
 
 MAX_OBJECT_NAME_BYTES = 1024
+
+
+class SizedStream(Protocol):
+    """A readable stream whose total size is known before the first read."""
+
+    size: int
+
+    def read(self, size: int = -1) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+# ``open_live(bucket, name)``: the object's live generation, pinned at open (404 if none).
+LiveOpener = Callable[[str, str], SizedStream]
 
 
 def parse_gcs_uri(uri: str) -> tuple[str, str]:
@@ -30,35 +45,34 @@ def parse_gcs_uri(uri: str) -> tuple[str, str]:
     return bucket, name
 
 
-class GcsSource:
-    """Streams objects from the buckets ``MEDIA_GCS_ALLOWED_BUCKETS`` names.
+class GcsInput:
+    """Streams objects from the buckets on the allow-list."""
 
-    The reading itself is the scanner's ``GcsObjectReader`` (one pinned generation,
-    Range-resumed, CRC32C-checked), shared through the factory.
-    """
-
-    def __init__(self, settings: Settings, chunk_size: int = 8 * 1024 * 1024) -> None:
-        self.allowed = frozenset(settings.media_gcs_allowed_buckets)
+    def __init__(self, allowed: tuple[str, ...], open_live: LiveOpener | None,
+                 chunk_size: int = 8 * 1024 * 1024) -> None:
+        self.allowed = frozenset(allowed)
+        self._open_live = open_live
         self.chunk_size = chunk_size
 
     def check(self, bucket: str) -> None:
         """403 unless the bucket is on the allow-list."""
-        if bucket not in self.allowed:
+        if bucket not in self.allowed or self._open_live is None:
             raise Forbidden("gcs:// inputs may only read from allowed buckets")
 
     def open(self, uri: str, max_bytes: int) -> tuple[Iterator[bytes], int]:
         """The object's bytes as chunks and its size; 403/404/413 before any byte is read."""
-        from shared import factory  # the GCS client loads only when a gcs:// input comes
-
         bucket_name, name = parse_gcs_uri(uri)
         self.check(bucket_name)
-        stream = factory.gcs_object_reader().open_live(bucket_name, name)
+        assert self._open_live is not None
+        stream = self._open_live(bucket_name, name)
         if stream.size > max_bytes:
             stream.close()
             raise too_large(max_bytes)
         return self._chunks(stream), stream.size
 
-    def _chunks(self, stream: GcsReader) -> Iterator[bytes]:
-        with stream:
+    def _chunks(self, stream: SizedStream) -> Iterator[bytes]:
+        try:
             while chunk := stream.read(self.chunk_size):
                 yield chunk
+        finally:
+            stream.close()

@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 
-from shared.config import log_format, log_level
+from shared.env import log_format, log_level
 
 _CONFIGURED = False
 

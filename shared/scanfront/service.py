@@ -4,10 +4,13 @@ Cloud Run accepts only HTTP and gRPC, so the functions cannot reach clamd's TCP 
 front runs beside clamd in one container and speaks INSTREAM to it on localhost through the
 same ``ClamdScanner`` the embedded default uses. It scans either a request body, streamed
 chunk by chunk into the clamd session, or one pinned generation of a GCS object, streamed
-from GCS the same way (``GcsObjectReader``), so memory stays flat whatever the size.
+from GCS the same way (``GcsObjects``), so memory stays flat whatever the size. Both go
+through a ``Digest``: the same pass that scans also hashes (SHA-256) and sniffs the MIME type,
+which is what lets the finalize function register a direct upload without reading a byte.
 
 Every scan answers a ``ScanResult``: ``{verdict: clean|infected|error, signature,
-bytes_scanned, duration_ms}``. ``respond`` maps outcomes to HTTP statuses in one place:
+bytes_scanned, duration_ms, sha256, mime_type}``. ``respond`` maps outcomes to HTTP statuses
+in one place:
 clean or infected → 200; no verdict (clamd down, GCS unavailable) → 503 with verdict
 ``error``; everything else is a ``WorkspaceError`` with its usual status (object or
 generation gone → 404, too large → 413, bad input → 400) and an ``{"error": ...}`` body.
@@ -15,7 +18,6 @@ generation gone → 404, too large → 413, bad input → 400) and an ``{"error"
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import time
@@ -25,7 +27,6 @@ from typing import Any, BinaryIO
 
 import pyclamd
 
-from shared.config import FrontSettings, get_front_settings
 from shared.errors import (
     BackendUnavailable,
     BadRequest,
@@ -33,14 +34,18 @@ from shared.errors import (
     ScannerUnavailable,
 )
 from shared.jsonbody import get_str, parse_json_object
-from shared.scanning.base import SCAN_CHUNK, Verdict
+from shared.models import ObjectRef
+from shared.scanfront.auth import IdTokenVerifier
+from shared.scanfront.settings import FrontSettings
+from shared.scanning.base import SCAN_READ_BYTES, ObjectScan
 from shared.scanning.clamd import ClamdScanner
-from shared.scanning.front_auth import IdTokenVerifier
-from shared.scanning.gcs_source import GcsObjectReader
+from shared.scanning.digest import Digest
+from shared.storage.gcs.connection import READ_ONLY, GcsConnection
+from shared.storage.gcs.objects import GcsObjects
 
 log = logging.getLogger(__name__)
 
-GCS_FIELDS = {"bucket", "name", "generation"}
+GCS_FIELDS = {"bucket", "name", "generation", "filename"}
 GCS_BODY_MAX = 16 * 1024  # a name is at most 1024 bytes, even \u-escaped this is plenty
 _DIGITS = re.compile(r"[1-9][0-9]{0,18}")
 # "ClamAV 1.4.6/27432/Tue Oct  1 08:32:09 2024": engine / database version / database date.
@@ -55,13 +60,16 @@ class ScanResult:
     signature: str | None
     bytes_scanned: int
     duration_ms: int
+    sha256: str | None = None
+    mime_type: str | None = None
 
     @classmethod
-    def of(cls, verdict: Verdict, started: float) -> ScanResult:
-        """The result for a scanner's verdict on a scan that began at ``started``."""
+    def of(cls, scan: ObjectScan, started: float) -> ScanResult:
+        """The result of a scan that began at ``started``."""
+        verdict, facts = scan.verdict, scan.facts
         return cls("infected" if verdict.infected else "clean",
                    verdict.signature if verdict.infected else None,
-                   verdict.bytes_scanned, _ms_since(started))
+                   facts.size_bytes, _ms_since(started), facts.checksum, facts.mime_type)
 
     def to_api(self) -> dict[str, Any]:
         """The JSON body."""
@@ -85,55 +93,57 @@ class ScanFront:
     """Scans bodies and GCS objects with the local clamd; checks callers and readiness."""
 
     def __init__(self, settings: FrontSettings, scanner: ClamdScanner | None = None,
-                 gcs: GcsObjectReader | None = None) -> None:
+                 objects: GcsObjects | None = None) -> None:
         self.settings = settings
         self.max_bytes = settings.max_file_size_bytes
+        self._objects = objects
         self.scanner = scanner or ClamdScanner(settings.clamav_service_host,
                                                settings.clamav_service_port,
                                                settings.clamav_timeout_seconds)
-        self._gcs = gcs
+        self.scanner.objects = lambda ref, cap: self.objects.open(ref, cap)
         self.verifier = IdTokenVerifier(settings.audiences, settings.allowed_invokers,
                                         settings.certs_url) if settings.auth != "none" else None
 
     @property
-    def gcs(self) -> GcsObjectReader:
-        """The GCS reader, built on the first ``/scan/gcs`` (a body-only front never needs it)."""
-        if self._gcs is None:
-            self._gcs = GcsObjectReader(self.settings)
-        return self._gcs
+    def objects(self) -> GcsObjects:
+        """GCS reads, built on the first ``/scan/gcs`` (a body-only front never needs them)."""
+        if self._objects is None:
+            self._objects = GcsObjects(GcsConnection.from_settings(self.settings, READ_ONLY))
+        return self._objects
 
     def authorize(self, authorization: str | None) -> str | None:
         """The caller's email; 401 when ID-token auth is on and the caller is not allowed."""
         return self.verifier.verify(authorization) if self.verifier else None
 
     def scan_body(self, stream: BinaryIO, content_length: int | None) -> ScanResult:
-        """Scan a request body as it streams in; 413 past ``MAX_FILE_SIZE_MB``."""
+        """Scan (and hash, and sniff) a request body as it streams in; 413 past the cap."""
         if content_length is not None and content_length > self.max_bytes:
             raise PayloadTooLarge(f"the body is larger than {self.max_bytes} bytes",
                                   max_bytes=self.max_bytes)
         started = time.monotonic()
-        total = 0
-        with self.scanner.open_session() as session:
+        digest = Digest(self.scanner, self.max_bytes)
+        try:
             while True:
                 try:
-                    chunk = stream.read(SCAN_CHUNK)
+                    chunk = stream.read(SCAN_READ_BYTES)
                 except OSError as exc:  # the client went away mid-body
                     raise BadRequest("the request body ended early") from exc
                 if not chunk:
                     break
-                total += len(chunk)
-                if total > self.max_bytes:
-                    raise PayloadTooLarge(f"the body is larger than {self.max_bytes} bytes",
-                                          max_bytes=self.max_bytes)
-                session.feed(chunk)
-            if content_length is not None and total != content_length:
+                digest.write(chunk)
+            if content_length is not None and digest.size != content_length:
                 raise BadRequest("the request body ended early")
-            verdict = session.finish()
-        return ScanResult.of(verdict, started)
+            verdict, facts = digest.finish("")
+        finally:
+            digest.abort()
+        return ScanResult.of(ObjectScan(verdict, facts), started)
 
     def scan_gcs(self, stream: BinaryIO, content_length: int | None,
                  content_type: str | None) -> ScanResult:
-        """Scan the object a strict JSON body ``{bucket, name, generation}`` names."""
+        """Scan the object a strict JSON body ``{bucket, name, generation, filename?}`` names.
+
+        ``filename`` (optional) helps the MIME sniff where content alone is ambiguous.
+        """
         if content_length is not None and content_length > GCS_BODY_MAX:
             raise PayloadTooLarge(f"the body is larger than {GCS_BODY_MAX} bytes")
         try:
@@ -143,14 +153,15 @@ class ScanFront:
         body = parse_json_object(raw, content_type, GCS_FIELDS, GCS_BODY_MAX)
         bucket = get_str(body, "bucket", required=True)
         name = get_str(body, "name", required=True)
+        filename = get_str(body, "filename") or ""
         if "generation" not in body:
             raise BadRequest("'generation' is required")
         generation = parse_generation(body["generation"])
         assert bucket is not None and name is not None
         started = time.monotonic()
-        verdict = self.scanner.scan_gcs_object(bucket, name, generation,
-                                               max_bytes=self.max_bytes, source=self.gcs)
-        return ScanResult.of(verdict, started)
+        scan = self.scanner.scan_object(ObjectRef(bucket, name, generation),
+                                        filename or name.rsplit("/", 1)[-1], self.max_bytes)
+        return ScanResult.of(scan, started)
 
     def respond(self, scan: Callable[[], ScanResult]) -> tuple[dict[str, Any], int]:
         """Run a scan: 200 with a verdict, 503 with verdict ``error`` when none could be had.
@@ -196,8 +207,3 @@ class ScanFront:
                     **info}, 503
         return {"ready": True, **info}, 200
 
-
-@functools.lru_cache(maxsize=1)
-def front() -> ScanFront:
-    """The process's front, from ``FrontSettings`` on first use (never at import)."""
-    return ScanFront(get_front_settings())

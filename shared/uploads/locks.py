@@ -1,6 +1,6 @@
-"""``Claims``: exactly-once processing of at-least-once events, keyed ``bucket/name#generation``.
+"""``EventLocks``: exactly-once handling of at-least-once events, keyed ``bucket/name#generation``.
 
-A claim is a keyed doc created create-only when a worker starts on an object generation:
+A lock is a keyed doc created create-only when a worker starts on an object generation:
 
 - created: this worker owns it, for ``lease_seconds``;
 - exists and ``done``: a duplicate or late event; the caller returns without changing anything;
@@ -9,7 +9,7 @@ A claim is a keyed doc created create-only when a worker starts on an object gen
 - exists, ``running`` and past its lease: its worker died; take it over (compare-and-swap on
   the doc, so two late workers cannot both take it).
 
-A done claim keeps the outcome and is kept until ``keep_seconds`` (the event max age: after it,
+A done lock keeps the outcome and is kept until ``keep_seconds`` (the event max age: after it,
 events are dropped as stale anyway), then the sweep deletes it.
 """
 
@@ -22,11 +22,11 @@ from shared.errors import RetryLater, WorkspaceError
 from shared.metadata.base import Doc, MetadataStore
 from shared.timeutil import plus_seconds, utcnow
 
-CLAIMS = "scan_claims"
+LOCKS = "scan_locks"  # the kind of the lock documents
 
 
-class Claims:
-    """Acquire, finish and release claims on event keys."""
+class EventLocks:
+    """Acquire, finish and release locks on event keys."""
 
     def __init__(self, meta: MetadataStore, lease_seconds: int, keep_seconds: int) -> None:
         self.meta = meta
@@ -37,14 +37,14 @@ class Claims:
         return {"state": "running", "lease_until": plus_seconds(now, self.lease_seconds)}
 
     def acquire(self, key: str) -> Doc | None:
-        """The claim (this worker owns it), None when already done; ``RetryLater`` if held."""
+        """The lock (this worker owns it), None when already done; ``RetryLater`` if held."""
         for _ in range(3):
             now = utcnow()
             due = plus_seconds(now, self.keep_seconds)
-            created = self.meta.create_doc(CLAIMS, key, self._running(now), "", due)
+            created = self.meta.create_doc(LOCKS, key, self._running(now), "", due)
             if created is not None:
                 return created
-            existing = self.meta.get_doc(CLAIMS, key)
+            existing = self.meta.get_doc(LOCKS, key)
             if existing is None:
                 continue  # released between our create and get: try again
             if existing.data.get("state") == "done":
@@ -55,24 +55,24 @@ class Claims:
             if taken is None:
                 raise RetryLater("another delivery took over this object first")
             return taken
-        raise RetryLater("could not claim the object; try again")
+        raise RetryLater("could not lock the object; try again")
 
-    def done(self, claim: Doc, outcome: dict[str, Any]) -> None:
+    def done(self, lock: Doc, outcome: dict[str, Any]) -> None:
         """Record the outcome; later deliveries of the same generation change nothing."""
         now = utcnow()
         data = {"state": "done", "finished_at": now, **outcome}
-        if self.meta.replace_doc(claim, data, plus_seconds(now, self.keep_seconds)) is None:
+        if self.meta.replace_doc(lock, data, plus_seconds(now, self.keep_seconds)) is None:
             # Our lease ran out and another worker took over; its own result stands.
-            raise RetryLater("the claim was taken over before it finished")
+            raise RetryLater("the lock was taken over before it finished")
 
-    def release(self, claim: Doc) -> None:
-        """Give the claim up after a failure, so the redelivery can start at once."""
+    def release(self, lock: Doc) -> None:
+        """Give the lock up after a failure, so the redelivery can start at once."""
         with contextlib.suppress(WorkspaceError):
-            self.meta.delete_doc(claim)
+            self.meta.delete_doc(lock)
 
     def purge(self, limit: int = 500) -> int:
-        """Delete claims past ``keep_seconds``; returns how many."""
+        """Delete locks past ``keep_seconds``; returns how many."""
         removed = 0
-        for doc in self.meta.due_docs(CLAIMS, utcnow(), limit):
+        for doc in self.meta.due_docs(LOCKS, utcnow(), limit):
             removed += self.meta.delete_doc(doc)
         return removed

@@ -1,15 +1,13 @@
-"""Streaming ``multipart/form-data`` reading: ``read_form`` with a ``FileSink`` for the file part.
+"""Streaming ``multipart/form-data`` reading: ``read_form`` into one ``FormHandler``.
 
-Werkzeug's sans-IO ``MultipartDecoder`` does the parsing; this module only routes its events.
-The file part goes straight to a sink (hash, scan, stage) chunk by chunk, so a 200 MiB upload
-never sits in memory, and each text field is checked the moment it completes, so a bad
-``path`` stops the upload before the file is read.
+Werkzeug's sans-IO ``MultipartDecoder`` does the parsing; this module only routes its events
+to the handler: each text field the moment it completes (so a bad ``path`` stops the upload
+before the file is read), then the file part chunk by chunk (hash, scan, stage), so a 200 MiB
+upload never sits in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -32,26 +30,17 @@ MAX_PARTS = 100
 DECODER_BUFFER = READ_CHUNK + MAX_FIELD_BYTES + 64 * 1024
 
 
-class FileSink(Protocol):
-    """Where the file part's bytes go."""
+class FormHandler(Protocol):
+    """Where a form's parts go, in the order they arrive."""
 
-    def write(self, chunk: bytes) -> None: ...
+    def field(self, name: str, value: str) -> None:
+        """A text field, complete; may raise to stop the upload."""
 
+    def file_start(self, filename: str, content_type: str | None) -> None:
+        """The file part begins (its declared name and type)."""
 
-@dataclass
-class Form:
-    """The text fields (repeatable) and the file part's declared name and type."""
-
-    fields: dict[str, list[str]] = field(default_factory=dict)
-    filename: str | None = None
-    file_content_type: str | None = None
-
-    def one(self, name: str) -> str | None:
-        """A field that may appear once; a repeat is a 400."""
-        values = self.fields.get(name, [])
-        if len(values) > 1:
-            raise BadRequest(f"form field {name!r} may appear only once")
-        return values[0] if values else None
+    def file_data(self, chunk: bytes) -> None:
+        """The next bytes of the file part."""
 
 
 def boundary_of(content_type: str | None) -> bytes:
@@ -68,31 +57,21 @@ def boundary_of(content_type: str | None) -> bytes:
         raise BadRequest("multipart boundary must be ASCII") from exc
 
 
-def read_form(
-    stream: BinaryIO,
-    content_type: str | None,
-    file_field: str,
-    open_sink: Callable[[str, str | None, Form], FileSink],
-    check_field: Callable[[str, str], None],
-    max_total: int,
-) -> Form:
-    """Parse a multipart body: fields into ``Form``, the one file part into ``open_sink``.
+def read_form(stream: BinaryIO, content_type: str | None, file_field: str,
+              handler: FormHandler, max_total: int) -> None:
+    """Parse a multipart body into ``handler``; exactly one file part named ``file_field``.
 
-    ``check_field(name, value)`` runs as each field completes and may raise. Exactly one
-    file part named ``file_field`` is required. Memory stays bounded whatever the body: the
-    decoder's buffer is capped (every event is drained after each read, so only junk before
-    a boundary or inside part headers could grow it), reading stops at the closing boundary,
-    and at most ``max_total`` bytes are read (chunked bodies have no Content-Length).
+    Memory stays bounded whatever the body: the decoder's buffer is capped (every event is
+    drained after each read, so only junk before a boundary or inside part headers could grow
+    it), reading stops at the closing boundary, and at most ``max_total`` bytes are read
+    (chunked bodies have no Content-Length).
     """
     decoder = MultipartDecoder(boundary_of(content_type), max_parts=MAX_PARTS,
                                max_form_memory_size=DECODER_BUFFER)
     total = 0
-    form = Form()
-    sink: FileSink | None = None
     current: Field | File | None = None
     buffer: list[bytes] = []
-    file_done = False
-    finished = False
+    file_seen = file_done = finished = False
     try:
         while not finished:
             chunk = stream.read(READ_CHUNK)
@@ -107,18 +86,16 @@ def read_form(
                     finished = True
                     break
                 if isinstance(event, File):
-                    if event.name != file_field or sink is not None:
+                    if event.name != file_field or file_seen:
                         raise BadRequest(f"exactly one file part named {file_field!r} is allowed")
-                    form.filename = event.filename
-                    form.file_content_type = event.headers.get("Content-Type")
-                    sink = open_sink(event.filename, form.file_content_type, form)
+                    file_seen = True
+                    handler.file_start(event.filename, event.headers.get("Content-Type"))
                     current = event
                 elif isinstance(event, Field):
                     current, buffer = event, []
                 elif isinstance(event, Data):
                     if isinstance(current, File):
-                        assert sink is not None
-                        sink.write(event.data)
+                        handler.file_data(event.data)
                         file_done = not event.more_data
                     elif isinstance(current, Field):
                         buffer.append(event.data)
@@ -126,7 +103,7 @@ def read_form(
                             raise PayloadTooLarge(
                                 f"form fields are limited to {MAX_FIELD_BYTES} bytes")
                         if not event.more_data:
-                            _complete_field(form, current.name, buffer, check_field)
+                            handler.field(current.name, _text(current.name, buffer))
                 event = decoder.next_event()
             finished = finished or decoder.state == State.EPILOGUE
             if not chunk and not finished:
@@ -138,17 +115,12 @@ def read_form(
         if isinstance(exc, BadRequest):
             raise
         raise BadRequest(f"malformed multipart body: {exc}") from exc
-    if sink is None or not file_done:
+    if not file_done:
         raise BadRequest(f"a file part named {file_field!r} is required")
-    return form
 
 
-def _complete_field(
-    form: Form, name: str, buffer: list[bytes], check: Callable[[str, str], None]
-) -> None:
+def _text(name: str, buffer: list[bytes]) -> str:
     try:
-        value = b"".join(buffer).decode("utf-8")
+        return b"".join(buffer).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest(f"form field {name!r} is not valid UTF-8") from exc
-    check(name, value)
-    form.fields.setdefault(name, []).append(value)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from shared import memory_text
 from shared.context import RequestContext
 from shared.errors import BadRequest, Conflict, NotFound
 from shared.jsonbody import get_bool, get_int, get_str
+from shared.memory import truncation
 from shared.metadata.base import MetadataStore, new_log_id
 from shared.models import LogEntry, MemoryChange, MemoryDoc
 from shared.timeutil import utcnow
@@ -76,7 +76,7 @@ class MemoryService:
         content = get_str(body, "content", required=True) or ""
         append = get_bool(body, "append", False)
         overflow = get_str(body, "overflow") or "truncate"
-        if overflow not in memory_text.OVERFLOW_MODES:
+        if overflow not in truncation.OVERFLOW_MODES:
             raise BadRequest("overflow must be truncate, reject or drop_oldest")
         header_version = parse_version(if_match, "If-Match")
         body_version = get_int(body, "expected_version")
@@ -86,7 +86,7 @@ class MemoryService:
         expected = header_version if header_version is not None else body_version
         op = "append" if append else "write"
         return self._mutate(ctx, expected, op, overflow,
-                            lambda current: memory_text.fit(current, content, append,
+                            lambda current: truncation.fit(current, content, append,
                                                             self.max_length, overflow))
 
     def revert(self, ctx: RequestContext, version: str, if_match: str | None) -> dict[str, Any]:
@@ -98,7 +98,7 @@ class MemoryService:
             raise NotFound("memory version not found")
         expected = parse_version(if_match, "If-Match")
         return self._mutate(ctx, expected, "revert", "truncate",
-                            lambda _current: memory_text.keep_head(old.content, self.max_length),
+                            lambda _current: truncation.keep_head(old.content, self.max_length),
                             reverted_to=old.version)
 
     def _mutate(self, ctx: RequestContext, expected: int | None, op: str, overflow: str,
