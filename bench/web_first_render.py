@@ -28,7 +28,6 @@ from localdev.process import LocalServer
 from localdev.server import build_web
 from shared import factory
 from shared.auth import mint_dev_token
-from shared.config import reset_settings
 
 SECRET = "bench-secret-0123456789-abcdefghijklmnop"
 CHROMIUM = "/usr/bin/chromium"
@@ -45,7 +44,7 @@ def seeded(root: Path, files: int) -> dict[str, str]:
            "LOG_LEVEL": "WARNING"}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
-    reset_settings()
+    factory.reset()
     try:
         seed(factory.metadata_store(), files, 0)  # type: ignore[arg-type]
     finally:
@@ -54,7 +53,7 @@ def seeded(root: Path, files: int) -> dict[str, str]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        reset_settings()
+        factory.reset()
     return env
 
 

@@ -7,7 +7,7 @@ import json
 import jwt
 import pytest
 
-from shared.config import reset_settings
+from shared import factory
 from tests.conftest import API, DEV_SECRET, Api
 
 URL = f"{API}/auth/dev-token"
@@ -39,13 +39,13 @@ def test_not_in_dev_mode_the_route_does_not_exist(api, monkeypatch):
     monkeypatch.setenv("AUTH_JWKS_URL", "https://issuer.example/jwks")
     monkeypatch.setenv("AUTH_ISSUER", "https://issuer.example")
     monkeypatch.setenv("AUTH_AUDIENCE", "workspace")
-    reset_settings()
+    factory.reset()
     response = mint(api, {"user": "dana"})
     assert response.status_code == 404 and "token" not in response.get_json()
 
 
 def test_on_cloud_run_the_route_does_not_exist(api, monkeypatch):
     monkeypatch.setenv("K_SERVICE", "auth")
-    reset_settings()
+    factory.reset()
     response = mint(api, {"user": "dana"})
     assert response.status_code == 404 and "token" not in response.get_json()

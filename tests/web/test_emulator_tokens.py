@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from shared import auth
-from shared.config import Settings, reset_settings
+from shared import auth, factory
+from shared.config import Settings
 from shared.errors import ConfigError
 from tests.conftest import API
 from tests.test_auth import Issuer
@@ -44,9 +44,9 @@ def firebase_api(api, monkeypatch) -> Iterator[Any]:
     monkeypatch.setenv("AUTH_MODE", "firebase")
     monkeypatch.setenv("FIREBASE_PROJECT_ID", PROJECT)
     monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
-    reset_settings()
+    factory.reset()
     yield api
-    reset_settings()
+    factory.reset()
 
 
 def files(api: Any, token: str) -> Any:
@@ -87,7 +87,7 @@ def test_without_the_emulator_host_unsigned_tokens_are_refused(firebase_api, mon
     try:
         monkeypatch.setattr(auth, "FIREBASE_JWKS_URL", issuer.url)
         monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST")
-        reset_settings()
+        factory.reset()
         assert files(firebase_api, emulator_token()).status_code == 401
     finally:
         issuer.stop()
