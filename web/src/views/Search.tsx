@@ -60,17 +60,18 @@ export function SearchView({ api }: { api: Api }) {
           </p>
           {types.includes("files") && (
             <section aria-labelledby="found-files"><h3 id="found-files">Files</h3>
-              <ul>{files.map((f) => <li key={f.id}><strong>{f.filename}</strong> <span class="path">{f.path}</span>
-                {f.description ? ` · ${f.description}` : ""}</li>)}</ul></section>
+              {files.length ? <ul>{files.map((f) => <li key={f.id}><strong>{f.filename}</strong> <span class="path">{f.path}</span>
+                {f.description ? ` · ${f.description}` : ""}</li>)}</ul> : <p class="empty">No files match.</p>}</section>
           )}
           {types.includes("memory") && (
             <section aria-labelledby="found-memory"><h3 id="found-memory">Memory</h3>
-              <ul>{matches.map((m) => <li key={m.line_number}>Line {m.line_number}: <q>{m.snippet}</q></li>)}</ul></section>
+              {matches.length ? <ul>{matches.map((m) => <li key={m.line_number}>Line {m.line_number}: <q>{m.snippet}</q></li>)}</ul>
+                : <p class="empty">No lines of the memory match.</p>}</section>
           )}
           {types.includes("logs") && (
             <section aria-labelledby="found-logs"><h3 id="found-logs">Logs</h3>
-              <ul>{logs.map((l) => <li key={l.id}><span class="op">{l.operation_type}</span> {l.resource_type}
-                {l.resource_id ? ` ${l.resource_id}` : ""} · {when(l.timestamp)}</li>)}</ul></section>
+              {logs.length ? <ul>{logs.map((l) => <li key={l.id}><span class="op">{l.operation_type}</span> {l.resource_type}
+                {l.resource_id ? ` ${l.resource_id}` : ""} · {when(l.timestamp)}</li>)}</ul> : <p class="empty">No log entries match.</p>}</section>
           )}
         </div>
       )}
