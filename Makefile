@@ -3,6 +3,7 @@
 #   make dev   - the same functions against fake-gcs-server, the Firestore and Pub/Sub emulators
 #   make test  - lint, the infra checks, then the test suite
 #   make infra-check - routes file current, terraform fmt (where installed), checkov on infra/
+#   make web   - build the web app (web/dist) if a source or the lockfile changed
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +16,7 @@ export AUTH_DEV_SECRET ?= local-dev-secret-do-not-deploy-0123456789
 export WORKSPACE_STORAGE_DIR ?= Runtime
 export PORT ?= 8080
 
-.PHONY: dev run test lint fmt bench bench-scan system-deps venv clean token sweep checkov infra-check infra-routes
+.PHONY: dev run test lint fmt bench bench-scan bench-web system-deps venv clean token sweep checkov infra-check infra-routes web
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,10 +55,15 @@ infra-routes: venv
 system-deps:
 	@bash localdev/install-system-deps.sh
 
-run: system-deps venv
+# npm ci when web/package-lock.json changed, then node build.mjs when a source changed
+# (the same check the server makes on start).
+web: system-deps venv
+	$(PY) -m localdev.server --build-web
+
+run: system-deps venv web
 	$(PY) -m localdev.server
 
-dev: system-deps venv
+dev: system-deps venv web
 	$(PY) -m localdev.dev
 
 token: venv
@@ -73,7 +79,7 @@ lint: venv
 fmt: venv
 	$(VENV)/bin/ruff format .
 
-test: system-deps venv lint infra-check
+test: system-deps venv lint infra-check web
 	$(PY) -m pytest
 
 bench: system-deps venv
@@ -85,5 +91,9 @@ bench: system-deps venv
 bench-scan: system-deps venv
 	$(PY) -m bench.scan_front
 
+bench-web: system-deps venv web
+	$(PY) -m bench.web_first_render
+
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache infra/.build
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache infra/.build web/node_modules web/dist \
+	  web/emulator/node_modules
