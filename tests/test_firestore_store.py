@@ -123,9 +123,12 @@ def test_dead_emulator_gives_backend_unavailable(tmp_path: Path,
     emu = FirestoreEmulator(tmp_path / "dying").start()
     try:
         monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", emu.host_port)
+        # The set-up gets a generous deadline (a loaded machine can be slow), the calls
+        # after the kill the short one they are measured against.
+        setup = make_store(emu.host_port, deadline=30.0)
+        ws = setup.get_or_create_workspace("alice").id
+        put(setup, ws, "/a.txt")
         store = make_store(emu.host_port, deadline=2.0)
-        ws = store.get_or_create_workspace("alice").id
-        put(store, ws, "/a.txt")
         emu.kill()
         calls: list[Callable[[], Any]] = [
             lambda: store.get_or_create_workspace("bob"),
