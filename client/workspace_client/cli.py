@@ -47,6 +47,8 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                        help="X-Agent-Id for attribution ($WORKSPACE_AGENT_ID)")
     group.add_argument("--task-id", default=default, help="X-Task-Id for attribution")
     group.add_argument("--session", default=default, help="X-Session-Id (session scoping)")
+    group.add_argument("--retries", type=int, default=default, metavar="N",
+                       help="retries of a failed safe request (default 4; 0 fails fast)")
     group.add_argument("--json", action="store_true",
                        default=argparse.SUPPRESS if suppress else False,
                        help="machine-readable output")

@@ -14,12 +14,14 @@ from typing import Any, Callable
 from workspace_client.client import Workspace
 from workspace_client.models import File, LogEntry, format_time
 from workspace_client.progress import ProgressBar, human_size
+from workspace_client.retry import RetryPolicy
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the parsed command; its exit code."""
+    retry = RetryPolicy(attempts=max(args.retries, 0) + 1) if args.retries is not None else None
     workspace = Workspace(args.url, args.token, agent_id=args.agent_id, task_id=args.task_id,
-                          session_id=args.session)
+                          session_id=args.session, retry=retry)
     with workspace:
         return COMMANDS[args.command](args, workspace)
 
