@@ -7,10 +7,14 @@ inherits the nearest built-in (``NotFound`` is a ``LookupError``, ``Unavailable`
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
+
+_SCOPE_IN_TEXT = re.compile(
+    r"\b(?:files:read|files:write|memory:read|memory:write|logs:read|media)\b")
 
 
 class WorkspaceError(Exception):
@@ -46,9 +50,12 @@ class Forbidden(WorkspaceError, PermissionError):
 
     @property
     def scope(self) -> str | None:
-        """The missing scope, when the answer names it in a field of its own."""
-        value = self.body.get("scope") or self.body.get("missing_scope")
-        return str(value) if value else None
+        """The missing scope: the answer's ``scope`` field, or the scope its message names."""
+        value = self.body.get("missing_scope") or self.body.get("scope")
+        if value:
+            return str(value)
+        named = _SCOPE_IN_TEXT.search(self.message)
+        return named.group(0) if named else None
 
 
 class NotFound(WorkspaceError, LookupError):

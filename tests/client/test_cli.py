@@ -39,6 +39,11 @@ def test_put_shows_progress_waits_and_prints_the_id(server, token, tmp_path) -> 
     listed = json.loads(run_ws(server.url, token, "ls", "--json").stdout)
     assert [(f["id"], f["tags"], f["description"]) for f in listed] == [
         (file_id, ["a", "b"], "Storyboard frame 1")]
+    piped = run_ws(server.url, token, "put", "-", "--path", "/in/piped.txt", "--json",
+                   stdin=b"from a pipe\n")
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["size_bytes"] == 12
+    assert "100%" not in piped.stderr  # no bar unless asked for, off a terminal
 
 
 def test_put_of_50_mib_on_the_embedded_server_goes_multipart(server, token, tmp_path) -> None:
