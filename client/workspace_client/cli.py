@@ -16,7 +16,7 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH = 0, 1, 2, 3
 EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_INFECTED, EXIT_UNAVAILABLE = 4, 5, 6, 7
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
 
 EPILOG = f"""\
 environment:
@@ -34,6 +34,7 @@ exit codes:
   6  the file is infected: the scanner's signature is printed (422)
   7  unavailable or rate limited, after retries: try again later (429, 503, network)
   130 interrupted (Ctrl-C)
+  141 the output was closed early (ws ... | head)
 """
 
 
@@ -201,10 +202,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     except errors.WorkspaceError as exc:
         report(exc, args.json)
         code = exit_code(exc)
+    except BrokenPipeError:
+        code = EXIT_BROKEN_PIPE
     except (OSError, ValueError) as exc:  # a local file that cannot be read, bad JSON ...
         print(f"ws: {exc}", file=sys.stderr)
         code = EXIT_USAGE if isinstance(exc, ValueError) else EXIT_ERROR
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = EXIT_BROKEN_PIPE
+    if code == EXIT_BROKEN_PIPE:  # the reader left: no traceback, no flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     sys.exit(code)
