@@ -1,9 +1,12 @@
 """``Memory``: the workspace's global Markdown memory, its versions and reverts.
 
 Writes are optimistic: ``set`` and ``revert`` take an ``expected_version`` (sent as
-``If-Match``), and ``append`` always sends the version it last saw and, on a 409, tries again
-on the version the server names. Because every write carries that precondition, the retry
-policy may also repeat it after a 503 or a dropped connection without applying it twice.
+``If-Match``), and ``append`` always sends the version it last saw (0 at first) and, on a 409,
+tries again on the version the server names. Because every write carries that precondition,
+the retry policy may repeat it after a 503 or a dropped connection: the repeated request
+cannot apply twice. One case stays ambiguous: an append whose answer was lost after it was
+applied meets a 409 on its repeat, and ``append`` (which cannot tell that 409 from a
+concurrent writer's) then appends once more.
 """
 
 from __future__ import annotations
@@ -41,9 +44,11 @@ class Memory:
                attempts: int = 20) -> MemoryWrite:
         """Append ``text``; a concurrent writer only makes it try again on the newer version.
 
+        The first try uses the last version this object saw, or 0: a 409 names the current
+        version, so appending needs no read (and no ``memory:read`` scope).
         ``VersionConflict`` is raised only after ``attempts`` conflicts in a row.
         """
-        version = self._version if self._version is not None else self.get().version
+        version = self._version if self._version is not None else 0
         for attempt in range(attempts):
             try:
                 return self._write(text, append=True, version=version, overflow=overflow)
