@@ -85,4 +85,4 @@ bench-scan: system-deps venv
 	$(PY) -m bench.scan_front
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache infra/.build
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache infra/.build client/build
