@@ -198,7 +198,9 @@ class Uploader:
         params = {"resource_id": ticket.file_id, "operation_type": "scan", "limit": 20}
         for entry in self.transport.json("GET", "/logs", params=params) or []:
             details = entry.get("details") or {}
-            if details.get("version") != ticket.version:
+            # The upload URL's ``version`` is the upload's slot; the scan entry names it
+            # ``slot`` (servers before the commit-order versions called it ``version``).
+            if details.get("slot", details.get("version")) != ticket.version:
                 continue
             if details.get("verdict") == "infected":
                 signature = details.get("signature")
