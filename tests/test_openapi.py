@@ -181,62 +181,6 @@ def test_public_routes_match_the_routers_and_need_no_token(doc):
             assert "401" in statuses, f"{method} {path} needs a token but documents no 401"
 
 
-def code_access() -> dict[tuple[str, str], Any]:
-    """(METHOD, path) -> the ``shared.scopes.Access`` its route declares."""
-    return {(method, openapi_path(rule.rule)): rule.endpoint.access
-            for module in function_modules().values()
-            for rule in module.router._map.iter_rules()
-            for method in set(rule.methods or ()) - IGNORED_METHODS}
-
-
-def test_each_operation_documents_the_scopes_its_route_declares(doc):
-    """A key's scopes are the roles of an operation's ``bearerAuth`` requirement: all of them
-    for a fixed set, one requirement per scope when the request picks (``GET /search``);
-    user-only operations (``/keys``) inherit the global requirement, which has no roles."""
-    for (method, path), access in code_access().items():
-        op = operation(doc, method, path)
-        if access.kind == "public":
-            assert op.get("security") == [], f"{method} {path}"
-        elif access.kind == "user":
-            assert "security" not in op, f"{method} {path}"
-            assert "user's token" in op["description"], f"{method} {path}"
-        elif access.choose is None:
-            assert op.get("security") == [{"bearerAuth": list(access.scopes)}], f"{method} {path}"
-        else:
-            assert op.get("security") == [{"bearerAuth": [s]} for s in access.scopes], path
-
-
-def test_every_operation_a_token_can_call_documents_403_and_429(doc):
-    for method, path in doc_operations(doc):
-        responses = operation(doc, method, path)["responses"]
-        if path in PUBLIC_PATHS:  # no credentials: no scope, no key to meter
-            assert not {"403", "429"} & set(responses), f"{method} {path}"
-            continue
-        assert {"403", "429"} <= set(responses), f"{method} {path}"
-        limited = resolve(doc, responses["429"])
-        assert resolve(doc, limited["headers"]["Retry-After"])["required"] is True
-
-
-def test_key_schemas_match_the_code(doc):
-    from shared.apikeys.service import CREATE_FIELDS
-    from shared.scopes import SCOPES
-
-    listed = sample_key().to_api()
-    assert_shape(doc, "ApiKey", set(listed))
-    assert_shape(doc, "CreatedApiKey", set(listed) | {"key"})
-    request = schema(doc, "ApiKeyRequest")
-    assert set(request["properties"]) == CREATE_FIELDS and request["required"] == [
-        "name", "scopes"]
-    assert request["additionalProperties"] is False
-    assert tuple(schema(doc, "ApiKeyScope")["enum"]) == SCOPES
-    assert tuple(schema(doc, "Error")["properties"]["missing_scope"]["enum"]) == SCOPES
-
-
-def sample_key() -> models.ApiKey:
-    return models.ApiKey("key_0123456789", "ws_1", "alice", "k", "0" * 64, ("files:read",),
-                         None, "2024-01-01T00:00:00.000000Z")
-
-
 def test_authenticated_operations_document_the_attribution_headers(doc):
     for method, path in doc_operations(doc):
         headers = {p["name"] for p in parameters(doc, method, path) if p["in"] == "header"}

@@ -17,7 +17,7 @@ from shared.errors import Forbidden
 from shared.routes import API_PREFIX
 from shared.scopes import PUBLIC, SCOPES, USER_ONLY, Access, needs, needs_by
 from shared.search import scopes_for
-from tests.test_openapi import code_access
+from tests.test_openapi_scopes import code_access
 
 F, M = f"{API_PREFIX}/files", f"{API_PREFIX}/memory"
 EXPECTED = {
