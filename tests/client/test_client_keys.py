@@ -88,6 +88,18 @@ def test_a_key_s_agent_id_is_the_default_creator(stack, ws: Workspace) -> None:
     assert ("create", "key", created.info.id) in ops
 
 
+def test_a_key_s_direct_upload_names_the_key_in_the_log(dev_server, token) -> None:
+    with Workspace(dev_server.url, token) as owner:
+        created = owner.keys.create("bulk", ["files:write", "files:read", "logs:read"],
+                                    agent_id="bulk_bot")
+    with Workspace(dev_server.url, created.key) as writer:
+        record = writer.upload(b"direct by key\n", filename="d.txt", method="direct")
+        assert (record.status, record.created_by) == ("ready", "bulk_bot")
+        made = next(writer.logs(resource_id=record.id, operation_type="create"))
+    assert made.details["via"] == "upload_url" and made.details["api_key"] == created.info.id
+    assert made.agent_id == "bulk_bot"
+
+
 def test_rate_limited_key_gets_429_and_the_client_s_retry_succeeds(stack, ws) -> None:
     key = ws.keys.create("busy", ["files:read"]).key
     with Workspace(stack.url, key, retry=RetryPolicy(attempts=1)) as impatient:
