@@ -3,6 +3,7 @@
 #   make dev   - the same functions against fake-gcs-server, the Firestore and Pub/Sub emulators
 #   make test  - lint, the infra checks, then the test suite
 #   make infra-check - routes file current, terraform fmt (where installed), checkov on infra/
+#   make web   - build the web app (web/dist) if a source or the lockfile changed
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,7 +17,7 @@ export AUTH_DEV_SECRET ?= local-dev-secret-do-not-deploy-0123456789
 export WORKSPACE_STORAGE_DIR ?= Runtime
 export PORT ?= 8080
 
-.PHONY: dev run test lint fmt bench bench-scan system-deps venv clean token sweep checkov infra-check infra-routes
+.PHONY: dev run test lint fmt bench bench-scan bench-web system-deps venv clean token sweep checkov infra-check infra-routes web
 
 $(STAMP): requirements.txt requirements-dev.txt $(CLIENT_META)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,10 +56,15 @@ infra-routes: venv
 system-deps:
 	@bash localdev/install-system-deps.sh
 
-run: system-deps venv
+# npm ci when web/package-lock.json changed, then node build.mjs when a source changed
+# (the same check the server makes on start).
+web: system-deps venv
+	$(PY) -m localdev.server --build-web
+
+run: system-deps venv web
 	$(PY) -m localdev.server
 
-dev: system-deps venv
+dev: system-deps venv web
 	$(PY) -m localdev.dev
 
 token: venv
@@ -74,16 +80,21 @@ lint: venv
 fmt: venv
 	$(VENV)/bin/ruff format .
 
-test: system-deps venv lint infra-check
+test: system-deps venv lint infra-check web
 	$(PY) -m pytest
 
 bench: system-deps venv
 	$(PY) -m bench.upload_memory
 	$(PY) -m bench.media_datauri
 	$(PY) -m bench.media_oversize
+	$(PY) -m bench.media_body_rss
 
 bench-scan: system-deps venv
 	$(PY) -m bench.scan_front
 
+bench-web: system-deps venv web
+	$(PY) -m bench.web_first_render
+
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache infra/.build client/build
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache infra/.build client/build web/node_modules \
+	  web/dist web/emulator/node_modules

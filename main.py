@@ -11,6 +11,7 @@ import functions_framework
 from werkzeug.exceptions import HTTPException
 
 from functions._http import framework_error
+from functions.auth import auth
 from functions.files import files
 from functions.logs import logs
 from functions.media import media
@@ -24,4 +25,5 @@ from shared.logging_config import configure_logging
 configure_logging()
 functions_framework.errorhandler(HTTPException)(framework_error)
 
-__all__ = ["files", "logs", "media", "memory", "scan_uploaded_file", "search", "sweep", "workspace"]
+__all__ = ["auth", "files", "logs", "media", "memory", "scan_uploaded_file", "search", "sweep",
+           "workspace"]

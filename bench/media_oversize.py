@@ -13,8 +13,7 @@ Two sides, each printing peak RSS growth against the size of what was sent:
 
 Targets (issue 6): every oversize case answers 413, and no case grows RSS by more than
 64 MiB (the baseline column is the input size a buffering implementation would hold). A body
-within the body cap is parsed as JSON, which costs about three copies of it: memory is bounded
-by ``MEDIA_MAX_BODY_MB``, never by the input's size.
+within the body cap is read as it arrives too (``bench.media_body_rss`` measures that side).
 
     .venv/bin/python -m bench.media_oversize
 """

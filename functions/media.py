@@ -5,11 +5,10 @@ from __future__ import annotations
 import functions_framework
 from flask import Request, Response
 
-from functions._http import Router, read_body
+from functions._http import Router
 from shared import factory
 from shared.context import RequestContext
-from shared.jsonbody import parse_json_object
-from shared.media.service import STORE_FIELDS, ExecutionContext
+from shared.media.service import ExecutionContext
 from shared.routes import API_PREFIX
 from shared.scopes import needs
 
@@ -19,10 +18,8 @@ MEDIA = f"{API_PREFIX}/media"
 
 @router.route(MEDIA, methods=["POST"], access=needs("media"))
 def store(request: Request, ctx: RequestContext) -> Response:
-    service = factory.media_service()
-    limit = service.max_body_bytes
-    body = parse_json_object(read_body(request, limit), request.content_type, STORE_FIELDS, limit)
-    stored = service.store_request(ctx, body)
+    stored = factory.media_service().store_body(ctx, request.stream, request.content_type,
+                                                request.content_length)
     # Streamed: a data URI answer is encoded from the exec-dir file as it is sent.
     return Response(stored.json_chunks(), mimetype="application/json",
                     headers={"Cache-Control": "no-store"})

@@ -29,6 +29,9 @@ locals {
     memory    = { memory = "256Mi", cpu = null, timeout = 60, max_instances = 10 }
     search    = { memory = "512Mi", cpu = null, timeout = 60, max_instances = 10 }
     workspace = { memory = "256Mi", cpu = null, timeout = 60, max_instances = 10 }
+    # POST /auth/dev-token: answers 404 in the cloud (AUTH_MODE=dev is local only); the
+    # prefix is routed so that the URL map stays the route table.
+    auth = { memory = "256Mi", cpu = null, timeout = 30, max_instances = 2 }
     # temp files under /tmp/exec_file live in memory on Cloud Run: room for a few inputs.
     media = { memory = "2Gi", cpu = "1", timeout = 540, max_instances = 10 }
     # one sweep at a time; Cloud Scheduler waits up to 30 minutes for an HTTP target.

@@ -1,7 +1,8 @@
 # HTTPS entry for the frontend: one host, https://<api_domain>/api/assistant/workspace/...,
 # through a global external Application Load Balancer whose URL map routes each prefix of
 # the route table (shared/routes.py, rendered into routes.tf.json by infra/gen_routes.py) to
-# the serverless NEG of its function.
+# the serverless NEG of its function, and everything else to the web app's backend bucket
+# (web.tf).
 #
 # Why a load balancer and not API Gateway: the functions verify Firebase ID tokens
 # themselves, and API Gateway's backend authentication replaces the Authorization header
@@ -46,8 +47,9 @@ resource "google_compute_backend_service" "fn" {
 }
 
 resource "google_compute_url_map" "api" {
-  name            = "${var.name_prefix}-api"
-  default_service = google_compute_backend_service.fn["workspace"].id
+  name = "${var.name_prefix}-api"
+  # Paths the route table does not claim ("/", /assets/..., /config.json) are the web app's.
+  default_service = google_compute_backend_bucket.web.id
 
   host_rule {
     hosts        = [var.api_domain]
@@ -56,7 +58,7 @@ resource "google_compute_url_map" "api" {
 
   path_matcher {
     name            = "routes"
-    default_service = google_compute_backend_service.fn["workspace"].id
+    default_service = google_compute_backend_bucket.web.id
 
     # One rule per route-table prefix: the prefix itself and everything below it.
     dynamic "path_rule" {

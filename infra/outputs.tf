@@ -3,6 +3,11 @@ output "api_url" {
   value       = "https://${var.api_domain}/api/assistant/workspace"
 }
 
+output "site_url" {
+  description = "The web app (served from the web bucket on the load balancer's default route)."
+  value       = "${local.site_origin}/"
+}
+
 output "lb_ip" {
   description = "Point an A record for api_domain here; the managed certificate is issued once DNS resolves."
   value       = google_compute_global_address.api.address

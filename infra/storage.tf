@@ -1,4 +1,4 @@
-# The five buckets. Every one has uniform bucket-level access and public access prevention
+# The five buckets (and the web app's, in web.tf). Every one has uniform bucket-level access and public access prevention
 # enforced; access is granted per bucket and per service account in iam.tf.
 #
 # incoming    browser PUTs through V4 signed URLs land here; the finalize event starts the scan.
@@ -36,6 +36,15 @@ resource "google_storage_bucket" "incoming" {
     method          = ["PUT", "GET", "HEAD"]
     response_header = ["Content-Type", "Content-Length", "ETag", "x-goog-content-length-range", "x-goog-if-generation-match"]
     max_age_seconds = 3600
+  }
+
+  # The web app (infra/web.tf) is served from https://<api_domain> and PUTs there with the
+  # signed headers above, so that origin must be allowed.
+  lifecycle {
+    precondition {
+      condition     = contains(var.allowed_origins, local.site_origin)
+      error_message = "allowed_origins must include the web app's origin https://<api_domain>."
+    }
   }
 
   lifecycle_rule {

@@ -89,6 +89,18 @@ variable "firebase_project_id" {
   default     = ""
 }
 
+variable "firebase_web_api_key" {
+  description = "AUTH_MODE=firebase: the Firebase web app's API key (Firebase console, project settings). It identifies the project to Firebase Auth and is public by design; it goes into the site's /config.json."
+  type        = string
+  default     = ""
+}
+
+variable "firebase_auth_domain" {
+  description = "AUTH_MODE=firebase: the Firebase Auth domain. Empty: <firebase project>.firebaseapp.com."
+  type        = string
+  default     = ""
+}
+
 variable "auth_jwks" {
   description = "AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE when auth_mode is jwks."
   type = object({

@@ -6,8 +6,9 @@ Starts the Pub/Sub emulator (with the finalize topic), fake-gcs-server (publishi
 so no object byte passes through the function), creates the files,
 incoming and quarantine buckets, serves ``scan_uploaded_file`` with functions-framework behind
 a push subscription on that topic (the direct-upload event path),
-writes a local service-account key for V4 signing, prints every URL and serves the
-functions with ``MEDIA_GCS_BUCKET_NAME`` and ``METADATA_BACKEND=firestore``. Ctrl-C (or
+writes a local service-account key for V4 signing, with ``AUTH_MODE=firebase`` starts the
+Firebase Auth emulator, prints every URL and serves the functions (and the web app at ``/``)
+with ``MEDIA_GCS_BUCKET_NAME`` and ``METADATA_BACKEND=firestore``. Ctrl-C (or
 SIGTERM) stops everything it started, by process group.
 """
 
@@ -19,7 +20,7 @@ import logging
 import os
 from pathlib import Path
 
-from localdev import events
+from localdev import events, firebase_auth
 from localdev.clamav_front import ClamavFront
 from localdev.clamd import ClamdProcess
 from localdev.emulators import FakeGcs, FirestoreEmulator, PubSubEmulator
@@ -69,6 +70,14 @@ def main(argv: list[str] | None = None) -> None:
                 "K_SERVICE": "", "CLAMAV_FRONT_AUTH": "none"}).start()
             started.append(front)
         key_file = write_service_account_key(root / "sa-key.json")
+        auth = None
+        if os.environ.get("AUTH_MODE") == "firebase":  # the web app's real sign-in, locally
+            if not firebase_auth.install():
+                raise SystemExit("AUTH_MODE=firebase under make dev needs npm (firebase-tools)")
+            auth = firebase_auth.AuthEmulator(root / "firebase-auth").start(timeout=120)
+            started.append(auth)
+            os.environ.setdefault("FIREBASE_PROJECT_ID", firebase_auth.PROJECT)
+            os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = auth.host_port
         env = {
             "MEDIA_GCS_BUCKET_NAME": BUCKET,
             "INCOMING_GCS_BUCKET_NAME": INCOMING,
@@ -96,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
             "pubsub_emulator": pubsub.host_port, "finalize_topic": f"{PROJECT}/{TOPIC}",
             "clamd": f"127.0.0.1:{clamd.port}" if clamd else "disabled",
             "clamav_front": front.url if front else "disabled",
+            "web_app": f"http://127.0.0.1:{os.environ.get('PORT', '8080')}/",
+            "firebase_auth_emulator": auth.host_port if auth else "off (AUTH_MODE=firebase)",
             "bucket": BUCKET, "incoming_bucket": INCOMING, "quarantine_bucket": QUARANTINE,
             "scan_uploaded_file": scan.url, "push_subscription": f"{PROJECT}/{SUBSCRIPTION}",
             "sweep": "make sweep (same environment)"}, indent=2), flush=True)

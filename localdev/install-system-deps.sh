@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the service needs on a fresh machine: clamd (clamav-daemon)
-# and libmagic (python-magic's MIME sniffing). Does nothing when both are already present.
+# Installs the Debian packages the service needs on a fresh machine: clamd (clamav-daemon),
+# libmagic (python-magic's MIME sniffing), Node.js and npm (the web app's build) and Chromium
+# (the browser tests). Does nothing when all are already present.
 #
 # No check pipes into a reader that can stop early (`cmd | grep -q`): under pipefail the
 # writer then dies of SIGPIPE (exit 141) whenever the match comes before its last write, and
@@ -14,22 +15,29 @@ have_magic() {
   cache="$(ldconfig -p 2>/dev/null)" || return 1
   [[ "$cache" == *libmagic.so.1* ]]
 }
+have_node() { command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; }
+have_chromium() { [ -x /usr/bin/chromium ]; }
 
 install_system_deps() {
-  if have_clamd && have_magic; then
+  local packages=()
+  have_clamd || packages+=(clamav-daemon clamdscan)
+  have_magic || packages+=(libmagic1)
+  have_node || packages+=(nodejs npm)
+  have_chromium || packages+=(chromium)
+  if [ "${#packages[@]}" -eq 0 ]; then
     return 0
   fi
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null 2>&1 || {
-      echo "need root or sudo to apt-get install clamav-daemon libmagic1" >&2; return 1; }
+      echo "need root or sudo to apt-get install ${packages[*]}" >&2; return 1; }
     sudo="sudo"
   fi
-  echo "Installing clamav-daemon and libmagic1 from Debian's packages..."
+  echo "Installing ${packages[*]} from Debian's packages..."
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    clamav-daemon clamdscan libmagic1 >/dev/null
-  have_clamd && have_magic
+    "${packages[@]}" >/dev/null
+  have_clamd && have_magic && have_node && have_chromium
 }
 
 # Sourced (by the tests), only the functions are defined.

@@ -2,18 +2,20 @@
 
 Each function is built with functions-framework's ``create_app`` (exactly what Cloud
 Functions runs) and mounted under its prefix from ``shared.routes.ROUTES``, the same routing a
-load balancer does in production. ``python -m localdev.server`` serves it with gunicorn
-(``localdev.http_worker``) and, unless ``CLAMAV_SERVICE_ENABLED=false``, scans with a private
-clamd on a free port, or with the one ``CLAMAV_SERVICE_PORT`` names once it has shown that it
-detects the project's test signature.
+load balancer does in production. Every other path is the web app (``localdev.webapp``:
+``web/dist``, built on start when stale, and its ``/config.json``, with the security headers
+the load balancer's backend bucket sets in production). ``python -m localdev.server`` serves
+it with gunicorn (``localdev.http_worker``) and, unless ``CLAMAV_SERVICE_ENABLED=false``,
+scans with a private clamd on a free port, or with the one ``CLAMAV_SERVICE_PORT`` names once
+it has shown that it detects the project's test signature.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
+import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import functions_framework
 from gunicorn.app.base import BaseApplication
 from gunicorn.http.errors import ParseException
 
+from localdev import webapp
 from localdev.clamd import (
     TEST_SIGNATURE,
     ClamdNotTrusted,
@@ -36,16 +39,8 @@ from shared.errors import BadRequest
 from shared.logging_config import configure_logging
 from shared.routes import ROUTES, function_for
 
-ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("localdev.server")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-def _not_found(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-    body = json.dumps({"error": "no such endpoint"}).encode()
-    start_response("404 Not Found", [("Content-Type", "application/json"),
-                                     ("Content-Length", str(len(body)))])
-    return [body]
 
 
 class _ClientBody:
@@ -72,15 +67,14 @@ class _ClientBody:
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.readline, b"")
-
-
 def build_app() -> WsgiApp:
-    """One WSGI app serving every function under its route prefix.
+    """One WSGI app serving every function under its route prefix, and the web app.
 
     Like a load balancer's URL map, it picks the function by prefix and forwards the full,
-    unmodified path, so a function sees exactly what it sees in production.
+    unmodified path, so a function sees exactly what it sees in production. Paths no function
+    owns are the web app's (the URL map's default route to the assets bucket).
     """
-    source = str(ROOT / "main.py")
+    source = str(webapp.ROOT / "main.py")
     apps = {name: functions_framework.create_app(name, source, "http")
             for name in {route.function for route in ROUTES}}
 
@@ -89,7 +83,7 @@ def build_app() -> WsgiApp:
             environ["wsgi.input"] = _ClientBody(environ["wsgi.input"])
         name = function_for(environ.get("PATH_INFO", ""))
         app = apps.get(name) if name else None
-        return (app or _not_found)(environ, start_response)
+        return (app or webapp.serve)(environ, start_response)
 
     return dispatch
 
@@ -145,12 +139,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     parser.add_argument("--threads", type=int, default=64)
     parser.add_argument("--no-clamd", action="store_true", help="never start a local clamd")
+    parser.add_argument("--build-web", action="store_true",
+                        help="build the web app if it is stale, then exit (make web)")
     args = parser.parse_args(argv)
     # Users' data is private to this account: the database (and its -wal/-shm), blobs,
     # staging files, the signing key, media exec dirs and clamd's files are created 0600
     # and 0700 whichever module creates them (the stores also set their modes explicitly).
     os.umask(0o077)
     configure_logging()
+    try:
+        webapp.build_web()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        if args.build_web:
+            raise SystemExit(f"the web app could not be built: {exc}") from exc
+        log.error("the web app could not be built (%s); serving the API only", exc)
+    if args.build_web:
+        return
     clamd = None if args.no_clamd else _clamd_for_this_run(get_settings())
     settings = get_settings()
     try:

@@ -6,6 +6,12 @@ Three modes (``AUTH_MODE``):
   ``https://securetoken.google.com/<project>``, audience ``<project>``);
 - ``jwks``: any issuer, given ``AUTH_JWKS_URL``, ``AUTH_ISSUER`` and ``AUTH_AUDIENCE``;
 - ``dev``: HS256 tokens signed with ``AUTH_DEV_SECRET``, for local use only.
+Under ``firebase``, while ``FIREBASE_AUTH_EMULATOR_HOST`` is set (``make dev``), the Firebase
+Auth emulator's unsigned tokens (``alg: none``) are accepted instead, with the same issuer,
+audience and time checks; on Cloud Run that setting is refused (``Settings.check``).
+Under ``firebase``, while ``FIREBASE_AUTH_EMULATOR_HOST`` is set (``make dev``), the Firebase
+Auth emulator's unsigned tokens (``alg: none``) are accepted instead, with the same issuer,
+audience and time checks; on Cloud Run (``K_SERVICE`` set) that combination is refused.
 The token's ``sub`` is the user id. PyJWT does all verification; nothing here parses JWTs.
 Workspace API keys (``wsk_...``) are told apart and checked by ``shared.apikeys``.
 ``shared.jwks.KeySet`` fetches and caches the issuer's keys with a bounded wait.
@@ -58,6 +64,7 @@ class Authenticator:
             self._issuer = settings.auth_issuer
             self._audience = settings.auth_audience
         self.keys = KeySet(url, timeout=settings.auth_jwks_timeout_seconds)
+        self._emulator = self.mode == "firebase" and bool(settings.firebase_auth_emulator_host)
 
     def authenticate(self, header: str | None) -> Principal:
         """The caller behind ``Authorization: Bearer <jwt>``; 401 when absent or invalid,
@@ -78,12 +85,15 @@ class Authenticator:
             if self.mode == "dev":
                 return jwt.decode(token, self._secret, algorithms=["HS256"], options=options,
                                   leeway=LEEWAY_SECONDS)
-            key = self._key_for(token)
-            # The PyJWK itself, not its raw key: PyJWT then refuses a header ``alg`` that is
-            # not the key's own (an ES256 header on an RSA key was a TypeError, so a 500).
-            claims = jwt.decode(token, key, algorithms=[key.algorithm_name],
-                                audience=self._audience, issuer=self._issuer, options=options,
-                                leeway=LEEWAY_SECONDS)
+            if self._emulator:
+                claims = self._emulator_claims(token, jwt.get_unverified_header(token), options)
+            else:
+                key = self._key_for(token)
+                # The PyJWK itself, not its raw key: PyJWT then refuses a header ``alg`` that
+                # is not the key's own (an ES256 header on an RSA key was a TypeError: a 500).
+                claims = jwt.decode(token, key, algorithms=[key.algorithm_name],
+                                    audience=self._audience, issuer=self._issuer,
+                                    options=options, leeway=LEEWAY_SECONDS)
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("token has expired") from exc
         except (jwt.PyJWTError, ValueError) as exc:
@@ -103,6 +113,16 @@ class Authenticator:
         if not isinstance(kid, str) or not kid:
             raise Unauthorized("token has no key id ('kid')")
         return self.keys.key(kid)
+
+    def _emulator_claims(self, token: str, header: dict[str, Any],
+                         options: dict[str, Any]) -> dict[str, Any]:
+        """An Auth emulator token: unsigned (``alg: none``), every other claim checked."""
+        if header.get("alg") != "none":
+            raise jwt.InvalidAlgorithmError("the Auth emulator's tokens are unsigned")
+        checks = {"verify_signature": False, "verify_exp": True, "verify_iat": True,
+                  "verify_aud": True, "verify_iss": True}
+        return jwt.decode(token, options={**options, **checks}, audience=self._audience,
+                          issuer=self._issuer, leeway=LEEWAY_SECONDS)
 
 
 def bearer_token(header: str | None) -> str:

@@ -44,6 +44,7 @@ class Settings:
     auth_audience: str = ""
     auth_jwks_timeout_seconds: int = 5
     firebase_project_id: str = ""
+    firebase_auth_emulator_host: str = ""
     cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     signing_secret: str = ""
     download_url_ttl_seconds: int = 300
@@ -119,6 +120,7 @@ class Settings:
             auth_jwks_timeout_seconds=env.int("AUTH_JWKS_TIMEOUT_SECONDS", 5, minimum=1,
                                               maximum=60),
             firebase_project_id=env.str("FIREBASE_PROJECT_ID"),
+            firebase_auth_emulator_host=env.str("FIREBASE_AUTH_EMULATOR_HOST"),
             cors_allowed_origins=_origins(env, "CORS_ALLOWED_ORIGINS"),
             signing_secret=env.str("SIGNING_SECRET"),
             download_url_ttl_seconds=env.int("DOWNLOAD_URL_TTL_SECONDS", 300, minimum=1,
@@ -180,6 +182,10 @@ class Settings:
             raise ConfigError("AUTH_MODE=jwks needs AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE")
         if self.auth_mode == "firebase" and not self.firebase_project_id:
             raise ConfigError("AUTH_MODE=firebase needs FIREBASE_PROJECT_ID")
+        if self.firebase_auth_emulator_host and os.environ.get("K_SERVICE"):
+            # The emulator's tokens are unsigned: trusting them anywhere real is no auth.
+            raise ConfigError("FIREBASE_AUTH_EMULATOR_HOST is for local use; it is refused on "
+                              "Cloud Run")
         if self.public_base_url and not self.public_base_url.startswith(("https://", "http://")):
             raise ConfigError("PUBLIC_BASE_URL must start with https:// or http://")
         if "*" in self.cors_allowed_origins:

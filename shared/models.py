@@ -87,7 +87,9 @@ class FileRecord:
         }
 
     def to_search_hit(self) -> dict[str, Any]:
-        """The spec's shorter shape for search results."""
+        """The spec's shorter shape for search results, plus what a file list shows next to
+        a name (size, type, version, last change), so a client needs no read per hit.
+        Search finds ready files only."""
         return {
             "id": self.id,
             "filename": self.filename,
@@ -97,6 +99,10 @@ class FileRecord:
             "path": self.path,
             "tags": list(self.tags),
             "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "size_bytes": self.size_bytes,
+            "mime_type": self.mime_type,
+            "version": self.version,
         }
 
 

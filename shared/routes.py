@@ -26,6 +26,7 @@ ROUTES: tuple[Route, ...] = (
     Route(f"{API_PREFIX}/media", "media"),
     Route(f"{API_PREFIX}/memory", "memory"),
     Route(f"{API_PREFIX}/search", "search"),
+    Route(f"{API_PREFIX}/auth", "auth"),
     Route(API_PREFIX, "workspace"),
     Route("/healthz", "workspace"),
 )

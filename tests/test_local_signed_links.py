@@ -23,8 +23,12 @@ def test_signed_link_serves_without_token_and_expires(api, monkeypatch):
     assert api.client.get(other).status_code == 404
     redirected = api.get(f"/files/{file_id}/content?redirect=true")
     assert redirected.status_code == 302 and "/signed?" in redirected.headers["Location"]
-    # Overwriting invalidates links to the old version.
+    # A link names one version: after an overwrite it still serves that version's bytes
+    # (kept until retention, as ?version=1 is), never the new ones; deleting ends it.
     api.upload(b"v2", "s.txt", overwrite="true")
+    old = api.client.get(url)
+    assert old.status_code == 200 and old.data == b"signed bytes"
+    assert api.delete(f"/files/{file_id}").status_code == 200
     assert api.client.get(url).status_code == 404
 
 

@@ -44,7 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC_PATH = ROOT / "openapi.yaml"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 IGNORED_METHODS = {"OPTIONS", "HEAD"}
-PUBLIC_PATHS = {"/healthz", f"{API_PREFIX}/files/{{file_id}}/signed"}
+PUBLIC_PATHS = {"/healthz", f"{API_PREFIX}/files/{{file_id}}/signed",
+                f"{API_PREFIX}/auth/dev-token"}
 ATTRIBUTION_HEADERS = {"X-Agent-Id", "X-Task-Id", "X-Session-Id"}
 SAMPLE_ARGS = {"file_id": "file_000001", "version": "1"}
 FILES = f"{API_PREFIX}/files"
@@ -663,6 +664,12 @@ def test_every_operation_answers_as_documented(doc, live):
     live.call("POST", media, 415, data="file=x", content_type="text/plain")
     live.call("DELETE", f"{media}/{{graph_exec_id}}", 200, graph_exec_id="exec1")
     live.call("DELETE", f"{media}/{{graph_exec_id}}", 400, graph_exec_id="bad.id")
+
+    dev_token = f"{API_PREFIX}/auth/dev-token"
+    live.call("POST", dev_token, 200, user=None, data=json.dumps({"user": "carol"}), **mem_json)
+    live.call("POST", dev_token, 400, user=None, data=json.dumps({"user": "no spaces"}),
+              **mem_json)
+    live.call("POST", dev_token, 415, user=None, data="user=carol", content_type="text/plain")
 
     exercise_keys(live)
     live.call("GET", API_PREFIX, 200)

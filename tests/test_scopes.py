@@ -23,6 +23,7 @@ F, M = f"{API_PREFIX}/files", f"{API_PREFIX}/memory"
 EXPECTED = {
     ("GET", "/healthz"): "public",
     ("GET", f"{F}/{{file_id}}/signed"): "public",
+    ("POST", f"{API_PREFIX}/auth/dev-token"): "public",
     ("GET", f"{API_PREFIX}/keys"): "user",
     ("POST", f"{API_PREFIX}/keys"): "user",
     ("DELETE", f"{API_PREFIX}/keys/{{key_id}}"): "user",

@@ -28,29 +28,36 @@ _MIME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#
 
 @dataclass(frozen=True)
 class DataUri:
-    """A parsed ``data:`` URI; ``declared_type`` is the sender's claim, never trusted."""
+    """A parsed ``data:`` URI; ``declared_type`` is the sender's claim, never trusted.
 
-    text: str
-    start: int  # index of the payload's first character
+    The payload is either a string held in memory (``parse``) or pieces still arriving
+    (``from_pieces``: a media request body read as it streams in); both decode the same way.
+    """
+
     declared_type: str
     is_base64: bool
+    text: str = ""  # the whole URI, when it is held in memory
+    start: int = 0  # index of the payload's first character in ``text``
+    arriving: Iterator[str] | None = None  # or the payload's pieces, read once
 
     @classmethod
     def parse(cls, text: str) -> DataUri:
         """Read the header (``data:[<type>][;param]*[;base64],``); 400 when malformed."""
-        if not text[:5].lower() == "data:":
-            raise BadRequest("not a data URI")
-        comma = text.find(",", 5, 5 + MAX_HEADER_CHARS)
-        if comma < 0:
-            raise BadRequest("the data URI has no ',' after its header")
-        params = [p.strip() for p in text[5:comma].split(";")]
-        is_base64 = len(params) > 1 and params[-1].lower() == "base64"
-        declared = params[0] if _MIME_RE.fullmatch(params[0]) else "text/plain"
-        return cls(text, comma + 1, declared.lower(), is_base64)
+        declared, is_base64, start = parse_header(text)
+        return cls(declared, is_base64, text, start)
+
+    @classmethod
+    def from_pieces(cls, header: str, payload: Iterator[str]) -> DataUri:
+        """A URI whose header (up to and including the ',') is known and whose payload
+        arrives as ``payload``; the pieces are consumed once, by ``chunks``."""
+        declared, is_base64, start = parse_header(header)
+        if start != len(header):
+            raise ValueError("the header must end with the payload's ','")
+        return cls(declared, is_base64, arriving=payload)
 
     @property
     def payload_chars(self) -> int:
-        """Length of the encoded payload."""
+        """Length of the encoded payload held in memory."""
         return len(self.text) - self.start
 
     def chunks(self, max_bytes: int, chunk_chars: int = CHUNK_CHARS) -> Iterator[bytes]:
@@ -64,16 +71,24 @@ class DataUri:
             if piece:
                 yield piece
 
-    def _slices(self, chunk_chars: int) -> Iterator[bytes]:
+    def _pieces(self, chunk_chars: int) -> Iterator[str]:
+        if self.arriving is not None:
+            return self.arriving
         text = self.text
-        for offset in range(self.start, len(text), chunk_chars):
-            piece = text[offset: offset + chunk_chars]
+        return (text[offset: offset + chunk_chars]
+                for offset in range(self.start, len(text), chunk_chars))
+
+    def _slices(self, chunk_chars: int) -> Iterator[bytes]:
+        for piece in self._pieces(chunk_chars):
             try:
                 yield piece.encode("ascii")
             except UnicodeEncodeError:
                 if self.is_base64:
                     raise BadRequest("the data URI's base64 payload is not ASCII") from None
-                yield piece.encode("utf-8")
+                try:
+                    yield piece.encode("utf-8")
+                except UnicodeEncodeError:  # a lone surrogate
+                    raise BadRequest("the data URI holds invalid Unicode") from None
 
     def _base64(self, chunk_chars: int) -> Iterator[bytes]:
         carry = b""
@@ -105,6 +120,21 @@ class DataUri:
             yield unquote_to_bytes(data)
         if carry:
             yield unquote_to_bytes(carry)
+
+
+def parse_header(text: str) -> tuple[str, bool, int]:
+    """``(declared_type, is_base64, payload_start)`` of a ``data:`` URI; 400 when malformed.
+
+    Only the first ``MAX_HEADER_CHARS`` characters are looked at for the ','."""
+    if not text[:5].lower() == "data:":
+        raise BadRequest("not a data URI")
+    comma = text.find(",", 5, 5 + MAX_HEADER_CHARS)
+    if comma < 0:
+        raise BadRequest("the data URI has no ',' after its header")
+    params = [p.strip() for p in text[5:comma].split(";")]
+    is_base64 = len(params) > 1 and params[-1].lower() == "base64"
+    declared = params[0] if _MIME_RE.fullmatch(params[0]) else "text/plain"
+    return declared.lower(), is_base64, comma + 1
 
 
 def _b64(data: bytes | memoryview) -> bytes:

@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from shared import mime
 from shared.config import Settings
@@ -41,10 +41,12 @@ from shared.context import RequestContext
 from shared.errors import BadRequest, Conflict, Infected
 from shared.files.ingest import Ingest
 from shared.files.service import FileService
+from shared.media.body import read_media_body
+from shared.media.datauri import DataUri
 from shared.media.execdir import ExecDirs, LocalFile, check_exec_id, sanitize_filename
 from shared.media.fetch import Fetcher, too_large
 from shared.media.gcs_input import GcsInput
-from shared.media.sources import Incoming, Sources, kind_of
+from shared.media.sources import Incoming, Sources, data_details, kind_of
 from shared.metadata.base import new_log_id
 from shared.models import BlobFacts, FileRecord, LogEntry
 from shared.scanning.base import SCAN_READ_BYTES, Scanner, Verdict
@@ -81,6 +83,14 @@ class ExecutionContext:
     def request(self) -> RequestContext:
         """The workspace-side view of this context."""
         return RequestContext(self.user_id, self.agent_id, self.task_id, self.session_id)
+
+
+@dataclass(frozen=True)
+class StagedData:
+    """A data URI from a request body, already decoded into ``ingest`` (not finished)."""
+
+    ingest: Ingest
+    details: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -151,8 +161,30 @@ class MediaService:
         self._next_sweep = 0.0
 
     # -- store --------------------------------------------------------------------------
-    def store_request(self, ctx: RequestContext, body: dict[str, Any]) -> StoredMedia:
-        """``POST /media``: a checked JSON body (see ``STORE_FIELDS``) → ``store``."""
+    def store_body(self, ctx: RequestContext, stream: IO[bytes], content_type: str | None,
+                   content_length: int | None) -> StoredMedia:
+        """``POST /media``, the body read as it arrives (``shared.media.body``): a data URI
+        is decoded, scanned and staged on the way, so memory stays flat whatever its size."""
+        staged: list[StagedData] = []
+
+        def stage(uri: DataUri) -> None:
+            data = StagedData(Ingest(self.dirs.store, self.scanner, self.max_bytes),
+                              data_details(uri))
+            staged.append(data)
+            for chunk in uri.chunks(self.max_bytes):
+                data.ingest.write(chunk)
+
+        try:
+            body = read_media_body(stream, content_type, content_length, self.max_body_bytes,
+                                   STORE_FIELDS, stage)
+            return self.store_request(ctx, body, staged[0] if staged else None)
+        finally:
+            for data in staged:
+                data.ingest.discard()
+
+    def store_request(self, ctx: RequestContext, body: dict[str, Any],
+                      staged: StagedData | None = None) -> StoredMedia:
+        """A checked JSON body (see ``STORE_FIELDS``) → ``store``."""
         file = body.get("file")
         return_format = body.get("return_format")
         exec_id = body.get("graph_exec_id")
@@ -162,10 +194,13 @@ class MediaService:
         if not isinstance(exec_id, str):
             raise BadRequest("'graph_exec_id' is required and must be a string")
         execution = ExecutionContext.from_request(ctx, exec_id, session_id)
-        return self.store(execution, file, return_format)  # type: ignore[arg-type]
+        return self.store(execution, file, return_format, staged)  # type: ignore[arg-type]
 
-    def store(self, ctx: ExecutionContext, file: str, return_format: str) -> StoredMedia:
-        """Normalise one input into the exec dir and answer in ``return_format``."""
+    def store(self, ctx: ExecutionContext, file: str, return_format: str,
+              staged: StagedData | None = None) -> StoredMedia:
+        """Normalise one input into the exec dir and answer in ``return_format``.
+
+        ``staged``: a data URI's bytes already taken in (``file`` is then its header)."""
         if return_format not in RETURN_FORMATS:
             raise BadRequest(f"return_format must be one of: {', '.join(RETURN_FORMATS)}")
         check_exec_id(ctx.graph_exec_id)
@@ -178,8 +213,12 @@ class MediaService:
             relative, facts = self._local(ctx, file)
             details: dict[str, Any] = {"path": relative}
         else:
-            with self.sources.open(kind, file, ctx.request, self.max_bytes) as incoming:
-                relative, facts = self._intake(ctx, kind, incoming)
+            data = staged if kind == "data" else None
+            opened = (contextlib.nullcontext(Incoming(iter(()), "", data.details)) if data
+                      else self.sources.open(kind, file, ctx.request, self.max_bytes))
+            with opened as incoming:
+                relative, facts = self._intake(ctx, kind, incoming,
+                                               data.ingest if data else None)
                 details, record = incoming.details, incoming.record
         path = self.dirs.path(ctx.user_id, ctx.graph_exec_id) / relative
         try:
@@ -191,9 +230,9 @@ class MediaService:
             raise
         return stored
 
-    def _intake(self, ctx: ExecutionContext, kind: str,
-                incoming: Incoming) -> tuple[str, BlobFacts]:
-        ingest = Ingest(self.dirs.store, self.scanner, self.max_bytes)
+    def _intake(self, ctx: ExecutionContext, kind: str, incoming: Incoming,
+                ingest: Ingest | None = None) -> tuple[str, BlobFacts]:
+        ingest = ingest or Ingest(self.dirs.store, self.scanner, self.max_bytes)
         try:
             for chunk in incoming.chunks:
                 ingest.write(chunk)
@@ -273,7 +312,7 @@ class MediaService:
         ws = self.files.workspace(ctx.request)
         self.files.meta.append_log(ws.id, LogEntry(new_log_id(), utcnow(), op, "file",
                                                    resource_id, details, ctx.agent_id,
-                                                   ctx.task_id))
+                                                   ctx.task_id, ctx.session_id))
 
     def _reject(self, ctx: ExecutionContext, kind: str, verdict: Verdict, facts: BlobFacts,
                 details: dict[str, Any]) -> None:

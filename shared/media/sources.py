@@ -95,6 +95,12 @@ class Incoming:
     record: FileRecord | None = None  # the source file, for workspace inputs
 
 
+def data_details(uri: DataUri) -> dict[str, Any]:
+    """What the operation log records about a data URI: the claimed type, the encoding."""
+    return {"declared_type": uri.declared_type,
+            "encoding": "base64" if uri.is_base64 else "percent"}
+
+
 def url_name(url: str) -> str:
     """The last path segment of a URL, percent-decoded (a name hint, sanitised later)."""
     segment = posixpath.basename(urlsplit(url).path)
@@ -120,9 +126,7 @@ class Sources:
     @contextlib.contextmanager
     def _data(self, file: str, ctx: RequestContext, max_bytes: int) -> Iterator[Incoming]:
         uri = DataUri.parse(file)
-        yield Incoming(uri.chunks(max_bytes), "", {"declared_type": uri.declared_type,
-                                                   "encoding": "base64" if uri.is_base64
-                                                   else "percent"})
+        yield Incoming(uri.chunks(max_bytes), "", data_details(uri))
 
     @contextlib.contextmanager
     def _url(self, file: str, ctx: RequestContext, max_bytes: int) -> Iterator[Incoming]:

@@ -153,6 +153,9 @@ def test_search_by_filename_description_and_tags(api):
     api.upload(b"other", "other.txt", description="unrelated", tags=["budget"])
     hits = api.get("/files/search?query=storyboard").json
     assert [h["filename"] for h in hits] == ["storyboard_frame_1.png", "notes.txt"]
+    # A hit carries what a list row shows, so a client needs no read per hit.
+    assert (hits[1]["size_bytes"], hits[1]["mime_type"], hits[1]["version"]) == (
+        5, "text/plain", 1)
     assert [h["filename"] for h in api.get("/files/search?query=budg").json] == ["other.txt"]
     assert [h["filename"] for h in api.get(
         "/files/search?query=storyboard&file_type=image").json] == ["storyboard_frame_1.png"]

@@ -22,7 +22,7 @@ def test_entries_have_the_spec_shape(api):
     _seed(api)
     entry = api.get("/logs?limit=1").json[0]
     assert set(entry) == {"id", "timestamp", "operation_type", "resource_type", "resource_id",
-                          "details", "agent_id", "task_id"}
+                          "details", "agent_id", "task_id", "session_id"}
     assert entry["id"].startswith("log_")
 
 

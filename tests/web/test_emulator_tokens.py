@@ -1,0 +1,106 @@
+"""Firebase Auth emulator tokens: accepted only while FIREBASE_AUTH_EMULATOR_HOST is set.
+
+The emulator signs nothing (``alg: none``), so its tokens are checked for everything else:
+issuer, audience, expiry and ``sub``. Without the emulator host the same token goes to
+Google's key set (here a real local JWKS issuer standing in for it) and is refused; on Cloud
+Run the emulator setting is refused outright. ``tests/web/test_browser.py`` signs in against
+the real emulator.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shared import auth, factory
+from shared.config import Settings
+from shared.errors import ConfigError
+from tests.conftest import API
+from tests.test_auth import Issuer
+
+PROJECT = "demo-workspace"
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def emulator_token(**overrides: Any) -> str:
+    """A token shaped like the Auth emulator's (header, claims, empty signature)."""
+    now = int(time.time())
+    claims = {"iss": f"https://securetoken.google.com/{PROJECT}", "aud": PROJECT,
+              "sub": "uid-emma", "user_id": "uid-emma", "iat": now, "exp": now + 3600,
+              "auth_time": now, "firebase": {"sign_in_provider": "password"}, **overrides}
+    return f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
+
+
+@pytest.fixture
+def firebase_api(api, monkeypatch) -> Iterator[Any]:
+    monkeypatch.setenv("AUTH_MODE", "firebase")
+    monkeypatch.setenv("FIREBASE_PROJECT_ID", PROJECT)
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
+    factory.reset()
+    yield api
+    factory.reset()
+
+
+def files(api: Any, token: str) -> Any:
+    return api.client.get(f"{API}/files", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_an_emulator_token_signs_its_user_in(firebase_api):
+    response = files(firebase_api, emulator_token())
+    assert response.status_code == 200, response.get_json()
+    overview = firebase_api.client.get(API, headers={"Authorization":
+                                                     f"Bearer {emulator_token()}"})
+    assert overview.status_code == 200 and overview.get_json()["file_count"] == 0
+
+
+@pytest.mark.parametrize("overrides", [
+    {"aud": "another-project"},
+    {"iss": "https://securetoken.google.com/another-project"},
+    {"exp": int(time.time()) - 600, "iat": int(time.time()) - 4000},
+    {"sub": ""},
+])
+def test_emulator_tokens_are_still_checked(firebase_api, overrides):
+    response = files(firebase_api, emulator_token(**overrides))
+    assert response.status_code == 401, response.get_json()
+
+
+def test_a_signed_token_is_not_taken_for_an_emulator_one(firebase_api):
+    import jwt
+
+    forged = jwt.encode({"sub": "uid-emma", "iat": int(time.time()),
+                         "exp": int(time.time()) + 60, "aud": PROJECT,
+                         "iss": f"https://securetoken.google.com/{PROJECT}"},
+                        "some-secret-0123456789-0123456789-abc", algorithm="HS256")
+    assert files(firebase_api, forged).status_code == 401
+
+
+def test_without_the_emulator_host_unsigned_tokens_are_refused(firebase_api, monkeypatch):
+    issuer = Issuer()  # stands in for Google's key set, which is unreachable here
+    try:
+        monkeypatch.setattr(auth, "FIREBASE_JWKS_URL", issuer.url)
+        monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST")
+        factory.reset()
+        assert files(firebase_api, emulator_token()).status_code == 401
+    finally:
+        issuer.stop()
+
+
+def test_the_emulator_is_refused_on_cloud_run(monkeypatch):
+    monkeypatch.setenv("AUTH_MODE", "firebase")
+    monkeypatch.setenv("FIREBASE_PROJECT_ID", PROJECT)
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
+    monkeypatch.setenv("K_SERVICE", "files")
+    with pytest.raises(ConfigError, match="refused on Cloud Run"):
+        Settings.from_env()
+    monkeypatch.delenv("K_SERVICE")
+    settings = Settings.from_env()
+    assert settings.firebase_auth_emulator_host == "127.0.0.1:9099"
+    assert auth.Authenticator(settings).mode == "firebase"
