@@ -8,7 +8,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+CLIENT_META := client/pyproject.toml
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt $(CLIENT_META) | sha1sum | cut -c1-12)
 
 # Local defaults; every one can be overridden from the environment.
 export AUTH_MODE ?= dev
@@ -18,7 +19,7 @@ export PORT ?= 8080
 
 .PHONY: dev run test lint fmt bench bench-scan bench-web system-deps venv clean token sweep checkov infra-check infra-routes web
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt $(CLIENT_META)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
@@ -95,5 +96,5 @@ bench-web: system-deps venv web
 	$(PY) -m bench.web_first_render
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache infra/.build web/node_modules web/dist \
-	  web/emulator/node_modules
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache infra/.build client/build web/node_modules \
+	  web/dist web/emulator/node_modules

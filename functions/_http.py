@@ -1,6 +1,9 @@
-"""HTTP glue for the function modules: ``Router`` (routing, auth, CORS, errors → JSON).
+"""HTTP glue for the function modules: ``Router`` (routing, auth, scopes, CORS, errors → JSON).
 
-Each deployed function declares its routes on a ``Router`` and calls ``dispatch``. Routes
+Each deployed function declares its routes on a ``Router`` and calls ``dispatch``. Every
+route names its ``shared.scopes.Access`` (public, a user's token only, or the API-key scopes
+it needs); ``dispatch`` authenticates (a JWT or a ``wsk_`` key, ``factory.credentials``)
+and checks that decision in one place, before the handler runs. Routes
 are matched on the full path (``SCRIPT_NAME`` + ``PATH_INFO``), so a function answers the
 same whether a load balancer forwards ``/api/assistant/workspace/files/...`` to it or the
 local server mounts it under that prefix. Errors are mapped in one place through
@@ -34,18 +37,23 @@ from shared.errors import (
     http_status,
 )
 from shared.jsonbody import encode_json
+from shared.scopes import Access
 
 log = logging.getLogger("workspace.http")
 
 Handler = Callable[..., Any]
-EXPOSED_HEADERS = "X-Next-Cursor, Link, Content-Disposition, ETag"
+EXPOSED_HEADERS = "X-Next-Cursor, Link, Content-Disposition, ETag, Retry-After"
 ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, X-Agent-Id, X-Task-Id, X-Session-Id"
 
 
 @dataclass(frozen=True)
 class _Endpoint:
     handler: Handler
-    public: bool
+    access: Access
+
+    @property
+    def public(self) -> bool:
+        return self.access.public
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -103,13 +111,16 @@ class Router:
                         converters={"id": IdConverter})
         self._methods: set[str] = {"OPTIONS"}
 
-    def route(self, rule: str, methods: Iterable[str] = ("GET",),
-              public: bool = False) -> Callable[[Handler], Handler]:
-        """Register ``handler(request, ctx, **url_args)`` for ``rule``."""
+    def route(self, rule: str, methods: Iterable[str] = ("GET",), *,
+              access: Access) -> Callable[[Handler], Handler]:
+        """Register ``handler(request, ctx, **url_args)`` for ``rule``; ``access`` (no
+        default: every route decides) says who may call it (``shared.scopes``)."""
         methods = tuple(methods)
+        if not isinstance(access, Access):
+            raise TypeError(f"{rule}: access must be a shared.scopes.Access")
 
         def register(handler: Handler) -> Handler:
-            endpoint = _Endpoint(handler, public)
+            endpoint = _Endpoint(handler, access)
             self._map.add(Rule(rule, methods=methods, endpoint=endpoint))
             self._methods.update(methods)
             return handler
@@ -127,9 +138,7 @@ class Router:
             status = http_status(exc)
             if status >= 500:
                 log.error("request failed: %s", exc.message)
-            response = json_response(exc.body(), status)
-            if status == 405 and exc.extra.get("allowed"):
-                response.headers["Allow"] = ", ".join(exc.extra["allowed"])  # type: ignore[arg-type]
+            response = json_response(exc.body(), status, exc.headers())
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = json_response({"error": "internal error"}, 500)
@@ -154,8 +163,11 @@ class Router:
         assert isinstance(endpoint, _Endpoint)
         ctx = None
         if not endpoint.public:
-            principal = factory.authenticator().authenticate(request.headers.get("Authorization"))
-            ctx = RequestContext.from_headers(principal.user_id, request.headers)
+            principal = factory.credentials().authenticate(request.headers.get("Authorization"))
+            ctx = RequestContext.from_headers(
+                principal.user_id, request.headers, key_id=principal.key_id,
+                scopes=principal.scopes, default_agent=principal.agent_id)
+            endpoint.access.check(ctx, request.args)
         result = endpoint.handler(request, ctx, **url_args)
         if isinstance(result, Response):
             return result

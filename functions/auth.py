@@ -20,13 +20,14 @@ from shared.context import RequestContext
 from shared.errors import BadRequest, NotFound
 from shared.jsonbody import parse_json_object
 from shared.routes import API_PREFIX
+from shared.scopes import PUBLIC
 
 router = Router()
 TOKEN_TTL_SECONDS = 12 * 3600
 USER_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._@-]{{0,{MAX_SUB_CHARS - 1}}}")
 
 
-@router.route(f"{API_PREFIX}/auth/dev-token", methods=["POST"], public=True)
+@router.route(f"{API_PREFIX}/auth/dev-token", methods=["POST"], access=PUBLIC)
 def dev_token(request: Request, ctx: RequestContext | None) -> dict[str, str]:
     if os.environ.get("K_SERVICE") or get_settings().auth_mode != "dev":
         raise NotFound("no such endpoint")

@@ -10,11 +10,12 @@ from shared import factory, queries
 from shared.config import get_settings
 from shared.context import RequestContext
 from shared.routes import API_PREFIX
+from shared.scopes import needs
 
 router = Router()
 
 
-@router.route(f"{API_PREFIX}/logs")
+@router.route(f"{API_PREFIX}/logs", access=needs("logs:read"))
 def list_logs(request: Request, ctx: RequestContext) -> Response:
     query = queries.log_query(request.args, ctx, get_settings())
     if request.args.get("format") == "jsonl":  # the value was checked by log_query

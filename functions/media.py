@@ -10,12 +10,13 @@ from shared import factory
 from shared.context import RequestContext
 from shared.media.service import ExecutionContext
 from shared.routes import API_PREFIX
+from shared.scopes import needs
 
 router = Router()
 MEDIA = f"{API_PREFIX}/media"
 
 
-@router.route(MEDIA, methods=["POST"])
+@router.route(MEDIA, methods=["POST"], access=needs("media"))
 def store(request: Request, ctx: RequestContext) -> Response:
     stored = factory.media_service().store_body(ctx, request.stream, request.content_type,
                                                 request.content_length)
@@ -24,7 +25,7 @@ def store(request: Request, ctx: RequestContext) -> Response:
                     headers={"Cache-Control": "no-store"})
 
 
-@router.route(f"{MEDIA}/<graph_exec_id>", methods=["DELETE"])
+@router.route(f"{MEDIA}/<graph_exec_id>", methods=["DELETE"], access=needs("media"))
 def clean(request: Request, ctx: RequestContext, graph_exec_id: str) -> dict[str, object]:
     execution = ExecutionContext.from_request(ctx, graph_exec_id)
     removed = factory.media_service().clean(graph_exec_id, execution)

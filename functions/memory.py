@@ -11,17 +11,18 @@ from shared.context import RequestContext
 from shared.jsonbody import parse_json_object
 from shared.memory.service import WRITE_FIELDS
 from shared.routes import API_PREFIX
+from shared.scopes import needs
 
 router = Router()
 MEMORY = f"{API_PREFIX}/memory"
 
 
-@router.route(MEMORY)
+@router.route(MEMORY, access=needs("memory:read"))
 def read(request: Request, ctx: RequestContext) -> dict[str, object]:
     return factory.memory_service().read(ctx)
 
 
-@router.route(MEMORY, methods=["POST"])
+@router.route(MEMORY, methods=["POST"], access=needs("memory:write"))
 def write(request: Request, ctx: RequestContext) -> dict[str, object]:
     service = factory.memory_service()
     limit = service.max_length * 12 + 4096  # \uXXXX surrogate pairs are 12 bytes a char
@@ -29,17 +30,18 @@ def write(request: Request, ctx: RequestContext) -> dict[str, object]:
     return service.write(ctx, body, request.headers.get("If-Match"))
 
 
-@router.route(f"{MEMORY}/versions")
+@router.route(f"{MEMORY}/versions", access=needs("memory:read"))
 def versions(request: Request, ctx: RequestContext) -> list[dict[str, object]]:
     return factory.memory_service().versions(ctx)
 
 
-@router.route(f"{MEMORY}/versions/<version>")
+@router.route(f"{MEMORY}/versions/<version>", access=needs("memory:read"))
 def version(request: Request, ctx: RequestContext, version: str) -> dict[str, object]:
     return factory.memory_service().version(ctx, version)
 
 
-@router.route(f"{MEMORY}/versions/<version>/revert", methods=["POST"])
+@router.route(f"{MEMORY}/versions/<version>/revert", methods=["POST"],
+              access=needs("memory:write"))
 def revert(request: Request, ctx: RequestContext, version: str) -> dict[str, object]:
     return factory.memory_service().revert(ctx, version, request.headers.get("If-Match"))
 

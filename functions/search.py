@@ -10,11 +10,13 @@ from shared import factory, queries
 from shared.config import get_settings
 from shared.context import RequestContext
 from shared.routes import API_PREFIX
+from shared.scopes import needs_by
+from shared.search import TYPE_SCOPES, scopes_for
 
 router = Router()
 
 
-@router.route(f"{API_PREFIX}/search")
+@router.route(f"{API_PREFIX}/search", access=needs_by(scopes_for, *TYPE_SCOPES.values()))
 def run_search(request: Request, ctx: RequestContext) -> dict[str, object]:
     query = queries.combined_search_query(request.args, ctx, get_settings())
     return factory.search_service().search(ctx, query)

@@ -1,36 +1,64 @@
-"""The ``workspace`` function: workspace summaries and the health check."""
+"""The ``workspace`` function: workspace summaries, API keys and the health check.
+
+API keys live here because ``/api/assistant/workspace/keys`` falls under this function's
+prefix in the route table (``shared.routes``); managing them needs a user's token.
+"""
 
 from __future__ import annotations
 
 import functions_framework
 from flask import Request, Response
 
-from functions._http import Router, json_response
+from functions._http import Router, json_response, read_body
 from shared import factory, queries
+from shared.apikeys.service import CREATE_FIELDS
 from shared.context import RequestContext
 from shared.health import health_report
+from shared.jsonbody import parse_json_object
 from shared.routes import API_PREFIX
+from shared.scopes import PUBLIC, USER_ONLY, needs
 
 router = Router()
+KEYS = f"{API_PREFIX}/keys"
+SUMMARY_SCOPES = ("files:read", "memory:read", "logs:read")  # it counts all three
+KEY_BODY_BYTES = 16 * 1024
 
 
-@router.route(API_PREFIX)
+@router.route(API_PREFIX, access=needs(*SUMMARY_SCOPES))
 def overview(request: Request, ctx: RequestContext) -> dict[str, object]:
     return factory.workspace_service().overview(ctx)
 
 
-@router.route(f"{API_PREFIX}/usage")
+@router.route(f"{API_PREFIX}/usage", access=needs("files:read"))
 def usage(request: Request, ctx: RequestContext) -> dict[str, object]:
     queries.no_args(request.args)
     return factory.workspace_service().usage(ctx)
 
 
-@router.route(f"{API_PREFIX}/summary")
+@router.route(f"{API_PREFIX}/summary", access=needs(*SUMMARY_SCOPES))
 def summary(request: Request, ctx: RequestContext) -> dict[str, object]:
     return factory.workspace_service().summary(ctx)
 
 
-@router.route("/healthz", public=True)
+@router.route(KEYS, methods=["POST"], access=USER_ONLY)
+def create_key(request: Request, ctx: RequestContext) -> tuple[dict[str, object], int]:
+    body = parse_json_object(read_body(request, KEY_BODY_BYTES), request.content_type,
+                             CREATE_FIELDS, KEY_BODY_BYTES)
+    return factory.key_service().create(ctx, body), 201
+
+
+@router.route(KEYS, access=USER_ONLY)
+def list_keys(request: Request, ctx: RequestContext) -> list[dict[str, object]]:
+    queries.no_args(request.args)
+    return factory.key_service().list(ctx)
+
+
+@router.route(f"{KEYS}/<key_id>", methods=["DELETE"], access=USER_ONLY)
+def revoke_key(request: Request, ctx: RequestContext, key_id: str) -> dict[str, object]:
+    return factory.key_service().revoke(ctx, key_id)
+
+
+@router.route("/healthz", access=PUBLIC)
 def healthz(request: Request, ctx: None) -> Response:
     report = health_report(factory.blob_store(), factory.metadata_store(), factory.scanner())
     return json_response(report, 200 if report["status"] == "ok" else 503)
@@ -38,5 +66,6 @@ def healthz(request: Request, ctx: None) -> Response:
 
 @functions_framework.http
 def workspace(request: Request) -> Response:
-    """Entry point: ``GET /api/assistant/workspace``, ``/summary`` and ``/healthz``."""
+    """Entry point: ``GET /api/assistant/workspace``, ``/summary``, ``/usage``, ``/keys``
+    and ``/healthz``."""
     return router.dispatch(request)

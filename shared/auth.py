@@ -13,6 +13,7 @@ Under ``firebase``, while ``FIREBASE_AUTH_EMULATOR_HOST`` is set (``make dev``),
 Auth emulator's unsigned tokens (``alg: none``) are accepted instead, with the same issuer,
 audience and time checks; on Cloud Run (``K_SERVICE`` set) that combination is refused.
 The token's ``sub`` is the user id. PyJWT does all verification; nothing here parses JWTs.
+Workspace API keys (``wsk_...``) are told apart and checked by ``shared.apikeys``.
 ``shared.jwks.KeySet`` fetches and caches the issuer's keys with a bounded wait.
 """
 
@@ -37,10 +38,14 @@ LEEWAY_SECONDS = 30
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the user id and the verified claims."""
+    """Who is calling: the user id and the verified claims; for a workspace API key
+    (``shared.apikeys``), the key's id, its scopes and its default agent instead of claims."""
 
     user_id: str
     claims: dict[str, Any]
+    key_id: str | None = None
+    scopes: frozenset[str] = frozenset()
+    agent_id: str | None = None
 
 
 class Authenticator:
@@ -64,12 +69,11 @@ class Authenticator:
     def authenticate(self, header: str | None) -> Principal:
         """The caller behind ``Authorization: Bearer <jwt>``; 401 when absent or invalid,
         503 when the issuer's key set cannot be had for a token that could be valid."""
-        if not header:
-            raise Unauthorized("missing Authorization header")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("Authorization must be 'Bearer <token>'")
-        claims = self._verify(token.strip())
+        return self.verify(bearer_token(header))
+
+    def verify(self, token: str) -> Principal:
+        """The user a JWT names (see ``authenticate``)."""
+        claims = self._verify(token)
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub or len(sub) > MAX_SUB_CHARS:
             raise Unauthorized("token has no valid 'sub' claim")
@@ -119,6 +123,16 @@ class Authenticator:
                   "verify_aud": True, "verify_iss": True}
         return jwt.decode(token, options={**options, **checks}, audience=self._audience,
                           issuer=self._issuer, leeway=LEEWAY_SECONDS)
+
+
+def bearer_token(header: str | None) -> str:
+    """The token of ``Authorization: Bearer <token>``; 401 when absent or malformed."""
+    if not header:
+        raise Unauthorized("missing Authorization header")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization must be 'Bearer <token>'")
+    return token.strip()
 
 
 def _check_auth_time(claims: dict[str, Any]) -> None:

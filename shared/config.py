@@ -82,6 +82,7 @@ class Settings:
     http_header_timeout_seconds: int = 10
     http_idle_timeout_seconds: int = 30
     http_min_bytes_per_second: int = 1024
+    api_key_rate_per_minute: int = 600
 
     @property
     def max_file_size_bytes(self) -> int:
@@ -163,6 +164,8 @@ class Settings:
             http_idle_timeout_seconds=env.int("HTTP_IDLE_TIMEOUT_SECONDS", 30, minimum=1,
                                               maximum=3600),
             http_min_bytes_per_second=env.int("HTTP_MIN_BYTES_PER_SECOND", 1024, minimum=0),
+            api_key_rate_per_minute=env.int("API_KEY_RATE_PER_MINUTE", 600, minimum=0,
+                                            maximum=1_000_000),
         )
         settings.check()
         return settings

@@ -20,6 +20,10 @@ class WorkspaceError(Exception):
         """The JSON body: always ``{"error": ...}``, plus safe structured extras."""
         return {"error": self.message, **self.extra}
 
+    def headers(self) -> dict[str, str]:
+        """Response headers the status needs (``Allow`` on a 405, ``Retry-After`` on a 429)."""
+        return {}
+
 
 class ConfigError(WorkspaceError, RuntimeError):
     """The deployment is misconfigured (a server-side fault, never the caller's)."""
@@ -35,7 +39,7 @@ class Unauthorized(WorkspaceError, PermissionError):
 
 class Forbidden(WorkspaceError, PermissionError):
     """The caller is known but the target is off limits (a private address, a bucket that
-    is not on the allow-list)."""
+    is not on the allow-list), or an API key lacks the route's scope (``missing_scope``)."""
 
 
 class NotFound(WorkspaceError, LookupError):
@@ -43,7 +47,11 @@ class NotFound(WorkspaceError, LookupError):
 
 
 class MethodNotAllowed(WorkspaceError):
-    """The route exists but not for this HTTP method."""
+    """The route exists but not for this HTTP method (``allowed``: the methods it has)."""
+
+    def headers(self) -> dict[str, str]:
+        allowed = self.extra.get("allowed")
+        return {"Allow": ", ".join(allowed)} if isinstance(allowed, list) and allowed else {}
 
 
 class Conflict(WorkspaceError):
@@ -57,6 +65,18 @@ class PayloadTooLarge(WorkspaceError):
 class RequestTimeout(WorkspaceError, TimeoutError):
     """The client stopped sending its request, or sends it too slowly (the local server's
     read timeouts); nothing it sent is kept."""
+
+
+class TooManyRequests(WorkspaceError):
+    """An API key is over its rate (``API_KEY_RATE_PER_MINUTE``); retry after
+    ``retry_after`` whole seconds (also sent as ``Retry-After``)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class UnsupportedMediaType(WorkspaceError):
@@ -106,6 +126,7 @@ _STATUS: dict[type[WorkspaceError], int] = {
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     Infected: 422,
+    TooManyRequests: 429,
     UpstreamError: 502,
     UpstreamTimeout: 504,
     ScannerUnavailable: 503,

@@ -15,6 +15,8 @@ import functools
 import logging
 from typing import TYPE_CHECKING
 
+from shared.apikeys.credentials import Credentials
+from shared.apikeys.service import KeyService
 from shared.auth import Authenticator
 from shared.config import Settings, get_settings, reset_settings
 from shared.files.maintenance import FileMaintenance
@@ -124,6 +126,18 @@ def signer() -> UrlSigner:
 def authenticator() -> Authenticator:
     """Bearer-token verification for the configured ``AUTH_MODE``."""
     return Authenticator(get_settings())
+
+
+@functools.cache
+def key_service() -> KeyService:
+    """Workspace API keys, metered at ``API_KEY_RATE_PER_MINUTE`` each."""
+    return KeyService(metadata_store(), get_settings().api_key_rate_per_minute)
+
+
+@functools.cache
+def credentials() -> Credentials:
+    """Bearer credentials: users' JWTs and workspace API keys."""
+    return Credentials(authenticator(), key_service())
 
 
 @functools.cache
@@ -243,7 +257,7 @@ def reset() -> None:
     """Forget the settings and every built object (tests change the environment)."""
     reset_settings()
     for built in (gcs_objects, blob_store, metadata_store, scanner, signer, authenticator,
-                  quota, file_service, direct_uploads, maintenance, log_service, memory_service,
-                  search_service, workspace_service, media_service, front_settings,
-                  scan_front):
+                  key_service, credentials, quota, file_service, direct_uploads, maintenance,
+                  log_service, memory_service, search_service, workspace_service,
+                  media_service, front_settings, scan_front):
         built.cache_clear()

@@ -14,9 +14,8 @@ T = TypeVar("T")
 
 FILE_TYPES = ("image", "video", "audio", "document", "other")
 OPERATION_TYPES = ("create", "read", "update", "delete", "scan")
-RESOURCE_TYPES = ("file", "memory", "workspace")
+RESOURCE_TYPES = ("file", "memory", "workspace", "key")
 FILE_STATUSES = ("pending", "ready", "infected")
-
 
 
 @dataclass(frozen=True)
@@ -320,3 +319,43 @@ class MemoryChange:
     content: str
     operation: str
     entry: LogEntry
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A workspace API key as stored: never the secret, only its SHA-256 (``secret_hash``).
+
+    ``id`` is ``key_<public>`` and the key itself starts with ``wsk_<public>`` (its prefix),
+    so a presented key names the record to check it against.
+    """
+
+    id: str
+    workspace_id: str
+    user_id: str
+    name: str
+    secret_hash: str
+    scopes: tuple[str, ...]
+    agent_id: str | None
+    created_at: str
+    expires_at: str | None = None
+    last_used_at: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        """The key's first characters: a public handle to tell keys apart."""
+        return "wsk_" + self.id.removeprefix("key_")
+
+    def to_api(self) -> dict[str, Any]:
+        """The listing's JSON (``POST /keys`` adds the secret ``key`` once)."""
+        return {"id": self.id, "prefix": self.prefix, "name": self.name,
+                "scopes": list(self.scopes), "agent_id": self.agent_id,
+                "created_at": self.created_at, "expires_at": self.expires_at,
+                "last_used_at": self.last_used_at}
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A key's rate-limit token bucket: ``tokens`` left at ``at`` (epoch seconds)."""
+
+    tokens: float
+    at: float

@@ -14,11 +14,19 @@ from shared import validation as v
 from shared.context import RequestContext
 from shared.errors import BadRequest
 from shared.metadata.base import SEARCH_CANDIDATE_CAP, MetadataStore
-from shared.queries import SearchQuery, session_folder
+from shared.queries import Args, SearchQuery, session_folder
 
 TYPES = ("files", "memory", "logs")
+TYPE_SCOPES = {"files": "files:read", "memory": "memory:read", "logs": "logs:read"}
 SNIPPET_CHARS = 240
 CONTEXT_LINES = 1
+
+
+def scopes_for(args: Args) -> tuple[str, ...]:
+    """The API-key scopes a search needs: the read scope of each type it covers (all three
+    when ``types`` is absent). Unknown types need nothing here; the search answers 400."""
+    wanted = args.getlist("types") or list(TYPES)
+    return tuple(dict.fromkeys(TYPE_SCOPES[t] for t in wanted if t in TYPE_SCOPES))
 
 
 def _snippet(line: str, qwords: list[str]) -> str:

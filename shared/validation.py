@@ -129,6 +129,19 @@ def check_actor_id(value: str | None, what: str) -> str | None:
     return value
 
 
+def check_label(value: Any, what: str, max_chars: int) -> str:
+    """A short name people read (an API key's): 1-``max_chars`` printable characters, no
+    invisible or bidi format characters, NFC, surrounding white space dropped."""
+    if not isinstance(value, str):
+        raise BadRequest(f"{what} must be a string")
+    text = unicodedata.normalize("NFC", value.strip())
+    if not text or len(text) > max_chars:
+        raise BadRequest(f"{what} must be 1-{max_chars} characters")
+    if _has_control(text) or _has_format_char(text):
+        raise BadRequest(f"{what} must not contain control or invisible format characters")
+    return text
+
+
 def check_file_id(value: str) -> str:
     """File ids look like ``file_000001``; anything else cannot exist, so it is a 404 later."""
     return value if _FILE_ID_RE.fullmatch(value or "") else ""

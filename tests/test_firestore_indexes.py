@@ -58,6 +58,7 @@ def exercise_every_query(store: FirestoreMetadataStore) -> set[fq.QueryShape]:
     store.due_purges(plus_seconds(utcnow(), 10**7), 10)
     store.list_file_versions(fws, "file_000001")
     store.usage(fws)
+    store.list_keys(fws)
     store.reserve_file(fws, draft("/stale.txt"), False)
     assert store.stale_reservations(plus_seconds(utcnow(), 1), 10)
     return set(fq.RECORDED_SHAPES)
@@ -68,7 +69,8 @@ def test_every_query_has_its_index_and_every_index_a_query(
     shapes = exercise_every_query(store)
     indexes = fq.load_indexes()
     assert {(s.collection, s.scope) for s in shapes} == {
-        ("files", fq.COLLECTION), ("files", fq.COLLECTION_GROUP), ("logs", fq.COLLECTION),
+        ("api_keys", fq.COLLECTION), ("files", fq.COLLECTION),
+        ("files", fq.COLLECTION_GROUP), ("logs", fq.COLLECTION),
         ("memory_versions", fq.COLLECTION), ("purge_queue", fq.COLLECTION),
         ("versions", fq.COLLECTION)}
     assert [s for s in shapes if s.needs_composite()], "no query needed a composite index?"

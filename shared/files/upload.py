@@ -63,8 +63,9 @@ class UploadStores:
 
 def file_entry(ctx: RequestContext, op: str, resource_id: str | None,
                details: dict[str, object]) -> LogEntry:
-    """A log entry about a file, attributed to the caller's agent, task and session."""
-    return LogEntry(new_log_id(), utcnow(), op, "file", resource_id, details,
+    """A log entry about a file, attributed to the caller's agent, task, session and API
+    key."""
+    return LogEntry(new_log_id(), utcnow(), op, "file", resource_id, ctx.log_details(details),
                     ctx.agent_id, ctx.task_id, ctx.session_id)
 
 

@@ -50,8 +50,8 @@ class MemoryService:
         }
 
     def _entry(self, ctx: RequestContext, op: str, details: dict[str, Any]) -> LogEntry:
-        return LogEntry(new_log_id(), utcnow(), op, "memory", RESOURCE_ID, details,
-                        ctx.agent_id, ctx.task_id, ctx.session_id)
+        return LogEntry(new_log_id(), utcnow(), op, "memory", RESOURCE_ID,
+                        ctx.log_details(details), ctx.agent_id, ctx.task_id, ctx.session_id)
 
     def length(self, workspace_id: str) -> int:
         """Current memory length (for workspace summaries)."""

@@ -8,7 +8,8 @@ A backend implements a few primitives per role, each one atomic:
 - ``LogRole``: the operation log (append, filtered pages, search candidates);
 - ``MemoryRole``: the global memory, changed only through one atomic ``mutate_memory``;
 - ``DocRole``: small keyed documents with optimistic concurrency (upload tickets, event
-  locks, and the blob purge queue).
+  locks, and the blob purge queue);
+- ``KeyRole`` (``keys.py``): workspace API keys and their rate-limit buckets.
 
 Conveniences are built here on the primitives: the purge queue (``schedule_purge``,
 ``due_purges``, ``mark_purged``) on keyed documents, and ranked search on each backend's
@@ -26,6 +27,7 @@ from typing import Any
 
 from shared import text_index
 from shared.errors import Conflict
+from shared.metadata.keys import KeyRole
 from shared.models import (
     FileDraft,
     FileQuery,
@@ -277,8 +279,8 @@ class DocRole(abc.ABC):
         """Docs of ``kind`` in ``scope`` (a workspace id)."""
 
 
-class MetadataStore(WorkspaceRole, FileRole, LogRole, MemoryRole, DocRole):
-    """Workspaces, file records, the operation log, the memory and keyed documents."""
+class MetadataStore(WorkspaceRole, FileRole, LogRole, MemoryRole, DocRole, KeyRole):
+    """Workspaces, file records, the operation log, the memory, keyed documents and keys."""
 
     name: str = "metadata"
 

@@ -145,7 +145,8 @@ class Finalizer:
                              "filename": draft.filename, "description": draft.description,
                              "file_type": facts.file_type, "size_bytes": facts.size_bytes,
                              "path": draft.path, "checksum": facts.checksum,
-                             "via": "upload_url"},  # the store adds "version"
+                             "via": "upload_url",  # the store adds "version"
+                             **({"api_key": ticket.api_key} if ticket.api_key else {})},
                          ticket.agent_id, ticket.task_id, ticket.session_id)
         outcome: dict[str, Any] = {"outcome": "ready", "file_id": ticket.file_id,
                                    "checksum": facts.checksum}

@@ -95,7 +95,7 @@ class UrlIssuer:
             incoming_name=incoming_name(ws.id, reservation.file_id, draft.filename),
             agent_id=ctx.agent_id, task_id=ctx.task_id, created_at=now,
             expires_at=plus_seconds(now, ttl), expected_version=request.expected_version,
-            session_id=ctx.session_id)
+            session_id=ctx.session_id, api_key=ctx.key_id)
         doc = None
         try:
             doc = self.meta.create_doc(TICKETS, ticket.key, ticket.to_data(), ws.id,

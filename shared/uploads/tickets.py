@@ -4,8 +4,8 @@ A ticket is written when ``POST /files/upload-url`` reserves the record, keyed
 ``{workspace_id}/{file_id}`` (create-only, so a second signed URL for a file with an upload
 in flight is a 409). It carries everything the finalize event needs and cannot get from the
 object itself: the draft fields, the reserved version, the declared size and type, the exact
-incoming object name, and the agent/task to attribute the log entry to. It is deleted when
-its upload reaches a terminal state, or by the sweep when it expires unused.
+incoming object name, and the agent/task (and API key) to attribute the log entry to. It is
+deleted when its upload reaches a terminal state, or by the sweep when it expires unused.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class Ticket:
     expires_at: str
     expected_version: int | None = None
     session_id: str | None = None
+    api_key: str | None = None  # the API key that asked for the URL, for the log entry
 
     @property
     def key(self) -> str:

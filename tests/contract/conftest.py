@@ -132,9 +132,17 @@ def api(env: dict[str, str]) -> Api:
 
 
 @pytest.fixture
-def servers(backend, tmp_path: Path, clamd) -> Iterator[list[LocalServer]]:
+def server_env() -> dict[str, str]:
+    """Extra settings for ``servers``; a test module overrides this fixture to add some."""
+    return {}
+
+
+@pytest.fixture
+def servers(backend, tmp_path: Path, clamd, server_env: dict[str, str]
+            ) -> Iterator[list[LocalServer]]:
     """Two real server processes on the same backends."""
-    values = {**base_env(tmp_path / "shared-storage", clamd.port), **backend.env()}
+    values = {**base_env(tmp_path / "shared-storage", clamd.port), **backend.env(),
+              **server_env}
     started: list[LocalServer] = []
     try:
         for index in range(2):

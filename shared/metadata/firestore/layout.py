@@ -13,6 +13,8 @@ Layout (one subtree per workspace, so every query is scoped to one user by const
     workspaces/{ws}/logs/{id}                 one log entry, plus facets/tokens
     {kind}/{key(key)}                         a keyed doc: key, data_json, scope, due_at
                                               (upload_tickets, scan_locks, purge_queue)
+    api_keys/{key_id}                         an API key (its SHA-256, never the secret)
+    api_key_buckets/{key_id}                  its rate-limit bucket: tokens, at
 
 JSON-valued fields (``metadata``, ``details``) are stored as JSON text, as SQLite stores
 them, so they round-trip exactly (Firestore maps reject nested arrays and reorder keys).

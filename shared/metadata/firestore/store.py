@@ -1,9 +1,9 @@
 """``FirestoreMetadataStore``: the cloud metadata backend (Cloud Firestore, native mode).
 
 It behaves like ``SqliteMetadataStore`` method for method (the contract suite runs on both).
-Composed from one mixin per role (``files``, ``logs``, ``memory``, ``docs``) over ``refs``;
-``layout`` holds the document layout, ``query`` the queries and their composite indexes,
-``access`` the retry and commit plumbing. This module adds workspaces and health.
+Composed from one mixin per role (``files``, ``logs``, ``memory``, ``docs``, ``keys``) over
+``refs``; ``layout`` holds the document layout, ``query`` the queries and their composite
+indexes, ``access`` the retry and commit plumbing. This module adds workspaces and health.
 
 Concurrency: every change is one atomic batch with preconditions (optimistic concurrency)
 instead of a read-write transaction; a batch that loses a race is re-read and retried after
@@ -24,6 +24,7 @@ from shared.metadata.firestore import layout as fd
 from shared.metadata.firestore.access import Lost, edge
 from shared.metadata.firestore.docs import FirestoreDocs
 from shared.metadata.firestore.files import FirestoreFiles
+from shared.metadata.firestore.keys import FirestoreKeys
 from shared.metadata.firestore.logs import FirestoreLog
 from shared.metadata.firestore.memory import FirestoreMemory
 from shared.models import Workspace
@@ -33,7 +34,7 @@ MAX_WORKSPACE_CACHE = 10_000
 
 
 class FirestoreMetadataStore(FirestoreFiles, FirestoreLog, FirestoreMemory, FirestoreDocs,
-                             MetadataStore):
+                             FirestoreKeys, MetadataStore):
     """Metadata in Cloud Firestore (or its emulator, when ``FIRESTORE_EMULATOR_HOST`` is set)."""
 
     name = "firestore"

@@ -2,8 +2,9 @@
 
 One file holds every table: workspaces, file records (a partial unique index makes a live
 virtual path unique), tags, FTS5 indexes for file and log search, the operation log, the
-memory and its kept versions, and ``docs``: small keyed JSON documents with a revision
-counter (upload tickets, event locks and the blob purge queue are docs).
+memory and its kept versions, ``docs``: small keyed JSON documents with a revision
+counter (upload tickets, event locks and the blob purge queue are docs), and the API keys
+(``api_keys``, hashes only) with their rate-limit buckets (``api_key_buckets``).
 """
 
 from __future__ import annotations
@@ -122,6 +123,24 @@ CREATE TABLE IF NOT EXISTS docs (
 );
 CREATE INDEX IF NOT EXISTS docs_due ON docs (kind, due_at);
 CREATE INDEX IF NOT EXISTS docs_scope ON docs (kind, scope);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    agent_id TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    last_used_at TEXT
+);
+CREATE INDEX IF NOT EXISTS api_keys_ws ON api_keys (workspace_id, created_at);
+CREATE TABLE IF NOT EXISTS api_key_buckets (
+    key_id TEXT PRIMARY KEY,
+    tokens REAL NOT NULL,
+    at REAL NOT NULL
+);
 """
 
 # Columns added after the first release: (table, column, type). ``CREATE TABLE IF NOT

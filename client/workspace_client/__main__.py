@@ -1,0 +1,5 @@
+"""``python -m workspace_client`` is the ``ws`` command line."""
+
+from workspace_client.cli import main
+
+main()
