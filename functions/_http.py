@@ -127,7 +127,7 @@ class Router:
             status = http_status(exc)
             if status >= 500:
                 log.error("request failed: %s", exc.message)
-            response = json_response(exc.body(), status)
+            response = json_response(exc.body(), status, exc.headers())
             if status == 405 and exc.extra.get("allowed"):
                 response.headers["Allow"] = ", ".join(exc.extra["allowed"])  # type: ignore[arg-type]
         except Exception:
@@ -138,16 +138,14 @@ class Router:
 
     def _call(self, request: Request) -> Response:
         _check_query_string(request.query_string)
-        if request.method == "HEAD":
-            # werkzeug would answer HEAD through GET handlers, and a GET on content is a
-            # logged read: a HEAD must not be one.
-            raise MethodNotAllowed("HEAD is not supported; use GET", allowed=["GET"])
+        # HEAD runs the GET handler (werkzeug drops the body); handlers whose GET is a
+        # logged read (content) look at the method and do not log a HEAD.
         adapter = self._map.bind("workspace", url_scheme=request.scheme)
         full_path = (request.script_root or "") + request.path
         try:
             endpoint, url_args = adapter.match(full_path, method=request.method)
         except WerkzeugMethodNotAllowed as exc:
-            allowed = sorted(set(exc.valid_methods or ()) - {"HEAD"})
+            allowed = sorted(set(exc.valid_methods or ()))
             raise MethodNotAllowed("method not allowed", allowed=allowed) from exc
         except WerkzeugNotFound as exc:
             raise NotFound("no such endpoint") from exc

@@ -20,6 +20,10 @@ class WorkspaceError(Exception):
         """The JSON body: always ``{"error": ...}``, plus safe structured extras."""
         return {"error": self.message, **self.extra}
 
+    def headers(self) -> dict[str, str]:
+        """Response headers the status needs (``Content-Range`` on a 416)."""
+        return {}
+
 
 class ConfigError(WorkspaceError, RuntimeError):
     """The deployment is misconfigured (a server-side fault, never the caller's)."""
@@ -57,6 +61,17 @@ class PayloadTooLarge(WorkspaceError):
 class RequestTimeout(WorkspaceError, TimeoutError):
     """The client stopped sending its request, or sends it too slowly (the local server's
     read timeouts); nothing it sent is kept."""
+
+
+class RangeNotSatisfiable(WorkspaceError):
+    """A ``Range`` that selects no byte of the file (or that cannot be parsed)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__("the requested range is not satisfiable", size_bytes=size)
+        self.size = size
+
+    def headers(self) -> dict[str, str]:
+        return {"Content-Range": f"bytes */{self.size}"}
 
 
 class UnsupportedMediaType(WorkspaceError):
@@ -104,6 +119,7 @@ _STATUS: dict[type[WorkspaceError], int] = {
     Conflict: 409,
     RequestTimeout: 408,
     PayloadTooLarge: 413,
+    RangeNotSatisfiable: 416,
     UnsupportedMediaType: 415,
     Infected: 422,
     UpstreamError: 502,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from shared.auth import Authenticator
 from shared.config import Settings, get_settings, reset_settings
+from shared.files.edits import FileEdits
 from shared.files.maintenance import FileMaintenance
 from shared.files.service import FileService
 from shared.maintenance import Maintenance
@@ -140,6 +141,12 @@ def file_service() -> FileService:
 
 
 @functools.cache
+def file_edits() -> FileEdits:
+    """Edits, restores and batch deletes of existing files."""
+    return FileEdits(file_service())
+
+
+@functools.cache
 def direct_uploads() -> DirectUploads:
     """Signed-URL uploads: ``upload-url``, the finalize handler and their sweep."""
     return DirectUploads(get_settings(), blob_store(), metadata_store(), scanner(), quota())
@@ -243,7 +250,7 @@ def reset() -> None:
     """Forget the settings and every built object (tests change the environment)."""
     reset_settings()
     for built in (gcs_objects, blob_store, metadata_store, scanner, signer, authenticator,
-                  quota, file_service, direct_uploads, maintenance, log_service, memory_service,
-                  search_service, workspace_service, media_service, front_settings,
-                  scan_front):
+                  quota, file_service, file_edits, direct_uploads, maintenance, log_service,
+                  memory_service, search_service, workspace_service, media_service,
+                  front_settings, scan_front):
         built.cache_clear()

@@ -25,7 +25,7 @@ from shared.models import FILE_TYPES, OPERATION_TYPES, RESOURCE_TYPES, FileQuery
 from shared.timeutil import parse_query_time
 
 FILE_LIST_ARGS = {"file_type", "tags", "created_by", "path", "session_id",
-                  "include_all_sessions", "limit", "cursor"}
+                  "include_all_sessions", "limit", "cursor", "deleted"}
 SCOPE_ARGS = {"session_id", "include_all_sessions"}
 LOG_ARGS = {"operation_type", "resource_type", "resource_id", "agent_id", "task_id", "since",
             "until", "limit", "cursor", "format"} | SCOPE_ARGS
@@ -104,6 +104,7 @@ def file_query(args: Args, ctx: RequestContext, settings: Settings) -> FileQuery
         limit=v.parse_limit(_single(args, "limit"), settings.list_default_limit,
                             settings.list_max_limit),
         cursor=check_cursor("files", _single(args, "cursor")),
+        deleted=v.parse_bool(_single(args, "deleted"), "deleted"),
     )
 
 

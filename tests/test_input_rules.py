@@ -63,10 +63,11 @@ def test_messages_say_what_is_wrong(api):
 
 
 def test_literal_routes_advertise_their_own_methods(api):
-    for method, url, allowed in [("PUT", "/files/count", "GET"),
-                                 ("DELETE", "/files/search", "GET"),
+    for method, url, allowed in [("PUT", "/files/count", "GET, HEAD"),
+                                 ("DELETE", "/files/search", "GET, HEAD"),
                                  ("GET", "/files/upload-url", "POST"),
-                                 ("DELETE", "/files/count", "GET")]:
+                                 ("DELETE", "/files/count", "GET, HEAD"),
+                                 ("GET", "/files/batch-delete", "POST")]:
         response = api.client.open(f"/api/assistant/workspace{url}", method=method,
                                    headers=api.headers())
         assert response.status_code == 405, (method, url)

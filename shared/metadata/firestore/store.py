@@ -23,6 +23,7 @@ from shared.metadata.base import MetadataStore, new_workspace_id
 from shared.metadata.firestore import layout as fd
 from shared.metadata.firestore.access import Lost, edge
 from shared.metadata.firestore.docs import FirestoreDocs
+from shared.metadata.firestore.edits import FirestoreFileEdits
 from shared.metadata.firestore.files import FirestoreFiles
 from shared.metadata.firestore.logs import FirestoreLog
 from shared.metadata.firestore.memory import FirestoreMemory
@@ -32,8 +33,8 @@ from shared.timeutil import utcnow
 MAX_WORKSPACE_CACHE = 10_000
 
 
-class FirestoreMetadataStore(FirestoreFiles, FirestoreLog, FirestoreMemory, FirestoreDocs,
-                             MetadataStore):
+class FirestoreMetadataStore(FirestoreFiles, FirestoreFileEdits, FirestoreLog, FirestoreMemory,
+                             FirestoreDocs, MetadataStore):
     """Metadata in Cloud Firestore (or its emulator, when ``FIRESTORE_EMULATOR_HOST`` is set)."""
 
     name = "firestore"
