@@ -46,6 +46,7 @@ ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, X-Agent-Id, X-Task-Id,
 class _Endpoint:
     handler: Handler
     public: bool
+    params: frozenset[str]
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -103,13 +104,14 @@ class Router:
                         converters={"id": IdConverter})
         self._methods: set[str] = {"OPTIONS"}
 
-    def route(self, rule: str, methods: Iterable[str] = ("GET",),
-              public: bool = False) -> Callable[[Handler], Handler]:
-        """Register ``handler(request, ctx, **url_args)`` for ``rule``."""
+    def route(self, rule: str, methods: Iterable[str] = ("GET",), public: bool = False,
+              params: Iterable[str] = ()) -> Callable[[Handler], Handler]:
+        """Register ``handler(request, ctx, **url_args)`` for ``rule``. ``params``: the query
+        parameters it reads; any other is a 400 naming it, on every route alike."""
         methods = tuple(methods)
 
         def register(handler: Handler) -> Handler:
-            endpoint = _Endpoint(handler, public)
+            endpoint = _Endpoint(handler, public, frozenset(params))
             self._map.add(Rule(rule, methods=methods, endpoint=endpoint))
             self._methods.update(methods)
             return handler
@@ -154,6 +156,9 @@ class Router:
         if not endpoint.public:
             principal = factory.authenticator().authenticate(request.headers.get("Authorization"))
             ctx = RequestContext.from_headers(principal.user_id, request.headers)
+        unknown = sorted(set(request.args.keys()) - endpoint.params)
+        if unknown:
+            raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}")
         result = endpoint.handler(request, ctx, **url_args)
         if isinstance(result, Response):
             return result

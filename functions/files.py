@@ -25,6 +25,7 @@ from shared.validation import parse_bool
 
 router = Router(reserved=("count", "search", "upload-url", "batch-delete"))
 EDIT_BODY_BYTES = 256 * 1024
+SIGNED_ARGS = ("ws", "v", "expires", "sig", "inline")
 FILES = f"{API_PREFIX}/files"
 
 
@@ -42,20 +43,20 @@ def upload_url(request: Request, ctx: RequestContext) -> tuple[dict[str, object]
     return factory.direct_uploads().issue(ctx, body), 201
 
 
-@router.route(FILES)
+@router.route(FILES, params=queries.FILE_LIST_ARGS)
 def list_files(request: Request, ctx: RequestContext) -> Response:
     page = factory.file_service().list(ctx, queries.file_query(request.args, ctx, get_settings()))
     return paged([r.to_api() for r in page.items], page.next_cursor, request)
 
 
-@router.route(f"{FILES}/count")
+@router.route(f"{FILES}/count", params=queries.FILE_LIST_ARGS)
 def count(request: Request, ctx: RequestContext) -> dict[str, int]:
     # The list's parameters, checked the same way (a count ignores limit and cursor).
     query = queries.file_query(request.args, ctx, get_settings())
     return {"count": factory.file_service().count(ctx, query)}
 
 
-@router.route(f"{FILES}/search")
+@router.route(f"{FILES}/search", params=queries.SEARCH_ARGS)
 def search(request: Request, ctx: RequestContext) -> list[dict[str, object]]:
     query = queries.search_query(request.args, ctx, get_settings())
     hits = factory.file_service().search(ctx, query)
@@ -64,7 +65,6 @@ def search(request: Request, ctx: RequestContext) -> list[dict[str, object]]:
 
 @router.route(f"{FILES}/<id:file_id>")
 def get_file(request: Request, ctx: RequestContext, file_id: str) -> Response:
-    queries.no_args(request.args)
     return _record(request, factory.file_service().get(ctx, file_id))
 
 
@@ -120,11 +120,10 @@ def delete(request: Request, ctx: RequestContext, file_id: str) -> dict[str, obj
 
 @router.route(f"{FILES}/<id:file_id>/versions")
 def versions(request: Request, ctx: RequestContext, file_id: str) -> list[dict[str, object]]:
-    queries.no_args(request.args)
     return factory.file_service().versions(ctx, file_id)
 
 
-@router.route(f"{FILES}/<id:file_id>/content")
+@router.route(f"{FILES}/<id:file_id>/content", params=queries.CONTENT_ARGS)
 def content(request: Request, ctx: RequestContext, file_id: str) -> Response:
     service, asked = factory.file_service(), queries.content_query(request.args)
     redirect_to = service.redirects_downloads if asked.redirect is None else asked.redirect
@@ -149,7 +148,7 @@ def content(request: Request, ctx: RequestContext, file_id: str) -> Response:
     return json_response({"url": url, "expires_at": stamp})
 
 
-@router.route(f"{FILES}/<id:file_id>/signed", public=True)
+@router.route(f"{FILES}/<id:file_id>/signed", public=True, params=SIGNED_ARGS)
 def signed(request: Request, ctx: None, file_id: str) -> Response:
     inline = parse_bool(request.args.get("inline"), "inline")
     return _send(request, factory.file_service().open_signed(file_id, request.args.to_dict()),

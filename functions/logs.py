@@ -14,7 +14,7 @@ from shared.routes import API_PREFIX
 router = Router()
 
 
-@router.route(f"{API_PREFIX}/logs")
+@router.route(f"{API_PREFIX}/logs", params=queries.LOG_ARGS)
 def list_logs(request: Request, ctx: RequestContext) -> Response:
     query = queries.log_query(request.args, ctx, get_settings())
     if request.args.get("format") == "jsonl":  # the value was checked by log_query

@@ -14,7 +14,7 @@ from shared.routes import API_PREFIX
 router = Router()
 
 
-@router.route(f"{API_PREFIX}/search")
+@router.route(f"{API_PREFIX}/search", params=queries.COMBINED_SEARCH_ARGS)
 def run_search(request: Request, ctx: RequestContext) -> dict[str, object]:
     query = queries.combined_search_query(request.args, ctx, get_settings())
     return factory.search_service().search(ctx, query)

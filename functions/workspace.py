@@ -6,7 +6,7 @@ import functions_framework
 from flask import Request, Response
 
 from functions._http import Router, json_response
-from shared import factory, queries
+from shared import factory
 from shared.context import RequestContext
 from shared.health import health_report
 from shared.routes import API_PREFIX
@@ -21,7 +21,6 @@ def overview(request: Request, ctx: RequestContext) -> dict[str, object]:
 
 @router.route(f"{API_PREFIX}/usage")
 def usage(request: Request, ctx: RequestContext) -> dict[str, object]:
-    queries.no_args(request.args)
     return factory.workspace_service().usage(ctx)
 
 

@@ -52,11 +52,6 @@ def _reject_unknown(args: Args, allowed: set[str]) -> None:
         raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}")
 
 
-def no_args(args: Args) -> None:
-    """Routes that take no query parameters refuse any (a typo is never ignored)."""
-    _reject_unknown(args, set())
-
-
 def _single(args: Args, name: str) -> str | None:
     values = args.getlist(name)
     if len(values) > 1:
