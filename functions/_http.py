@@ -50,6 +50,7 @@ ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, X-Agent-Id, X-Task-Id,
 class _Endpoint:
     handler: Handler
     access: Access
+    params: frozenset[str]
 
     @property
     def public(self) -> bool:
@@ -111,16 +112,17 @@ class Router:
                         converters={"id": IdConverter})
         self._methods: set[str] = {"OPTIONS"}
 
-    def route(self, rule: str, methods: Iterable[str] = ("GET",), *,
-              access: Access) -> Callable[[Handler], Handler]:
+    def route(self, rule: str, methods: Iterable[str] = ("GET",), *, access: Access,
+              params: Iterable[str] = ()) -> Callable[[Handler], Handler]:
         """Register ``handler(request, ctx, **url_args)`` for ``rule``; ``access`` (no
-        default: every route decides) says who may call it (``shared.scopes``)."""
+        default: every route decides) says who may call it (``shared.scopes``); ``params``
+        are the query parameters it reads: any other is a 400 naming it, on every route."""
         methods = tuple(methods)
         if not isinstance(access, Access):
             raise TypeError(f"{rule}: access must be a shared.scopes.Access")
 
         def register(handler: Handler) -> Handler:
-            endpoint = _Endpoint(handler, access)
+            endpoint = _Endpoint(handler, access, frozenset(params))
             self._map.add(Rule(rule, methods=methods, endpoint=endpoint))
             self._methods.update(methods)
             return handler
@@ -147,16 +149,14 @@ class Router:
 
     def _call(self, request: Request) -> Response:
         _check_query_string(request.query_string)
-        if request.method == "HEAD":
-            # werkzeug would answer HEAD through GET handlers, and a GET on content is a
-            # logged read: a HEAD must not be one.
-            raise MethodNotAllowed("HEAD is not supported; use GET", allowed=["GET"])
+        # HEAD runs the GET handler (werkzeug drops the body); handlers whose GET is a
+        # logged read (content) look at the method and do not log a HEAD.
         adapter = self._map.bind("workspace", url_scheme=request.scheme)
         full_path = (request.script_root or "") + request.path
         try:
             endpoint, url_args = adapter.match(full_path, method=request.method)
         except WerkzeugMethodNotAllowed as exc:
-            allowed = sorted(set(exc.valid_methods or ()) - {"HEAD"})
+            allowed = sorted(set(exc.valid_methods or ()))
             raise MethodNotAllowed("method not allowed", allowed=allowed) from exc
         except WerkzeugNotFound as exc:
             raise NotFound("no such endpoint") from exc
@@ -168,6 +168,9 @@ class Router:
                 principal.user_id, request.headers, key_id=principal.key_id,
                 scopes=principal.scopes, default_agent=principal.agent_id)
             endpoint.access.check(ctx, request.args)
+        unknown = sorted(set(request.args.keys()) - endpoint.params)
+        if unknown:
+            raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}")
         result = endpoint.handler(request, ctx, **url_args)
         if isinstance(result, Response):
             return result

@@ -1,4 +1,4 @@
-"""The ``files`` function: upload, list, search, count, metadata, content and delete."""
+"""The ``files`` function: upload, list, search, count, metadata, edits, content, delete."""
 
 from __future__ import annotations
 
@@ -6,20 +6,27 @@ from datetime import UTC, datetime
 
 import functions_framework
 from flask import Request, Response, redirect
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.wsgi import wrap_file
 
 from functions._http import Router, json_response, paged, read_body
 from shared import factory, queries
 from shared.config import get_settings
 from shared.context import RequestContext
-from shared.download import download_headers, iter_stream
+from shared.download import CHUNK, download_headers
+from shared.errors import RangeNotSatisfiable
+from shared.files.edits import EDIT_FIELDS, edit_from_json, metadata_etag, restore_path
 from shared.files.service import Content
-from shared.jsonbody import parse_json_object
+from shared.jsonbody import get_int, parse_json_object
+from shared.models import FileRecord
 from shared.routes import API_PREFIX
 from shared.scopes import PUBLIC, needs
 from shared.uploads.issue import UPLOAD_URL_FIELDS
 from shared.validation import parse_bool
 
-router = Router(reserved=("count", "search", "upload-url"))
+router = Router(reserved=("count", "search", "upload-url", "batch-delete"))
+EDIT_BODY_BYTES = 256 * 1024
+SIGNED_ARGS = ("ws", "v", "expires", "sig", "inline")
 FILES = f"{API_PREFIX}/files"
 
 
@@ -37,20 +44,20 @@ def upload_url(request: Request, ctx: RequestContext) -> tuple[dict[str, object]
     return factory.direct_uploads().issue(ctx, body), 201
 
 
-@router.route(FILES, access=needs("files:read"))
+@router.route(FILES, access=needs("files:read"), params=queries.FILE_LIST_ARGS)
 def list_files(request: Request, ctx: RequestContext) -> Response:
     page = factory.file_service().list(ctx, queries.file_query(request.args, ctx, get_settings()))
     return paged([r.to_api() for r in page.items], page.next_cursor, request)
 
 
-@router.route(f"{FILES}/count", access=needs("files:read"))
+@router.route(f"{FILES}/count", access=needs("files:read"), params=queries.FILE_LIST_ARGS)
 def count(request: Request, ctx: RequestContext) -> dict[str, int]:
     # The list's parameters, checked the same way (a count ignores limit and cursor).
     query = queries.file_query(request.args, ctx, get_settings())
     return {"count": factory.file_service().count(ctx, query)}
 
 
-@router.route(f"{FILES}/search", access=needs("files:read"))
+@router.route(f"{FILES}/search", access=needs("files:read"), params=queries.SEARCH_ARGS)
 def search(request: Request, ctx: RequestContext) -> list[dict[str, object]]:
     query = queries.search_query(request.args, ctx, get_settings())
     hits = factory.file_service().search(ctx, query)
@@ -58,8 +65,54 @@ def search(request: Request, ctx: RequestContext) -> list[dict[str, object]]:
 
 
 @router.route(f"{FILES}/<id:file_id>", access=needs("files:read"))
-def get_file(request: Request, ctx: RequestContext, file_id: str) -> dict[str, object]:
-    return factory.file_service().get(ctx, file_id).to_api()
+def get_file(request: Request, ctx: RequestContext, file_id: str) -> Response:
+    return _record(request, factory.file_service().get(ctx, file_id))
+
+
+@router.route(f"{FILES}/<id:file_id>", methods=["PATCH"], access=needs("files:write"))
+def edit(request: Request, ctx: RequestContext, file_id: str) -> Response:
+    body = parse_json_object(read_body(request, EDIT_BODY_BYTES), request.content_type,
+                             EDIT_FIELDS, EDIT_BODY_BYTES)
+    change = edit_from_json(body, request.headers.get("If-Match"))
+    return _record(request, factory.file_edits().edit(ctx, file_id, change))
+
+
+@router.route(f"{FILES}/<id:file_id>/restore", methods=["POST"], access=needs("files:write"))
+def restore(request: Request, ctx: RequestContext, file_id: str) -> Response:
+    body = _optional_json(request, {"path"})
+    return _record(request, factory.file_edits().restore(ctx, file_id, restore_path(body)))
+
+
+@router.route(f"{FILES}/<id:file_id>/versions/<int:version>/restore", methods=["POST"],
+              access=needs("files:write"))
+def restore_version(request: Request, ctx: RequestContext, file_id: str,
+                    version: int) -> tuple[dict[str, object], int]:
+    body = _optional_json(request, {"expected_version"})
+    record = factory.file_edits().restore_version(
+        ctx, file_id, version, get_int(body, "expected_version", minimum=1))
+    return record.to_api(), 201
+
+
+@router.route(f"{FILES}/batch-delete", methods=["POST"], access=needs("files:write"))
+def batch_delete(request: Request, ctx: RequestContext) -> dict[str, object]:
+    body = parse_json_object(read_body(request, 64 * 1024), request.content_type, {"ids"},
+                             64 * 1024)
+    return {"results": factory.file_edits().batch_delete(ctx, body.get("ids"))}
+
+
+def _optional_json(request: Request, fields: set[str]) -> dict[str, object]:
+    """A JSON body that may be absent (no body, or an empty one, is ``{}``)."""
+    raw = read_body(request, 64 * 1024)
+    if not raw.strip():
+        return {}
+    return parse_json_object(raw, request.content_type, fields, 64 * 1024)
+
+
+def _record(request: Request, record: FileRecord) -> Response:
+    """A record as JSON with its ETag; 304 when the caller's ``If-None-Match`` has it."""
+    response = json_response(record.to_api(), headers={"ETag": metadata_etag(record),
+                                                       "Cache-Control": "private, no-cache"})
+    return response.make_conditional(request)
 
 
 @router.route(f"{FILES}/<id:file_id>", methods=["DELETE"], access=needs("files:write"))
@@ -69,33 +122,57 @@ def delete(request: Request, ctx: RequestContext, file_id: str) -> dict[str, obj
 
 @router.route(f"{FILES}/<id:file_id>/versions", access=needs("files:read"))
 def versions(request: Request, ctx: RequestContext, file_id: str) -> list[dict[str, object]]:
-    queries.no_args(request.args)
     return factory.file_service().versions(ctx, file_id)
 
 
-@router.route(f"{FILES}/<id:file_id>/content", access=needs("files:read"))
+@router.route(f"{FILES}/<id:file_id>/content", access=needs("files:read"),
+              params=queries.CONTENT_ARGS)
 def content(request: Request, ctx: RequestContext, file_id: str) -> Response:
     service, asked = factory.file_service(), queries.content_query(request.args)
     redirect_to = service.redirects_downloads if asked.redirect is None else asked.redirect
+    # A read is logged when bytes (or a link to them) go out: not for HEAD, 304 or 416.
+    log_read = request.method != "HEAD"
     if asked.redirect is None and not redirect_to:
-        return _send(service.open_content(ctx, file_id, version=asked.version), asked.inline)
+        opened = service.open_content(ctx, file_id, version=asked.version, log=False)
+        response = _send(request, opened, asked.inline)
+        if log_read and response.status_code != 304:
+            try:
+                service.note_read(ctx, opened.record)
+            except BaseException:
+                response.close()
+                raise
+        return response
     base = get_settings().public_base_url or request.host_url.rstrip("/")
-    url, expires = service.download_link(ctx, file_id, base, asked.inline, asked.version)
+    url, expires = service.download_link(ctx, file_id, base, asked.inline, asked.version,
+                                         log_read=log_read)
     if redirect_to:
         return redirect(url, 302)
     stamp = datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z")
     return json_response({"url": url, "expires_at": stamp})
 
 
-@router.route(f"{FILES}/<id:file_id>/signed", access=PUBLIC)
+@router.route(f"{FILES}/<id:file_id>/signed", access=PUBLIC, params=SIGNED_ARGS)
 def signed(request: Request, ctx: None, file_id: str) -> Response:
     inline = parse_bool(request.args.get("inline"), "inline")
-    return _send(factory.file_service().open_signed(file_id, request.args.to_dict()), inline)
+    return _send(request, factory.file_service().open_signed(file_id, request.args.to_dict()),
+                 inline)
 
 
-def _send(opened: Content, inline: bool) -> Response:
-    return Response(iter_stream(opened.stream), headers=download_headers(opened.record, inline),
-                    direct_passthrough=True)
+def _send(request: Request, opened: Content, inline: bool) -> Response:
+    """The bytes, conditional: ``If-None-Match`` on the SHA-256 ETag (304), one ``Range``
+    (206, or 416 when it selects nothing), ``HEAD`` without the body. Several ranges in one
+    request are served as the whole file (200), which HTTP allows a server to do."""
+    size = opened.record.size_bytes
+    response = Response(wrap_file(request.environ, opened.stream, CHUNK),
+                        headers=download_headers(opened.record, inline), direct_passthrough=True)
+    environ = request.environ
+    if "," in environ.get("HTTP_RANGE", ""):
+        environ = {k: v for k, v in environ.items() if k != "HTTP_RANGE"}
+    try:
+        return response.make_conditional(environ, accept_ranges=True, complete_length=size)
+    except RequestedRangeNotSatisfiable:
+        response.close()
+        raise RangeNotSatisfiable(size) from None
 
 
 @functions_framework.http

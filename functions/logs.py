@@ -15,7 +15,7 @@ from shared.scopes import needs
 router = Router()
 
 
-@router.route(f"{API_PREFIX}/logs", access=needs("logs:read"))
+@router.route(f"{API_PREFIX}/logs", access=needs("logs:read"), params=queries.LOG_ARGS)
 def list_logs(request: Request, ctx: RequestContext) -> Response:
     query = queries.log_query(request.args, ctx, get_settings())
     if request.args.get("format") == "jsonl":  # the value was checked by log_query

@@ -16,7 +16,8 @@ from shared.search import TYPE_SCOPES, scopes_for
 router = Router()
 
 
-@router.route(f"{API_PREFIX}/search", access=needs_by(scopes_for, *TYPE_SCOPES.values()))
+@router.route(f"{API_PREFIX}/search", access=needs_by(scopes_for, *TYPE_SCOPES.values()),
+              params=queries.COMBINED_SEARCH_ARGS)
 def run_search(request: Request, ctx: RequestContext) -> dict[str, object]:
     query = queries.combined_search_query(request.args, ctx, get_settings())
     return factory.search_service().search(ctx, query)

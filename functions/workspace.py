@@ -10,7 +10,7 @@ import functions_framework
 from flask import Request, Response
 
 from functions._http import Router, json_response, read_body
-from shared import factory, queries
+from shared import factory
 from shared.apikeys.service import CREATE_FIELDS
 from shared.context import RequestContext
 from shared.health import health_report
@@ -31,7 +31,6 @@ def overview(request: Request, ctx: RequestContext) -> dict[str, object]:
 
 @router.route(f"{API_PREFIX}/usage", access=needs("files:read"))
 def usage(request: Request, ctx: RequestContext) -> dict[str, object]:
-    queries.no_args(request.args)
     return factory.workspace_service().usage(ctx)
 
 
@@ -49,7 +48,6 @@ def create_key(request: Request, ctx: RequestContext) -> tuple[dict[str, object]
 
 @router.route(KEYS, access=USER_ONLY)
 def list_keys(request: Request, ctx: RequestContext) -> list[dict[str, object]]:
-    queries.no_args(request.args)
     return factory.key_service().list(ctx)
 
 

@@ -1,4 +1,4 @@
-"""Response headers for serving stored bytes safely: ``download_headers``, ``iter_stream``.
+"""Response headers for serving stored bytes safely: ``download_headers``.
 
 Uploaded HTML, SVG or script must never run in the service's origin: every download gets
 ``nosniff`` and a sandboxing CSP, and active types are always sent as attachments.
@@ -6,8 +6,6 @@ Uploaded HTML, SVG or script must never run in the service's origin: every downl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import BinaryIO
 from urllib.parse import quote
 
 from shared.mime import ACTIVE_TYPES
@@ -41,14 +39,7 @@ def download_headers(record: FileRecord, want_inline: bool = False) -> dict[str,
         "ETag": f'"{record.checksum}"',
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Cache-Control": "private, no-store",
+        # Revalidate every time: the ETag (the SHA-256) makes that a cheap 304.
+        "Cache-Control": "private, max-age=0, must-revalidate",
+        "Accept-Ranges": "bytes",
     }
-
-
-def iter_stream(stream: BinaryIO, chunk_size: int = CHUNK) -> Iterator[bytes]:
-    """Yield a stream's bytes in chunks and close it, even when the client goes away."""
-    try:
-        while chunk := stream.read(chunk_size):
-            yield chunk
-    finally:
-        stream.close()

@@ -21,7 +21,8 @@ class WorkspaceError(Exception):
         return {"error": self.message, **self.extra}
 
     def headers(self) -> dict[str, str]:
-        """Response headers the status needs (``Allow`` on a 405, ``Retry-After`` on a 429)."""
+        """Response headers the status needs (``Allow`` on a 405, ``Content-Range`` on a 416,
+        ``Retry-After`` on a 429)."""
         return {}
 
 
@@ -79,6 +80,17 @@ class TooManyRequests(WorkspaceError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class RangeNotSatisfiable(WorkspaceError):
+    """A ``Range`` that selects no byte of the file (or that cannot be parsed)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__("the requested range is not satisfiable", size_bytes=size)
+        self.size = size
+
+    def headers(self) -> dict[str, str]:
+        return {"Content-Range": f"bytes */{self.size}"}
+
+
 class UnsupportedMediaType(WorkspaceError):
     """The request's content type is not one this route accepts."""
 
@@ -124,6 +136,7 @@ _STATUS: dict[type[WorkspaceError], int] = {
     Conflict: 409,
     RequestTimeout: 408,
     PayloadTooLarge: 413,
+    RangeNotSatisfiable: 416,
     UnsupportedMediaType: 415,
     Infected: 422,
     TooManyRequests: 429,

@@ -19,6 +19,7 @@ from shared.apikeys.credentials import Credentials
 from shared.apikeys.service import KeyService
 from shared.auth import Authenticator
 from shared.config import Settings, get_settings, reset_settings
+from shared.files.edits import FileEdits
 from shared.files.maintenance import FileMaintenance
 from shared.files.service import FileService
 from shared.maintenance import Maintenance
@@ -154,6 +155,12 @@ def file_service() -> FileService:
 
 
 @functools.cache
+def file_edits() -> FileEdits:
+    """Edits, restores and batch deletes of existing files."""
+    return FileEdits(file_service())
+
+
+@functools.cache
 def direct_uploads() -> DirectUploads:
     """Signed-URL uploads: ``upload-url``, the finalize handler and their sweep."""
     return DirectUploads(get_settings(), blob_store(), metadata_store(), scanner(), quota())
@@ -257,7 +264,7 @@ def reset() -> None:
     """Forget the settings and every built object (tests change the environment)."""
     reset_settings()
     for built in (gcs_objects, blob_store, metadata_store, scanner, signer, authenticator,
-                  key_service, credentials, quota, file_service, direct_uploads, maintenance,
-                  log_service, memory_service, search_service, workspace_service,
-                  media_service, front_settings, scan_front):
+                  key_service, credentials, quota, file_service, file_edits, direct_uploads,
+                  maintenance, log_service, memory_service, search_service,
+                  workspace_service, media_service, front_settings, scan_front):
         built.cache_clear()

@@ -54,6 +54,7 @@ class FileRecord:
     created_at: str
     updated_at: str
     deleted_at: str | None = None
+    revision: int = 0  # bumped by every change to the record (content or metadata)
 
     @property
     def is_deleted(self) -> bool:
@@ -77,6 +78,7 @@ class FileRecord:
             "checksum_algorithm": "sha256",
             "status": self.status,
             "version": self.version,
+            "revision": self.revision,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "created_by": self.created_by,
@@ -145,6 +147,31 @@ class FileQuery:
     path_prefix: str | None = None
     limit: int = 100
     cursor: str | None = None
+    deleted: bool = False  # the trash: deleted files whose bytes are not purged yet
+
+
+@dataclass(frozen=True)
+class FileEdit:
+    """``PATCH /files/{id}``: the fields to change (None: unchanged) and the preconditions.
+
+    An edit changes the record in place: same id, same blob version, a new ``revision``.
+    """
+
+    description: str | None = None
+    tags: tuple[str, ...] | None = None
+    metadata: dict[str, Any] | None = None
+    if_revision: int | None = None
+    expected_version: int | None = None
+
+    def changes(self, record: FileRecord) -> dict[str, dict[str, Any]]:
+        """``{field: {"old", "new"}}`` for every field this edit really changes."""
+        out: dict[str, dict[str, Any]] = {}
+        for name in ("description", "tags", "metadata"):
+            new, old = getattr(self, name), getattr(record, name)
+            if new is not None and new != old:
+                out[name] = {"old": list(old) if name == "tags" else old,
+                             "new": list(new) if name == "tags" else new}
+        return out
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from shared.models import FILE_TYPES, OPERATION_TYPES, RESOURCE_TYPES, FileQuery
 from shared.timeutil import parse_query_time
 
 FILE_LIST_ARGS = {"file_type", "tags", "created_by", "path", "session_id",
-                  "include_all_sessions", "limit", "cursor"}
+                  "include_all_sessions", "limit", "cursor", "deleted"}
 SCOPE_ARGS = {"session_id", "include_all_sessions"}
 LOG_ARGS = {"operation_type", "resource_type", "resource_id", "agent_id", "task_id", "since",
             "until", "limit", "cursor", "format"} | SCOPE_ARGS
@@ -50,11 +50,6 @@ def _reject_unknown(args: Args, allowed: set[str]) -> None:
     unknown = sorted(set(args.keys()) - allowed)  # type: ignore[call-overload]
     if unknown:
         raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)}")
-
-
-def no_args(args: Args) -> None:
-    """Routes that take no query parameters refuse any (a typo is never ignored)."""
-    _reject_unknown(args, set())
 
 
 def _single(args: Args, name: str) -> str | None:
@@ -104,6 +99,7 @@ def file_query(args: Args, ctx: RequestContext, settings: Settings) -> FileQuery
         limit=v.parse_limit(_single(args, "limit"), settings.list_default_limit,
                             settings.list_max_limit),
         cursor=check_cursor("files", _single(args, "cursor")),
+        deleted=v.parse_bool(_single(args, "deleted"), "deleted"),
     )
 
 

@@ -125,6 +125,8 @@ FILE_QUERIES = [
     FileQuery(path_prefix="/docs"), FileQuery(file_type="other"),
     FileQuery(file_type="document", tags=("red",), path_prefix="/docs/"),
     FileQuery(created_by="agent-b", tags=("green",)),
+    FileQuery(deleted=True), FileQuery(deleted=True, tags=("red",)),
+    FileQuery(deleted=True, path_prefix="/docs/"),
 ]
 
 

@@ -144,7 +144,7 @@ def test_public_health_names_backends_without_internal_details(api, env):
 def test_405_names_the_allowed_methods(api):
     response = api.client.put("/api/assistant/workspace/files", headers=api.headers())
     assert response.status_code == 405
-    assert set(response.headers["Allow"].split(", ")) == {"GET", "POST"}
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST"}
 
 
 def test_a_commit_whose_answer_was_lost_keeps_its_blob(api, env):

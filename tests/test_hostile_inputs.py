@@ -320,7 +320,8 @@ for name, url in [("root-typo", "/filez"), ("files-subroute", "/files/file_00000
                   ("deep", "/a/b/c/d"), ("encoded-traversal", "/..%2f..%2fetc%2fpasswd")]:
     add(f"unknown-route-{name}", get(url, 404))
 add("put-files", Case("PUT", "/files", 405, body=b"x"))
-add("patch-file", Case("PATCH", f"/files/{PRIOR_ID}", 405, body=b"x", needs_file=True))
+add("patch-file-not-json", Case("PATCH", f"/files/{PRIOR_ID}", 415, body=b"x", needs_file=True))
+add("put-file", Case("PUT", f"/files/{PRIOR_ID}", 405, body=b"x", needs_file=True))
 add("post-file-id", Case("POST", f"/files/{PRIOR_ID}", 405, body=form(), content_type=MULTIPART,
                          needs_file=True))
 add("delete-files", Case("DELETE", "/files", 405))
@@ -352,6 +353,65 @@ add("memory-lone-surrogate", Case("POST", "/memory", 400, b'{"content": "a\\udc0
 add("media-lone-surrogate", Case("POST", "/media", 400, b'{"file": "data:text/plain,\\ud800",'
                                  b' "return_format": "for_external_api",'
                                  b' "graph_exec_id": "e1"}', JSON_CT))
+# Edits, restores and batch deletes (issue 12): a bad body, a bad precondition, odd ids.
+PATCH_BODIES = {
+    "malformed": b'{"description": ',
+    "array": b"[]",
+    "unknown-field": b'{"colour": "red"}',
+    "description-number": b'{"description": 5}',
+    "description-too-long": json.dumps({"description": "d" * 5000}).encode(),
+    "description-bidi": json.dumps({"description": "a\u202eb"}).encode(),
+    "tags-string": b'{"tags": "red"}',
+    "tags-number-item": b'{"tags": [1]}',
+    "tags-33": json.dumps({"tags": [f"t{n}" for n in range(33)]}).encode(),
+    "metadata-string": b'{"metadata": "x"}',
+    "metadata-surrogate": b'{"metadata": {"k": "\\ud800"}}',
+    "expected-version-string": b'{"expected_version": "1"}',
+    "expected-version-zero": b'{"expected_version": 0}',
+    "expected-version-float": b'{"expected_version": 1.5}',
+    "expected-version-bool": b'{"expected_version": true}',
+}
+for name, body in PATCH_BODIES.items():
+    add(f"patch-{name}", Case("PATCH", f"/files/{PRIOR_ID}", 400, body, JSON_CT,
+                              needs_file=True))
+for name, value in [("word", "latest"), ("weak-garbage", 'W/"abc"'), ("negative", "-1"),
+                    ("huge", "9" * 40), ("etag-short", '"abc-r1"')]:
+    add(f"patch-if-match-{name}", Case("PATCH", f"/files/{PRIOR_ID}", 400,
+                                       b'{"description": "x"}', JSON_CT,
+                                       headers=(("If-Match", value),), needs_file=True))
+add("patch-stale-revision", Case("PATCH", f"/files/{PRIOR_ID}", 409, b'{"description": "x"}',
+                                 JSON_CT, headers=(("If-Match", "7"),), needs_file=True))
+add("patch-stale-version", Case("PATCH", f"/files/{PRIOR_ID}", 409,
+                                b'{"description": "x", "expected_version": 3}', JSON_CT,
+                                needs_file=True))
+add("patch-unknown-file", Case("PATCH", "/files/file_999999", 404, b'{"description": "x"}',
+                               JSON_CT))
+add("restore-live-file", Case("POST", f"/files/{PRIOR_ID}/restore", 404, needs_file=True))
+add("restore-unknown-file", Case("POST", "/files/file_999999/restore", 404))
+add("restore-bad-path", Case("POST", f"/files/{PRIOR_ID}/restore", 400,
+                             b'{"path": "/a/../b"}', JSON_CT, needs_file=True))
+add("restore-unknown-field", Case("POST", f"/files/{PRIOR_ID}/restore", 400,
+                                  b'{"colour": 1}', JSON_CT, needs_file=True))
+add("version-restore-unknown", Case("POST", f"/files/{PRIOR_ID}/versions/9/restore", 404,
+                                    needs_file=True))
+add("version-restore-live", Case("POST", f"/files/{PRIOR_ID}/versions/1/restore", 409,
+                                 needs_file=True))
+add("version-restore-word", Case("POST", f"/files/{PRIOR_ID}/versions/one/restore", 404,
+                                 needs_file=True))
+for name, body in [("not-array", b'{"ids": "file_000001"}'), ("empty", b'{"ids": []}'),
+                   ("numbers", b'{"ids": [1]}'), ("missing", b"{}"),
+                   ("too-many", json.dumps({"ids": [f"file_{n:06d}" for n in range(101)]})
+                    .encode()),
+                   ("duplicate", b'{"ids": ["file_000002", "file_000002"]}'),
+                   ("malformed", b'{"ids": [')]:
+    add(f"batch-delete-{name}", Case("POST", "/files/batch-delete", 400, body, JSON_CT))
+add("batch-delete-get", get("/files/batch-delete", 405))
+add("list-deleted-maybe", get("/files?deleted=maybe"))
+add("metadata-unknown-param", get(f"/files/{PRIOR_ID}?colour=red", needs_file=True))
+for name, value in [("garbage", "bytes=abc"), ("past-end", "bytes=50-60"),
+                    ("reversed", "bytes=5-2"), ("negative-suffix", "bytes=--1")]:
+    add(f"content-range-{name}", Case("GET", f"/files/{PRIOR_ID}/content", 416,
+                                      headers=(("Range", value),), needs_file=True))
 add("search-query-not-utf8", get("/files/search?query=%ED%A0%80"))
 add("logs-agent-not-utf8", get("/logs?agent_id=%FF"))
 add("list-tag-not-utf8", get("/files?tags=%C3%28"))

@@ -63,10 +63,11 @@ def test_messages_say_what_is_wrong(api):
 
 
 def test_literal_routes_advertise_their_own_methods(api):
-    for method, url, allowed in [("PUT", "/files/count", "GET"),
-                                 ("DELETE", "/files/search", "GET"),
+    for method, url, allowed in [("PUT", "/files/count", "GET, HEAD"),
+                                 ("DELETE", "/files/search", "GET, HEAD"),
                                  ("GET", "/files/upload-url", "POST"),
-                                 ("DELETE", "/files/count", "GET")]:
+                                 ("DELETE", "/files/count", "GET, HEAD"),
+                                 ("GET", "/files/batch-delete", "POST")]:
         response = api.client.open(f"/api/assistant/workspace{url}", method=method,
                                    headers=api.headers())
         assert response.status_code == 405, (method, url)
@@ -80,3 +81,25 @@ def test_empty_values_are_absent(api):
     assert api.get("/files?file_type=&created_by=").status_code == 200
     assert post_json(api, "/memory", {"content": "a"}, headers={"If-Match": ""}).status_code \
         == 200
+
+
+def test_every_route_names_an_unknown_query_parameter(api):
+    """Issue 12, item 9: the same 400 on every route, before the handler runs."""
+    import yaml
+
+    from tests.test_openapi import DOC_PATH
+
+    doc = yaml.safe_load(DOC_PATH.read_text())
+    values = {"file_id": "file_000001", "version": "1", "graph_exec_id": "exec1",
+              "key_id": "key_0123456789"}
+    checked = 0
+    for path, item in doc["paths"].items():
+        for method in ("get", "post", "patch", "delete"):
+            if method not in item:
+                continue
+            url = path.format(**values) + "?zzz_unknown=1"
+            response = api.client.open(url, method=method.upper(), headers=api.headers())
+            assert response.status_code == 400, (method, path, response.status_code)
+            assert "zzz_unknown" in response.json["error"], (method, path)
+            checked += 1
+    assert checked >= 25

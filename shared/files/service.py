@@ -105,18 +105,43 @@ class FileService:
         finally:
             upload.close()
 
+    def rewrite(self, ctx: RequestContext, record: FileRecord, stream: BinaryIO,
+                expected_version: int) -> FileRecord:
+        """Store ``stream`` as the next version of ``record`` (same path, description, tags
+        and metadata), as an upload is stored; 409 unless ``expected_version`` is live."""
+        form = FormFields()
+        form.fields = UploadFields(filename=record.filename, path=record.path,
+                                   description=record.description, tags=record.tags,
+                                   created_by=record.created_by, metadata=record.metadata,
+                                   session_id=record.session_id, overwrite=True,
+                                   expected_version=expected_version)
+        upload = InlineUpload(self.stores, ctx, self.workspace(ctx), form)
+        try:
+            upload.file_start(record.filename)
+            while chunk := stream.read(READ_CHUNK):
+                upload.file_data(chunk)
+            return upload.finish()
+        finally:
+            upload.close()
+
     # -- reads ------------------------------------------------------------------------
     def get(self, ctx: RequestContext, file_id: str) -> FileRecord:
         """A live file's metadata; 404 for unknown, deleted or other users' ids."""
         return self._live(self.workspace(ctx), file_id)
 
     def open_content(self, ctx: RequestContext, file_id: str, via: str = "api",
-                     version: int | None = None) -> Content:
+                     version: int | None = None, log: bool = True) -> Content:
         """The bytes of a ready file (its live version, or a kept ``version``), logged as a
-        read; 409 while not ready, 404 for a version past its retention."""
+        read unless ``log`` is false (the caller then calls ``note_read`` once it knows the
+        bytes go out: not for a HEAD, a 304 or a 416); 409 while not ready, 404 for a
+        version past its retention."""
         ws = self.workspace(ctx)
         return self._open(ctx, ws, self._version_view(ws.id, self._live(ws, file_id), version),
-                          via=via)
+                          via=via, log=log)
+
+    def note_read(self, ctx: RequestContext, record: FileRecord, via: str = "api") -> None:
+        """Log a read of ``record`` (see ``open_content``)."""
+        self._log_read(ctx, self.workspace(ctx), record, via)
 
     def versions(self, ctx: RequestContext, file_id: str) -> list[dict[str, object]]:
         """A live file's versions, newest first: which is live, which are still kept."""
@@ -160,11 +185,13 @@ class FileService:
             "filename": record.filename, "size_bytes": record.size_bytes,
             "version": record.version, "via": via}))
 
-    def _open(self, ctx: RequestContext, ws: Workspace, record: FileRecord, via: str) -> Content:
+    def _open(self, ctx: RequestContext, ws: Workspace, record: FileRecord, via: str,
+              log: bool = True) -> Content:
         self._require_ready(record)
         stream = self.blobs.open_read(record.storage_key)
         try:
-            self._log_read(ctx, ws, record, via)
+            if log:
+                self._log_read(ctx, ws, record, via)
         except BaseException:
             stream.close()
             raise
@@ -176,7 +203,8 @@ class FileService:
         return self.blobs.supports_signed_urls
 
     def download_link(self, ctx: RequestContext, file_id: str, base_url: str,
-                      inline: bool = False, version: int | None = None) -> tuple[str, int]:
+                      inline: bool = False, version: int | None = None,
+                      log_read: bool = True) -> tuple[str, int]:
         """A short-lived URL that serves the file without a bearer token, and its expiry.
 
         GCS issues a V4 signed URL; the local store an HMAC-signed link to
@@ -194,7 +222,8 @@ class FileService:
             query, expires = self.signer.sign(ws.id, record.id, record.version, ttl)
             url = f"{base_url}{API_PREFIX}/files/{record.id}/signed?{query}"
             url += "&inline=true" if inline else ""
-        self._log_read(ctx, ws, record, "signed_url")
+        if log_read:
+            self._log_read(ctx, ws, record, "signed_url")
         return url, expires
 
     def open_signed(self, file_id: str, params: dict[str, str]) -> Content:

@@ -27,6 +27,7 @@ from typing import Any
 
 from shared import text_index
 from shared.errors import Conflict
+from shared.metadata.edits import FileEditRole
 from shared.metadata.keys import KeyRole
 from shared.models import (
     FileDraft,
@@ -279,7 +280,7 @@ class DocRole(abc.ABC):
         """Docs of ``kind`` in ``scope`` (a workspace id)."""
 
 
-class MetadataStore(WorkspaceRole, FileRole, LogRole, MemoryRole, DocRole, KeyRole):
+class MetadataStore(FileEditRole, WorkspaceRole, FileRole, LogRole, MemoryRole, DocRole, KeyRole):
     """Workspaces, file records, the operation log, the memory, keyed documents and keys."""
 
     name: str = "metadata"

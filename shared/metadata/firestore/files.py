@@ -110,6 +110,7 @@ class FirestoreFiles(FirestoreBase):
             fields = fd.finalized_fields(
                 done.draft, version, done.storage_key, done.storage_path,
                 done.facts, extension_of(done.draft.filename), data["path"], now)
+            fields["revision"] = fd.revision_of(data) + 1
             batch = self.db.batch()
             batch.update(ref, fields, option=self.fs.if_unchanged(snap))
             batch.create(fd.version_ref(ws, done.reservation.file_id, version),
@@ -218,7 +219,9 @@ class FirestoreFiles(FirestoreBase):
             if data is None or data["deleted_at"] is not None:
                 raise NotFound("file not found")
             now = utcnow()
-            changes = {"deleted_at": now, "updated_at": now, "live": False, "searchable": False}
+            changes = {"deleted_at": now, "updated_at": now, "live": False, "searchable": False,
+                       "trashed": bool(data["storage_key"]),
+                       "revision": fd.revision_of(data) + 1}
             batch = self.db.batch()
             batch.update(ref, changes, option=self.fs.if_unchanged(snap))
             self._free_path(batch, ws, data)
@@ -246,7 +249,7 @@ class FirestoreFiles(FirestoreBase):
                 return None
             metadata = {**json.loads(data["metadata_json"]), "scan": details}
             changes = {"status": "infected", "metadata_json": json.dumps(metadata),
-                       "updated_at": utcnow()}
+                       "updated_at": utcnow(), "revision": fd.revision_of(data) + 1}
             batch = self.db.batch()
             batch.update(ref, changes, option=self.fs.if_unchanged(snap))
             batch.create(log_ref, fd.log_doc(entry))
@@ -280,9 +283,16 @@ class FirestoreFiles(FirestoreBase):
 
     @edge
     def mark_version_purged(self, workspace_id: str, file_id: str, version: int) -> None:
+        ws = self._ws(workspace_id)
         with contextlib.suppress(gexc.NotFound):
-            fd.version_ref(self._ws(workspace_id), file_id, version).update(
-                {"purged": True, "kept": False}, **self.fs.write)
+            fd.version_ref(ws, file_id, version).update({"purged": True, "kept": False},
+                                                        **self.fs.write)
+        ref = ws.collection("files").document(fd.doc_id(file_id))
+        data = self.fs.get(ref)
+        if data and data.get("trashed") and data["version"] == version:
+            # Its bytes are gone: the deleted file leaves the trash for good.
+            with contextlib.suppress(gexc.NotFound, gexc.FailedPrecondition):
+                ref.update({"trashed": False}, **self.fs.write)
 
     @edge
     def usage(self, workspace_id: str) -> Usage:

@@ -139,7 +139,8 @@ def new_file_doc(workspace_id: str, file_id: str, number: int, draft: FileDraft,
         "created_by": draft.created_by, "metadata_json": json.dumps(draft.metadata),
         "storage_key": "", "storage_path": "", "mime_type": "", "file_type": "other",
         "file_extension": "", "size_bytes": 0, "checksum": "", "status": "pending",
-        "version": 0, "reserved_version": 1, "created_at": now, "updated_at": now,
+        "version": 0, "reserved_version": 1, "revision": 0, "created_at": now,
+        "updated_at": now,
         "deleted_at": None, "live": True, "searchable": False,
         "facets": file_facets("other", draft.created_by, (), draft.path), "tokens": [],
     }
@@ -161,6 +162,11 @@ def finalized_fields(draft: FileDraft, version: int, storage_key: str, storage_p
     }
 
 
+def revision_of(data: dict[str, Any]) -> int:
+    """A file document's revision (documents written before revisions: their version)."""
+    return int(data.get("revision", data["version"]))
+
+
 def record(data: dict[str, Any]) -> FileRecord:
     """A file document as a ``FileRecord``."""
     return FileRecord(
@@ -173,7 +179,7 @@ def record(data: dict[str, Any]) -> FileRecord:
         file_extension=data["file_extension"], size_bytes=data["size_bytes"],
         checksum=data["checksum"], status=data["status"], version=data["version"],
         created_at=data["created_at"], updated_at=data["updated_at"],
-        deleted_at=data["deleted_at"],
+        deleted_at=data["deleted_at"], revision=revision_of(data),
     )
 
 
@@ -251,7 +257,8 @@ def file_list_query(files: Any, query: FileQuery) -> tuple[Query, Check, bool]:
     slash gives SQLite's answer too.
     """
     facets = query_facets(query)
-    q = Query(files, "files").where("live", "==", True)
+    # The trash is its own flag: deleted, its bytes not purged yet (``trashed``).
+    q = Query(files, "files").where("trashed" if query.deleted else "live", "==", True)
     if facets:
         q.where("facets", "array_contains", facets[0])
     q.order_by("number")

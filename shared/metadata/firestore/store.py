@@ -23,6 +23,7 @@ from shared.metadata.base import MetadataStore, new_workspace_id
 from shared.metadata.firestore import layout as fd
 from shared.metadata.firestore.access import Lost, edge
 from shared.metadata.firestore.docs import FirestoreDocs
+from shared.metadata.firestore.edits import FirestoreFileEdits
 from shared.metadata.firestore.files import FirestoreFiles
 from shared.metadata.firestore.keys import FirestoreKeys
 from shared.metadata.firestore.logs import FirestoreLog
@@ -33,8 +34,8 @@ from shared.timeutil import utcnow
 MAX_WORKSPACE_CACHE = 10_000
 
 
-class FirestoreMetadataStore(FirestoreFiles, FirestoreLog, FirestoreMemory, FirestoreDocs,
-                             FirestoreKeys, MetadataStore):
+class FirestoreMetadataStore(FirestoreFiles, FirestoreFileEdits, FirestoreLog, FirestoreMemory,
+                             FirestoreDocs, FirestoreKeys, MetadataStore):
     """Metadata in Cloud Firestore (or its emulator, when ``FIRESTORE_EMULATOR_HOST`` is set)."""
 
     name = "firestore"

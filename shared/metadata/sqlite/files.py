@@ -43,6 +43,11 @@ from shared.models import (
 )
 from shared.timeutil import plus_seconds, utcnow
 
+# The trash: deleted records whose last version still has its bytes.
+TRASH = ("deleted_at IS NOT NULL AND storage_key != '' AND EXISTS (SELECT 1 FROM file_versions v"
+         " WHERE v.workspace_id = files.workspace_id AND v.file_id = files.id"
+         " AND v.version = files.version AND v.purged = 0)")
+
 
 class SqliteFiles(SqliteBase):
     """File records, reservations and their queries."""
@@ -139,7 +144,7 @@ class SqliteFiles(SqliteBase):
             "UPDATE files SET filename = ?, description = ?, tags = ?, created_by = ?,"
             " metadata = ?, storage_key = ?, storage_path = ?, mime_type = ?, file_type = ?,"
             " file_extension = ?, size_bytes = ?, checksum = ?, status = 'ready',"
-            " version = ?, updated_at = ? WHERE rowid = ?",
+            " version = ?, updated_at = ?, revision = revision + 1 WHERE rowid = ?",
             (draft.filename, draft.description, json.dumps(list(draft.tags)),
              draft.created_by, json.dumps(draft.metadata), done.storage_key, done.storage_path,
              facts.mime_type, facts.file_type, extension_of(draft.filename), facts.size_bytes,
@@ -176,7 +181,7 @@ class SqliteFiles(SqliteBase):
 
     @staticmethod
     def _file_filters(workspace_id: str, query: FileQuery) -> tuple[str, list[Any]]:
-        where = ["workspace_id = ?", "deleted_at IS NULL"]
+        where = ["workspace_id = ?", TRASH if query.deleted else "deleted_at IS NULL"]
         params: list[Any] = [workspace_id]
         if query.file_type:
             where.append("file_type = ?")
@@ -241,8 +246,8 @@ class SqliteFiles(SqliteBase):
             ).fetchone()
             if row is None:
                 raise NotFound("file not found")
-            conn.execute("UPDATE files SET deleted_at = ?, updated_at = ? WHERE rowid = ?",
-                         (now, now, row["rowid"]))
+            conn.execute("UPDATE files SET deleted_at = ?, updated_at = ?,"
+                         " revision = revision + 1 WHERE rowid = ?", (now, now, row["rowid"]))
             conn.execute("DELETE FROM files_fts WHERE rowid = ?", (row["rowid"],))
             if row["storage_key"]:
                 self._supersede(conn, workspace_id, file_id, row["version"],
@@ -263,8 +268,9 @@ class SqliteFiles(SqliteBase):
             if row is None:
                 return None
             metadata = {**json.loads(row["metadata"]), "scan": details}
-            conn.execute("UPDATE files SET status = 'infected', metadata = ?, updated_at = ?"
-                         " WHERE rowid = ?", (json.dumps(metadata), utcnow(), row["rowid"]))
+            conn.execute("UPDATE files SET status = 'infected', metadata = ?, updated_at = ?,"
+                         " revision = revision + 1 WHERE rowid = ?",
+                         (json.dumps(metadata), utcnow(), row["rowid"]))
             self._insert_log(conn, workspace_id, entry)
             return self._get(conn, workspace_id, file_id)
 

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS files (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     deleted_at TEXT,
+    revision INTEGER NOT NULL DEFAULT 0,
     UNIQUE (workspace_id, id)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS files_live_path
@@ -145,7 +146,10 @@ CREATE TABLE IF NOT EXISTS api_key_buckets (
 
 # Columns added after the first release: (table, column, type). ``CREATE TABLE IF NOT
 # EXISTS`` leaves an older file's tables as they were, so these are added by ``migrate``.
-ADDED_COLUMNS = (("logs", "session_id", "TEXT"),)
+ADDED_COLUMNS = (("logs", "session_id", "TEXT"),
+                 ("files", "revision", "INTEGER NOT NULL DEFAULT 0"))
+# Run once, right after their column was added: values for rows written before it.
+BACKFILL = {("files", "revision"): "UPDATE files SET revision = version"}
 AFTER_MIGRATION = """
 CREATE INDEX IF NOT EXISTS logs_ws_session ON logs (workspace_id, session_id, ts DESC, id DESC);
 """
@@ -158,7 +162,11 @@ def migrate(conn: sqlite3.Connection) -> None:
         present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if column not in present:
             try:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                with conn:  # the column and its backfill together, or neither
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                    if (table, column) in BACKFILL:
+                        conn.execute(BACKFILL[(table, column)])
             except sqlite3.OperationalError as exc:  # another process migrated first
                 if "duplicate column" not in str(exc):
                     raise
@@ -167,7 +175,7 @@ def migrate(conn: sqlite3.Connection) -> None:
 FILE_COLUMNS = (
     "id, workspace_id, number, filename, path, session_id, description, tags, created_by, "
     "metadata, storage_key, storage_path, mime_type, file_type, file_extension, size_bytes, "
-    "checksum, status, version, created_at, updated_at, deleted_at"
+    "checksum, status, version, created_at, updated_at, deleted_at, revision"
 )
 
 
@@ -183,7 +191,7 @@ def record_of(row: sqlite3.Row) -> FileRecord:
         file_extension=row["file_extension"], size_bytes=row["size_bytes"],
         checksum=row["checksum"], status=row["status"], version=row["version"],
         created_at=row["created_at"], updated_at=row["updated_at"],
-        deleted_at=row["deleted_at"],
+        deleted_at=row["deleted_at"], revision=row["revision"],
     )
 
 

@@ -10,6 +10,7 @@ import sqlite3
 
 from shared.metadata.base import MetadataStore, new_workspace_id
 from shared.metadata.sqlite.docs import SqliteDocs
+from shared.metadata.sqlite.edits import SqliteFileEdits
 from shared.metadata.sqlite.files import SqliteFiles
 from shared.metadata.sqlite.keys import SqliteKeys
 from shared.metadata.sqlite.logs import SqliteLog
@@ -18,8 +19,8 @@ from shared.models import Workspace
 from shared.timeutil import utcnow
 
 
-class SqliteMetadataStore(SqliteFiles, SqliteLog, SqliteMemory, SqliteDocs, SqliteKeys,
-                          MetadataStore):
+class SqliteMetadataStore(SqliteFiles, SqliteFileEdits, SqliteLog, SqliteMemory, SqliteDocs,
+                          SqliteKeys, MetadataStore):
     """Metadata in ``{WORKSPACE_STORAGE_DIR}/.workspace.sqlite3``."""
 
     name = "sqlite"
