@@ -124,8 +124,9 @@ def search_and_preview(page: Any, storage_origin: str) -> None:
     assert image.get_attribute("src").startswith(storage_origin)
     expect(page.get_by_text(re.compile(r"^[0-9a-f]{64}$"))).to_be_visible()  # the checksum
     expect(page.locator(".file-log")).to_contain_text("create")
-    # PATCH /files/{id} does not exist yet: the edit control stays hidden (a 405 probe).
-    expect(page.get_by_role("button", name="Save changes")).to_have_count(0)
+    # PATCH /files/{id} exists (its probe with a wrong content type is a 415, not a 405):
+    # the edit control is shown.
+    expect(page.get_by_role("button", name="Save changes")).to_have_count(1)
     page.get_by_role("button", name="Clear search").click()
 
 
