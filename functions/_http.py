@@ -42,8 +42,10 @@ from shared.scopes import Access
 log = logging.getLogger("workspace.http")
 
 Handler = Callable[..., Any]
-EXPOSED_HEADERS = "X-Next-Cursor, Link, Content-Disposition, ETag, Retry-After"
-ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, X-Agent-Id, X-Task-Id, X-Session-Id"
+EXPOSED_HEADERS = ("X-Next-Cursor, Link, Content-Disposition, ETag, Retry-After, X-Total-Count, "
+                   "X-Total-Is-Lower-Bound, Content-Range, Accept-Ranges")
+ALLOWED_HEADERS = ("Authorization, Content-Type, If-Match, If-None-Match, Range, X-Agent-Id, "
+                   "X-Task-Id, X-Session-Id")
 
 
 @dataclass(frozen=True)

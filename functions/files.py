@@ -58,10 +58,12 @@ def count(request: Request, ctx: RequestContext) -> dict[str, int]:
 
 
 @router.route(f"{FILES}/search", access=needs("files:read"), params=queries.SEARCH_ARGS)
-def search(request: Request, ctx: RequestContext) -> list[dict[str, object]]:
+def search(request: Request, ctx: RequestContext) -> Response:
     query = queries.search_query(request.args, ctx, get_settings())
     hits = factory.file_service().search(ctx, query)
-    return [r.to_search_hit() for r in hits]
+    return json_response([r.to_search_hit() for r in hits.items], headers={
+        "X-Total-Count": str(hits.total),
+        "X-Total-Is-Lower-Bound": "true" if hits.total_is_lower_bound else "false"})
 
 
 @router.route(f"{FILES}/<id:file_id>", access=needs("files:read"))

@@ -31,6 +31,41 @@ resource "google_firestore_database" "main" {
   depends_on = [google_project_service.apis]
 }
 
+# Operation-log entries carry ``expire_at`` (LOG_RETENTION_DAYS after they were written):
+# Firestore's TTL policy deletes them after it, without an index on the field. The sweep is
+# the fallback, with a collection-group query on ``ts`` (its single-field index below).
+resource "google_firestore_field" "log_expiry" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = "logs"
+  field      = "expire_at"
+
+  ttl_config {}
+  index_config {}
+}
+
+resource "google_firestore_field" "log_ts" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = "logs"
+  field      = "ts"
+
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION"
+    }
+    indexes {
+      order       = "DESCENDING"
+      query_scope = "COLLECTION"
+    }
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION_GROUP"
+    }
+  }
+}
+
 resource "google_firestore_index" "composite" {
   for_each = local.firestore_index_map
 

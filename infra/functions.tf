@@ -59,6 +59,7 @@ locals {
     CLAMAV_SERVICE_URL         = google_cloud_run_v2_service.clamav.uri
     CLAMAV_TIMEOUT_SECONDS     = tostring(var.clamav_timeout_seconds)
     FILE_RETENTION_DAYS        = tostring(var.file_retention_days)
+    LOG_RETENTION_DAYS         = tostring(var.log_retention_days)
     DOWNLOAD_URL_TTL_SECONDS   = tostring(var.download_url_ttl_seconds)
     UPLOAD_URL_TTL_SECONDS     = tostring(var.upload_url_ttl_seconds)
     LOG_FORMAT                 = "json"

@@ -123,6 +123,16 @@ variable "file_retention_days" {
   default     = 30
 }
 
+variable "log_retention_days" {
+  description = "LOG_RETENTION_DAYS: how long operation-log entries are kept (0: forever); Firestore's TTL policy on logs.expire_at and the sweep delete older ones."
+  type        = number
+  default     = 90
+  validation {
+    condition     = var.log_retention_days >= 0
+    error_message = "log_retention_days: 0 (keep forever) or more."
+  }
+}
+
 variable "quarantine_retention_days" {
   description = "Days an infected upload is kept in the quarantine bucket (locked against deletion) before the lifecycle deletes it."
   type        = number

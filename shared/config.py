@@ -49,6 +49,7 @@ class Settings:
     signing_secret: str = ""
     download_url_ttl_seconds: int = 300
     file_retention_days: int = 30
+    log_retention_days: int = 90
     list_default_limit: int = 100
     list_max_limit: int = 1000
     public_base_url: str = ""
@@ -126,6 +127,7 @@ class Settings:
             download_url_ttl_seconds=env.int("DOWNLOAD_URL_TTL_SECONDS", 300, minimum=1,
                                           maximum=604800),  # V4 signed URLs: 7 days max
             file_retention_days=env.int("FILE_RETENTION_DAYS", 30, minimum=0),
+            log_retention_days=env.int("LOG_RETENTION_DAYS", 90, minimum=0, maximum=36500),
             list_default_limit=env.int("LIST_DEFAULT_LIMIT", 100, minimum=1),
             list_max_limit=env.int("LIST_MAX_LIMIT", 1000, minimum=1),
             public_base_url=env.str("PUBLIC_BASE_URL").rstrip("/"),

@@ -169,7 +169,8 @@ def direct_uploads() -> DirectUploads:
 @functools.cache
 def maintenance() -> Maintenance:
     """The scheduled sweep (purge, stale reservations, direct-upload reconciliation)."""
-    return Maintenance(FileMaintenance(blob_store(), metadata_store()), direct_uploads())
+    return Maintenance(FileMaintenance(blob_store(), metadata_store()), direct_uploads(),
+                       metadata_store(), get_settings().log_retention_days)
 
 
 @functools.cache
@@ -195,7 +196,8 @@ def search_service() -> SearchService:
 def workspace_service() -> WorkspaceService:
     """Workspace summaries and usage."""
     memory = memory_service()
-    return WorkspaceService(metadata_store(), memory.max_length, memory.length, quota())
+    return WorkspaceService(metadata_store(), memory.max_length, memory.length, quota(),
+                            get_settings().log_retention_days)
 
 
 @functools.cache

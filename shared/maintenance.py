@@ -1,8 +1,9 @@
 """``Maintenance``: one run of the scheduled sweep (``make sweep``, the ``sweep`` function).
 
 In order: the direct uploads' re-drive and ticket expiry (``UploadSweep``), the files' purge
-and sweep (``FileMaintenance``, which keeps reservations a live ticket answers for), then the
-old event locks. Every step is idempotent, so an extra run does no harm.
+and sweep (``FileMaintenance``, which keeps reservations a live ticket answers for), the old
+event locks, then log entries past ``LOG_RETENTION_DAYS``. Every step is idempotent, so an
+extra run does no harm.
 """
 
 from __future__ import annotations
@@ -10,19 +11,42 @@ from __future__ import annotations
 from typing import Any
 
 from shared.files.maintenance import FileMaintenance
+from shared.metadata.base import MetadataStore
+from shared.timeutil import plus_seconds, utcnow
 from shared.uploads.service import DirectUploads
+
+LOG_EXPIRY_BATCH = 400
+LOG_EXPIRY_BATCHES = 25
 
 
 class Maintenance:
     """The sweep over one deployment's backends."""
 
-    def __init__(self, files: FileMaintenance, uploads: DirectUploads) -> None:
+    def __init__(self, files: FileMaintenance, uploads: DirectUploads, meta: MetadataStore,
+                 log_retention_days: int) -> None:
         self.files = files
         self.uploads = uploads
+        self.meta = meta
+        self.log_retention_days = log_retention_days
 
     def run(self) -> dict[str, Any]:
         """Sweep once; returns what was done, as JSON-ready counts."""
         report = self.uploads.sweep()
         report.update(self.files.sweep(keep=self.uploads.keeps))
         report.update(self.uploads.purge_locks())
+        report["logs_expired"] = self.expire_logs()
         return report
+
+    def expire_logs(self, batches: int = LOG_EXPIRY_BATCHES) -> int:
+        """Delete log entries older than ``LOG_RETENTION_DAYS`` (0: keep them all); at most
+        ``batches`` batches a run, so one run stays short (the next one goes on)."""
+        if not self.log_retention_days:
+            return 0
+        cutoff = plus_seconds(utcnow(), -self.log_retention_days * 86400)
+        removed = 0
+        for _ in range(batches):
+            done = self.meta.expire_logs(cutoff, LOG_EXPIRY_BATCH)
+            removed += done
+            if done < LOG_EXPIRY_BATCH:
+                break
+        return removed

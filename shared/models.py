@@ -184,10 +184,21 @@ class LogQuery:
     agent_id: str | None = None
     task_id: str | None = None
     session_id: str | None = None
+    text: str | None = None  # words every entry must match (``q``), as search matches them
     since: str | None = None
     until: str | None = None
     limit: int = 100
     cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Hits(Generic[T]):
+    """Ranked search hits (at most the limit), how many matched, and whether that number
+    is only a lower bound (more candidates existed than the search looks at)."""
+
+    items: list[T]
+    total: int
+    total_is_lower_bound: bool
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from shared import text_index
 from shared import validation as v
 from shared.config import Settings
 from shared.context import RequestContext
@@ -28,7 +29,7 @@ FILE_LIST_ARGS = {"file_type", "tags", "created_by", "path", "session_id",
                   "include_all_sessions", "limit", "cursor", "deleted"}
 SCOPE_ARGS = {"session_id", "include_all_sessions"}
 LOG_ARGS = {"operation_type", "resource_type", "resource_id", "agent_id", "task_id", "since",
-            "until", "limit", "cursor", "format"} | SCOPE_ARGS
+            "until", "limit", "cursor", "format", "q"} | SCOPE_ARGS
 SEARCH_ARGS = {"query", "file_type", "limit"} | SCOPE_ARGS
 COMBINED_SEARCH_ARGS = {"query", "types", "limit"} | SCOPE_ARGS
 CONTENT_ARGS = {"redirect", "inline", "version"}
@@ -159,6 +160,16 @@ def content_query(args: Args) -> ContentQuery:
     )
 
 
+def _log_text(raw: str | None) -> str | None:
+    """``q`` on ``/logs``: words, checked as a search query is (absent or empty: none)."""
+    if not raw:
+        return None
+    text = v.check_query(raw)
+    if not text_index.query_words(text):
+        raise BadRequest("q has no searchable words")
+    return text
+
+
 def log_query(args: Args, ctx: RequestContext, settings: Settings) -> LogQuery:
     """Filters for ``GET /logs`` (``format`` is checked here and read by the handler)."""
     _reject_unknown(args, LOG_ARGS)
@@ -176,6 +187,7 @@ def log_query(args: Args, ctx: RequestContext, settings: Settings) -> LogQuery:
         agent_id=v.check_actor_id(_single(args, "agent_id"), "agent_id"),
         task_id=v.check_actor_id(_single(args, "task_id"), "task_id"),
         session_id=session_scope(args, ctx),
+        text=_log_text(_single(args, "q")),
         since=since,
         until=until,
         limit=v.parse_limit(_single(args, "limit"), settings.list_default_limit,

@@ -13,7 +13,7 @@ from shared import text_index
 from shared import validation as v
 from shared.context import RequestContext
 from shared.errors import BadRequest
-from shared.metadata.base import SEARCH_CANDIDATE_CAP, MetadataStore
+from shared.metadata.base import MetadataStore
 from shared.queries import Args, SearchQuery, session_folder
 
 TYPES = ("files", "memory", "logs")
@@ -77,18 +77,23 @@ class SearchService:
             raise BadRequest("query has no searchable words")
         ws = self.meta.get_or_create_workspace(ctx.user_id)
         results: dict[str, Any] = {}
-        summary: dict[str, int] = {}
+        summary: dict[str, Any] = {}
+        lower_bound = False
         if "files" in wanted:
-            hits = self.meta.search_files(ws.id, text, None, SEARCH_CANDIDATE_CAP,
-                                          session_folder(query.session_id))
-            results["files"] = [r.to_search_hit() for r in hits[:limit]]
-            summary["files_count"] = len(hits)
+            files = self.meta.count_search_files(ws.id, text, None, limit,
+                                                 session_folder(query.session_id))
+            results["files"] = [r.to_search_hit() for r in files.items]
+            summary["files_count"] = files.total
+            lower_bound = lower_bound or files.total_is_lower_bound
         if "memory" in wanted:
             matches = memory_matches(self.meta.get_memory(ws.id).content, qwords)
             results["memory"] = {"matches": matches[:limit]}
             summary["memory_matches"] = len(matches)
         if "logs" in wanted:
-            entries = self.meta.search_logs(ws.id, text, SEARCH_CANDIDATE_CAP, query.session_id)
-            results["logs"] = [e.to_api() for e in entries[:limit]]
-            summary["logs_count"] = len(entries)
+            logs = self.meta.count_search_logs(ws.id, text, limit, query.session_id)
+            results["logs"] = [e.to_api() for e in logs.items]
+            summary["logs_count"] = logs.total
+            lower_bound = lower_bound or logs.total_is_lower_bound
+        # A count is exact unless this says otherwise (more candidates than are looked at).
+        summary["total_is_lower_bound"] = lower_bound
         return {"query": text, "results": results, "summary": summary, "limit": limit}

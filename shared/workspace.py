@@ -15,11 +15,13 @@ class WorkspaceService:
     """Counts and timestamps for one user's workspace."""
 
     def __init__(self, meta: MetadataStore, memory_max_length: int,
-                 memory_length: Callable[[str], int], quota: Quota) -> None:
+                 memory_length: Callable[[str], int], quota: Quota,
+                 log_retention_days: int = 0) -> None:
         self.meta = meta
         self.memory_max_length = memory_max_length
         self._memory_length = memory_length
         self.quota = quota
+        self.log_retention_days = log_retention_days
 
     def usage(self, ctx: RequestContext) -> dict[str, Any]:
         """``GET /usage``: bytes in live files, kept versions and uploads in flight; quota."""
@@ -51,5 +53,7 @@ class WorkspaceService:
                 "memory_max_length": self.memory_max_length,
                 "memory_usage_percent": round(100.0 * length / self.memory_max_length, 2),
                 "log_count": base["log_count"],
+                "oldest_log_at": self.meta.oldest_log(base["workspace_id"]),
+                "log_retention_days": self.log_retention_days,
             },
         }

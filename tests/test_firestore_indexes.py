@@ -52,6 +52,8 @@ def exercise_every_query(store: FirestoreMetadataStore) -> set[fq.QueryShape]:
         page = store.list_logs(lws, dataclasses.replace(log_query, limit=2))
         store.list_logs(lws, dataclasses.replace(log_query, limit=2, cursor=page.next_cursor))
     store.count_logs(lws)
+    store.oldest_log(lws)
+    store.expire_logs("2000-01-01T00:00:00.000000Z", 10)
     store.search_logs(lws, "photo", 10)
     store.mutate_memory(fws, append("x"), None, 3)
     store.list_memory_versions(fws)
@@ -70,7 +72,7 @@ def test_every_query_has_its_index_and_every_index_a_query(
     indexes = fq.load_indexes()
     assert {(s.collection, s.scope) for s in shapes} == {
         ("api_keys", fq.COLLECTION), ("files", fq.COLLECTION),
-        ("files", fq.COLLECTION_GROUP), ("logs", fq.COLLECTION),
+        ("files", fq.COLLECTION_GROUP), ("logs", fq.COLLECTION), ("logs", fq.COLLECTION_GROUP),
         ("memory_versions", fq.COLLECTION), ("purge_queue", fq.COLLECTION),
         ("versions", fq.COLLECTION)}
     assert [s for s in shapes if s.needs_composite()], "no query needed a composite index?"

@@ -118,3 +118,27 @@ def test_a_dropped_field_mapping_is_reported(cfg):
     body = cfg.resource("google_firestore_index", "composite")
     del dynamic(body, "fields")["content"][0]["array_config"]
     assert any("fields are not mapped" in p for p in check_indexes(cfg, fq.load_indexes()))
+
+
+def test_log_entries_expire_by_a_ttl_policy_and_the_sweep_has_its_index() -> None:
+    """Issue 12: Firestore's TTL policy deletes log entries by ``expire_at`` (written by
+    ``layout.log_doc``), and the sweep's fallback collection-group query on ``ts`` has the
+    single-field index production needs (the emulator would not ask for it)."""
+    from shared.metadata.firestore import layout
+    from tests.infra_hcl import block, blocks
+    from tests.metadata_helpers import entry
+
+    fields = load_config().resources["google_firestore_field"]
+    ttl = [body for body in fields.values() if body.get("field") == "expire_at"]
+    assert len(ttl) == 1 and ttl[0]["collection"] == "logs"
+    assert block(ttl[0], "ttl_config") is not None
+    ts = [body for body in fields.values() if body.get("field") == "ts"]
+    assert len(ts) == 1 and ts[0]["collection"] == "logs"
+    scopes = {(i["order"], i["query_scope"]) for i in blocks(block(ts[0], "index_config"),
+                                                             "indexes")}
+    # An override replaces the automatic indexes: the collection ones must be kept too.
+    assert scopes == {("ASCENDING", "COLLECTION"), ("DESCENDING", "COLLECTION"),
+                      ("ASCENDING", "COLLECTION_GROUP")}
+    doc = layout.log_doc(entry(ts="2026-01-01T00:00:00.000000Z"), 90)
+    assert doc["expire_at"].isoformat() == "2026-04-01T00:00:00+00:00"
+    assert "expire_at" not in layout.log_doc(entry(), 0)

@@ -240,7 +240,7 @@ def test_documented_log_parameters_are_accepted(doc):
     samples = {"operation_type": "create", "resource_type": "file", "resource_id": "file_000001",
                "agent_id": "a", "task_id": "t", "since": "2024-01-01T00:00:00Z",
                "until": "2024-01-02T00:00:00Z", "limit": "5", "cursor": "", "format": "json",
-               "session_id": "s1", "include_all_sessions": "true"}
+               "session_id": "s1", "include_all_sessions": "true", "q": "photo"}
     names = query_names(doc, "GET", f"{API_PREFIX}/logs")
     queries.log_query(MultiDict({name: samples[name] for name in names}), RequestContext("u"),
                       Settings())

@@ -20,7 +20,7 @@ from shared.files.drafts import FormFields, UploadFields
 from shared.files.multipart import READ_CHUNK, read_form
 from shared.files.upload import InlineUpload, UploadStores, file_entry
 from shared.metadata.base import MetadataStore
-from shared.models import FILE_TYPES, FileQuery, FileRecord, Page, Workspace
+from shared.models import FILE_TYPES, FileQuery, FileRecord, Hits, Page, Workspace
 from shared.queries import SearchQuery, session_folder
 from shared.quota import Quota
 from shared.routes import API_PREFIX
@@ -252,11 +252,13 @@ class FileService:
         """How many live files match."""
         return self.meta.count_files(self.workspace(ctx).id, query)
 
-    def search(self, ctx: RequestContext, query: SearchQuery) -> list[FileRecord]:
-        """Ranked search over filename, description and tags, in the query's session."""
-        return self.meta.search_files(self.workspace(ctx).id, v.check_query(query.text),
-                                      v.check_choice(query.file_type, FILE_TYPES, "file_type"),
-                                      query.limit, session_folder(query.session_id))
+    def search(self, ctx: RequestContext, query: SearchQuery) -> Hits[FileRecord]:
+        """Ranked search over filename, description and tags, in the query's session,
+        with the number of matches (or a lower bound, said so)."""
+        return self.meta.count_search_files(
+            self.workspace(ctx).id, v.check_query(query.text),
+            v.check_choice(query.file_type, FILE_TYPES, "file_type"), query.limit,
+            session_folder(query.session_id))
 
     # -- delete -----------------------------------------------------------------------
     def delete(self, ctx: RequestContext, file_id: str) -> FileRecord:

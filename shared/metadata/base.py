@@ -29,12 +29,14 @@ from shared import text_index
 from shared.errors import Conflict
 from shared.metadata.edits import FileEditRole
 from shared.metadata.keys import KeyRole
+from shared.metadata.ranking import log_search_text, newest_first, rank_record
 from shared.models import (
     FileDraft,
     FileQuery,
     FileRecord,
     FileVersion,
     Finalization,
+    Hits,
     LogEntry,
     LogQuery,
     MemoryChange,
@@ -214,6 +216,15 @@ class LogRole(abc.ABC):
         """How many entries the workspace's log holds."""
 
     @abc.abstractmethod
+    def oldest_log(self, workspace_id: str) -> str | None:
+        """The timestamp of the workspace's oldest kept entry (None: no entry)."""
+
+    @abc.abstractmethod
+    def expire_logs(self, older_than: str, limit: int) -> int:
+        """Delete up to ``limit`` entries (of any workspace) written before ``older_than``;
+        how many went."""
+
+    @abc.abstractmethod
     def search_log_candidates(self, workspace_id: str, qwords: list[str], cap: int,
                               session_id: str | None = None) -> list[LogEntry]:
         """Entries whose words have every query word as a prefix (unranked, newest first),
@@ -328,61 +339,39 @@ class MetadataStore(FileEditRole, WorkspaceRole, FileRole, LogRole, MemoryRole, 
     def search_files(self, workspace_id: str, query: str, file_type: str | None,
                      limit: int, path_prefix: str | None = None) -> list[FileRecord]:
         """Ranked search over filename, description and tags (see ``shared.text_index``)."""
+        return self.count_search_files(workspace_id, query, file_type, limit, path_prefix).items
+
+    def count_search_files(self, workspace_id: str, query: str, file_type: str | None,
+                           limit: int, path_prefix: str | None = None) -> Hits[FileRecord]:
+        """``search_files`` with the number of matches: exact, unless more than
+        ``SEARCH_CANDIDATE_CAP`` candidates exist (then a lower bound, and said so)."""
         qwords = text_index.query_words(query)
         if not qwords:
-            return []
+            return Hits([], 0, False)
         candidates = self.search_candidates(workspace_id, qwords, file_type,
-                                            SEARCH_CANDIDATE_CAP, path_prefix)
-        ranked = [(_rank(qwords, r), r) for r in candidates]
+                                            SEARCH_CANDIDATE_CAP + 1, path_prefix)
+        capped = len(candidates) > SEARCH_CANDIDATE_CAP
+        ranked = [(rank_record(qwords, r), r) for r in candidates[:SEARCH_CANDIDATE_CAP]]
         hits = sorted(((s, r) for s, r in ranked if s is not None),
                       key=lambda pair: (-pair[0], pair[1].number))
-        return [r for _, r in hits[:limit]]
+        return Hits([r for _, r in hits[:limit]], len(hits), capped)
 
     def search_logs(self, workspace_id: str, query: str, limit: int,
                     session_id: str | None = None) -> list[LogEntry]:
         """Ranked search over log details, resource id, agent and task ids."""
+        return self.count_search_logs(workspace_id, query, limit, session_id).items
+
+    def count_search_logs(self, workspace_id: str, query: str, limit: int,
+                          session_id: str | None = None) -> Hits[LogEntry]:
+        """``search_logs`` with the number of matches (a lower bound past the cap)."""
         qwords = text_index.query_words(query)
         if not qwords:
-            return []
-        candidates = self.search_log_candidates(workspace_id, qwords, SEARCH_CANDIDATE_CAP,
-                                                session_id)
+            return Hits([], 0, False)
+        candidates = self.search_log_candidates(workspace_id, qwords,
+                                                SEARCH_CANDIDATE_CAP + 1, session_id)
+        capped = len(candidates) > SEARCH_CANDIDATE_CAP
         ranked = [(text_index.rank(qwords, [(log_search_text(e), 1.0)]), e)
-                  for e in candidates]
+                  for e in candidates[:SEARCH_CANDIDATE_CAP]]
         hits = sorted(((s, e) for s, e in ranked if s is not None),
-                      key=lambda pair: (-pair[0], _newest_first(pair[1])))
-        return [e for _, e in hits[:limit]]
-
-
-def _flatten(value: object) -> list[str]:
-    if isinstance(value, dict):
-        return [part for item in value.values() for part in _flatten(item)]
-    if isinstance(value, list | tuple):
-        return [part for item in value for part in _flatten(item)]
-    if value is None or isinstance(value, bool):
-        return []
-    return [str(value)]
-
-
-def log_search_text(entry: LogEntry) -> str:
-    """The words a log entry is found by: details, ids, agent, task and operation."""
-    parts = [entry.operation_type, entry.resource_type, entry.resource_id or "",
-             entry.agent_id or "", entry.task_id or "", *_flatten(entry.details)]
-    return text_index.index_text(parts)
-
-
-def _newest_first(entry: LogEntry) -> tuple[int, ...]:
-    return tuple(-ord(c) for c in entry.timestamp + entry.id)
-
-
-def _rank(qwords: list[str], record: FileRecord) -> float | None:
-    return text_index.rank(
-        qwords,
-        [(record.filename, 3.0), (" ".join(record.tags), 2.0), (record.description, 1.0)],
-    )
-
-
-def search_text(draft_or_record: FileDraft | FileRecord) -> str:
-    """The words a record is indexed under."""
-    return text_index.index_text(
-        [draft_or_record.filename, draft_or_record.description, *draft_or_record.tags]
-    )
+                      key=lambda pair: (-pair[0], newest_first(pair[1])))
+        return Hits([e for _, e in hits[:limit]], len(hits), capped)

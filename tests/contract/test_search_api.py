@@ -61,7 +61,8 @@ def test_never_returns_another_users_data(api):
     assert body["results"]["files"] == []
     assert body["results"]["memory"]["matches"] == []
     assert body["results"]["logs"] == []
-    assert body["summary"] == {"files_count": 0, "memory_matches": 0, "logs_count": 0}
+    assert body["summary"] == {"files_count": 0, "memory_matches": 0, "logs_count": 0,
+                               "total_is_lower_bound": False}
 
 
 def test_bad_search_input(api):

@@ -54,7 +54,7 @@ class FirestoreFileEdits(FirestoreBase):
                       "revision": new.revision, **searchable_fields(new)}
             batch = self.db.batch()
             batch.update(ref, fields, option=self.fs.if_unchanged(snap))
-            batch.create(log_ref, fd.log_doc(edit_entry(entry, changes, new.revision)))
+            batch.create(log_ref, self._log_doc(edit_entry(entry, changes, new.revision)))
             fd.touch(batch, ws, new.updated_at)
             self.fs.commit(batch, marker=log_ref)
             return new
@@ -94,7 +94,7 @@ class FirestoreFileEdits(FirestoreBase):
             batch.update(fd.version_ref(ws, file_id, record.version),
                          {"superseded_at": None, "kept": False})
             self._drop_purge(batch, record.storage_key)
-            batch.create(log_ref, fd.log_doc(entry))
+            batch.create(log_ref, self._log_doc(entry))
             fd.touch(batch, ws, now)
             self.fs.commit(batch, marker=log_ref)
             return restored

@@ -120,7 +120,7 @@ class FirestoreFiles(FirestoreBase):
                 self._supersede(batch, ws, workspace_id, data, now, retention_seconds)
             if previous != done.storage_key:  # the record claims the blob: drop its intent
                 self._drop_purge(batch, done.storage_key)
-            batch.create(log_ref, fd.log_doc(stamped(entry, version)))
+            batch.create(log_ref, self._log_doc(stamped(entry, version)))
             fd.touch(batch, ws, now)
             self.fs.commit(batch, marker=log_ref)
             return fd.record({**data, **fields}), previous
@@ -227,7 +227,7 @@ class FirestoreFiles(FirestoreBase):
             self._free_path(batch, ws, data)
             if data["storage_key"]:
                 self._supersede(batch, ws, workspace_id, data, now, retention_seconds)
-            batch.create(log_ref, fd.log_doc(entry))
+            batch.create(log_ref, self._log_doc(entry))
             fd.touch(batch, ws, now)
             self.fs.commit(batch, marker=log_ref)
             return fd.record({**data, **changes})
@@ -252,7 +252,7 @@ class FirestoreFiles(FirestoreBase):
                        "updated_at": utcnow(), "revision": fd.revision_of(data) + 1}
             batch = self.db.batch()
             batch.update(ref, changes, option=self.fs.if_unchanged(snap))
-            batch.create(log_ref, fd.log_doc(entry))
+            batch.create(log_ref, self._log_doc(entry))
             self.fs.commit(batch, marker=log_ref)
             return fd.record({**data, **changes})
 

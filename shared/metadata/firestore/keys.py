@@ -65,7 +65,7 @@ class FirestoreKeys(FirestoreBase):
         batch = self.db.batch()
         batch.create(self._key_ref(key.id), _fields(key))
         log_ref = fd.log_ref(self._ws(key.workspace_id), entry)
-        batch.create(log_ref, fd.log_doc(entry))
+        batch.create(log_ref, self._log_doc(entry))
         try:
             self.fs.commit(batch, marker=log_ref)
         except Lost:
@@ -95,7 +95,7 @@ class FirestoreKeys(FirestoreBase):
             batch.delete(ref, option=fs.if_unchanged(snap))
             batch.delete(self._bucket_ref(key_id))
             log_ref = fd.log_ref(self._ws(workspace_id), entry)
-            batch.create(log_ref, fd.log_doc(entry))
+            batch.create(log_ref, self._log_doc(entry))
             fs.commit(batch, marker=log_ref)
             return _key(data)
 

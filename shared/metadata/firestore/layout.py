@@ -29,14 +29,14 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.cloud import firestore
 
 from shared import text_index
-from shared.metadata.base import log_search_text
 from shared.metadata.firestore.query import DESC, Query
+from shared.metadata.ranking import log_search_text
 from shared.models import (
     BlobFacts,
     FileDraft,
@@ -219,9 +219,10 @@ def file_version(data: dict[str, Any]) -> FileVersion:
 
 
 # -- logs -------------------------------------------------------------------------------
-def log_doc(entry: LogEntry) -> dict[str, Any]:
-    """A log entry as a document."""
-    return {
+def log_doc(entry: LogEntry, retention_days: int = 0) -> dict[str, Any]:
+    """A log entry as a document; ``expire_at`` (a timestamp ``retention_days`` after the
+    entry, for the ``logs`` TTL policy) when entries expire."""
+    doc = {
         "id": entry.id, "ts": entry.timestamp, "operation_type": entry.operation_type,
         "resource_type": entry.resource_type, "resource_id": entry.resource_id,
         "details_json": json.dumps(entry.details, ensure_ascii=False),
@@ -230,6 +231,9 @@ def log_doc(entry: LogEntry) -> dict[str, Any]:
                    if getattr(entry, name) is not None],
         "tokens": text_index.index_tokens([log_search_text(entry)]),
     }
+    if retention_days:
+        doc["expire_at"] = parse_ts(entry.timestamp) + timedelta(days=retention_days)
+    return doc
 
 
 def log_facets(query: LogQuery) -> list[str]:
@@ -273,8 +277,11 @@ def file_list_query(files: Any, query: FileQuery) -> tuple[Query, Check, bool]:
 def log_list_query(logs: Any, query: LogQuery) -> tuple[Query, Check, bool]:
     """The log query (newest first), its Python check, and whether Firestore did it all."""
     facets = log_facets(query)
+    qwords = text_index.query_words(query.text) if query.text else []
     q = Query(logs, "logs")
-    if facets:
+    if qwords:  # one array_contains per query: the words' token; facets are checked here
+        q.where("tokens", "array_contains", query_token(qwords))
+    elif facets:
         q.where("facets", "array_contains", facets[0])
     if query.since:
         q.where("ts", ">=", query.since)
@@ -282,4 +289,9 @@ def log_list_query(logs: Any, query: LogQuery) -> tuple[Query, Check, bool]:
         q.where("ts", "<", query.until)
     q.order_by("ts", DESC).order_by("id", DESC)
     need = set(facets)
-    return q, lambda row: need <= set(row["facets"]), len(facets) <= 1
+
+    def accept(row: dict[str, Any]) -> bool:
+        return need <= set(row["facets"]) and (
+            not qwords or text_index.matches(qwords, [log_search_text(log_entry(row))]))
+
+    return q, accept, not qwords and len(facets) <= 1

@@ -10,13 +10,15 @@ from typing import Any
 
 from shared import text_index
 from shared.cursor import decode_cursor, encode_cursor
-from shared.metadata.base import log_search_text
 from shared.metadata.firestore import layout as fd
 from shared.metadata.firestore.access import edge
 from shared.metadata.firestore.files import FILTER_PAGE_ROWS
-from shared.metadata.firestore.query import DESC, Query
+from shared.metadata.firestore.query import COLLECTION_GROUP, DESC, Query
 from shared.metadata.firestore.refs import FirestoreBase
+from shared.metadata.ranking import log_search_text
 from shared.models import LogEntry, LogQuery, Page
+
+BATCH_WRITES = 400  # Firestore commits at most 500 writes
 
 
 class FirestoreLog(FirestoreBase):
@@ -29,7 +31,7 @@ class FirestoreLog(FirestoreBase):
     def append_log(self, workspace_id: str, entry: LogEntry) -> None:
         batch = self.db.batch()
         ref = fd.log_ref(self._ws(workspace_id), entry)
-        batch.create(ref, fd.log_doc(entry))
+        batch.create(ref, self._log_doc(entry))
         self.fs.commit(batch, marker=ref)
 
     @edge
@@ -47,6 +49,25 @@ class FirestoreLog(FirestoreBase):
     @edge
     def count_logs(self, workspace_id: str) -> int:
         return self.fs.count(self._log_query(workspace_id))
+
+    @edge
+    def oldest_log(self, workspace_id: str) -> str | None:
+        rows = self.fs.stream(self._log_query(workspace_id).order_by("ts").build(limit=1))
+        return rows[0].get("ts") if rows else None
+
+    @edge
+    def expire_logs(self, older_than: str, limit: int) -> int:
+        """The TTL policy's fallback: a collection-group query on ``ts`` (its single-field
+        index is declared in ``infra/firestore.tf``), deleted in batches."""
+        q = Query(self.db.collection_group("logs"), "logs", COLLECTION_GROUP).where(
+            "ts", "<", older_than)
+        snaps = self.fs.stream(q.build(limit=limit, select=["ts"]))
+        for start in range(0, len(snaps), BATCH_WRITES):
+            batch = self.db.batch()
+            for snap in snaps[start: start + BATCH_WRITES]:
+                batch.delete(snap.reference)
+            batch.commit(**self.fs.write)
+        return len(snaps)
 
     @edge
     def search_log_candidates(self, workspace_id: str, qwords: list[str], cap: int,

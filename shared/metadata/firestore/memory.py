@@ -74,7 +74,7 @@ class FirestoreMemory(FirestoreBase):
             for old in range(oldest, drop_to + 1):
                 batch.delete(versions.document(_version_id(old)))
             log_ref = fd.log_ref(ws, change.entry)
-            batch.create(log_ref, fd.log_doc(change.entry))
+            batch.create(log_ref, self._log_doc(change.entry))
             fd.touch(batch, ws, now)
             fs.commit(batch, marker=log_ref)
             return doc

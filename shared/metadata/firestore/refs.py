@@ -17,6 +17,7 @@ from shared.config import Settings
 from shared.metadata.base import PURGE_KIND
 from shared.metadata.firestore import layout as fd
 from shared.metadata.firestore.access import FirestoreAccess
+from shared.models import LogEntry
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,15 @@ class FirestoreBase:
         self.emulator = (settings.firestore_emulator_host
                          or os.environ.get("FIRESTORE_EMULATOR_HOST", ""))
         self.fs = FirestoreAccess(self.project, client, deadline)
+        self.log_retention_days = settings.log_retention_days
         self.db = self.fs.db
         if settings.memory_max_length > 200_000:
             log.warning("MEMORY_MAX_LENGTH=%d may exceed Firestore's 1 MiB document limit",
                         settings.memory_max_length)
+
+    def _log_doc(self, entry: LogEntry) -> dict[str, Any]:
+        """A log entry's document, with the ``expire_at`` its TTL policy deletes it by."""
+        return fd.log_doc(entry, self.log_retention_days)
 
     def _ws(self, workspace_id: str) -> Any:
         return self.db.collection("workspaces").document(fd.doc_id(workspace_id))

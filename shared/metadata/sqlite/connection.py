@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import BackendUnavailable
-from shared.metadata.base import PURGE_KIND, log_search_text
+from shared.metadata.base import PURGE_KIND
+from shared.metadata.ranking import log_search_text
 from shared.metadata.sqlite.schema import DB_NAME, FILE_COLUMNS, migrate, record_of
 from shared.models import FileRecord, LogEntry
 

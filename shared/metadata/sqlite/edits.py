@@ -12,8 +12,8 @@ import json
 import sqlite3
 
 from shared.errors import Conflict, NotFound
-from shared.metadata.base import search_text
 from shared.metadata.edits import check_edit, edit_entry, edited
+from shared.metadata.ranking import search_text
 from shared.metadata.sqlite.connection import SqliteBase
 from shared.mime import extension_of
 from shared.models import FileEdit, FileRecord, LogEntry

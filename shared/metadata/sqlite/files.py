@@ -17,10 +17,10 @@ from shared.errors import Conflict, NotFound
 from shared.metadata.base import (
     check_expected,
     format_file_id,
-    search_text,
     stamped,
     version_purge,
 )
+from shared.metadata.ranking import search_text
 from shared.metadata.sqlite.connection import SqliteBase
 from shared.metadata.sqlite.schema import (
     FILE_COLUMNS,

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import text_index
 from shared.cursor import decode_cursor, encode_cursor
+from shared.metadata.ranking import log_search_text
 from shared.metadata.sqlite.connection import SqliteBase
 from shared.metadata.sqlite.schema import fts_match, log_of
 from shared.models import LogEntry, LogQuery, Page
 
+TEXT_PAGE_ROWS = 300  # rows per read while the search rule filters a ``q`` listing
 _EQUALITY = ("operation_type", "resource_type", "resource_id", "agent_id", "task_id",
              "session_id")
 
@@ -38,18 +41,45 @@ class SqliteLog(SqliteBase):
         if query.until:
             where.append("ts < ?")
             params.append(query.until)
+        qwords = text_index.query_words(query.text) if query.text else []
+        if qwords:  # FTS narrows; the search rule (as on Firestore) decides
+            where.append("seq IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)")
+            params.append(fts_match(qwords))
         after = decode_cursor("logs", query.cursor, 2)
-        if after is not None:
-            where.append("(ts < ? OR (ts = ? AND id < ?))")
-            params += [after[0], after[0], after[1]]
-        rows = self._read(
-            f"SELECT * FROM logs WHERE {' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT ?",
-            [*params, query.limit + 1],
-        )
-        items = [log_of(r) for r in rows[: query.limit]]
-        more = len(rows) > query.limit
+        want, items = query.limit + 1, []
+        while len(items) < want:
+            page_where = list(where)
+            page_params = list(params)
+            if after is not None:
+                page_where.append("(ts < ? OR (ts = ? AND id < ?))")
+                page_params += [after[0], after[0], after[1]]
+            chunk = want if not qwords else max(want, TEXT_PAGE_ROWS)
+            rows = self._read(f"SELECT * FROM logs WHERE {' AND '.join(page_where)}"
+                              " ORDER BY ts DESC, id DESC LIMIT ?", [*page_params, chunk])
+            entries = [log_of(r) for r in rows]
+            items += [e for e in entries if not qwords
+                      or text_index.matches(qwords, [log_search_text(e)])][: want - len(items)]
+            if len(rows) < chunk:
+                break
+            after = [entries[-1].timestamp, entries[-1].id]
+        more = len(items) > query.limit
+        items = items[: query.limit]
         cursor = encode_cursor("logs", [items[-1].timestamp, items[-1].id]) if more else None
         return Page(items, cursor)
+
+    def oldest_log(self, workspace_id: str) -> str | None:
+        rows = self._read("SELECT MIN(ts) FROM logs WHERE workspace_id = ?", (workspace_id,))
+        return rows[0][0] if rows else None
+
+    def expire_logs(self, older_than: str, limit: int) -> int:
+        with self._write() as conn:
+            seqs = [r[0] for r in conn.execute(
+                "SELECT seq FROM logs WHERE ts < ? ORDER BY ts LIMIT ?", (older_than, limit))]
+            marks = ",".join("?" * len(seqs))
+            if seqs:
+                conn.execute(f"DELETE FROM logs WHERE seq IN ({marks})", seqs)
+                conn.execute(f"DELETE FROM logs_fts WHERE rowid IN ({marks})", seqs)
+            return len(seqs)
 
     def count_logs(self, workspace_id: str) -> int:
         return int(self._read("SELECT COUNT(*) FROM logs WHERE workspace_id = ?",

@@ -95,6 +95,7 @@ CREATE TABLE IF NOT EXISTS logs (
     session_id TEXT
 );
 CREATE INDEX IF NOT EXISTS logs_ws_ts ON logs (workspace_id, ts DESC, id DESC);
+CREATE INDEX IF NOT EXISTS logs_ts ON logs (ts);
 CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts
     USING fts5(text, tokenize = "unicode61 remove_diacritics 0");
 CREATE TABLE IF NOT EXISTS memory (
