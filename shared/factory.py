@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from shared.apikeys.credentials import Credentials
 from shared.apikeys.service import KeyService
@@ -43,8 +45,37 @@ if TYPE_CHECKING:  # these load on first use (urllib3, the GCS client): cold sta
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+_BUILD_LOCK = threading.RLock()  # re-entrant: builders call other builders
 
-@functools.cache
+
+class _Once(Generic[T]):
+    """A builder run at most once per process, even when the first calls race.
+
+    ``functools.cache`` alone lets two threads build at the same time: two SQLite stores
+    migrating one file at once, two clamd clients. The lock is only taken until the
+    object exists; later calls read it without locking.
+    """
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._built: list[T] = []
+        functools.update_wrapper(self, build)
+
+    def __call__(self) -> T:
+        if not self._built:
+            with _BUILD_LOCK:
+                if not self._built:
+                    self._built.append(self._build())
+        return self._built[0]
+
+    def cache_clear(self) -> None:
+        """Forget the built object (``reset``)."""
+        with _BUILD_LOCK:
+            self._built.clear()
+
+
+@_Once
 def gcs_objects() -> GcsObjects:
     """The process's one GCS connection (client, session, retry) and URL signer."""
     from shared.storage.gcs.connection import GcsConnection
@@ -57,7 +88,7 @@ def gcs_objects() -> GcsObjects:
                                       settings.gcs_signing_service_account))
 
 
-@functools.cache
+@_Once
 def blob_store() -> BlobStore:
     """Local disk unless ``MEDIA_GCS_BUCKET_NAME`` is set (the spec's rule)."""
     settings = get_settings()
@@ -74,7 +105,7 @@ def blob_store() -> BlobStore:
     return LocalBlobStore(settings.workspace_storage_dir)
 
 
-@functools.cache
+@_Once
 def metadata_store() -> MetadataStore:
     """SQLite in the storage dir unless ``METADATA_BACKEND=firestore``."""
     settings = get_settings()
@@ -94,7 +125,7 @@ def _object_opener(settings: Settings) -> ObjectOpener | None:
     return lambda ref, max_bytes: gcs_objects().open(ref, max_bytes)
 
 
-@functools.cache
+@_Once
 def scanner() -> Scanner:
     """clamd, unless ``CLAMAV_SERVICE_ENABLED=false`` (which is logged loudly); the HTTP
     front when ``CLAMAV_SERVICE_URL`` is set (Cloud Run, where clamd's port is unreachable)."""
@@ -114,7 +145,7 @@ def scanner() -> Scanner:
                         settings.clamav_timeout_seconds, _object_opener(settings))
 
 
-@functools.cache
+@_Once
 def signer() -> UrlSigner:
     """HMAC signer for local download links; ``SIGNING_SECRET`` or a key in the storage dir."""
     settings = get_settings()
@@ -123,76 +154,76 @@ def signer() -> UrlSigner:
     return UrlSigner(load_or_create_key(settings.workspace_storage_dir))
 
 
-@functools.cache
+@_Once
 def authenticator() -> Authenticator:
     """Bearer-token verification for the configured ``AUTH_MODE``."""
     return Authenticator(get_settings())
 
 
-@functools.cache
+@_Once
 def key_service() -> KeyService:
     """Workspace API keys, metered at ``API_KEY_RATE_PER_MINUTE`` each."""
     return KeyService(metadata_store(), get_settings().api_key_rate_per_minute)
 
 
-@functools.cache
+@_Once
 def credentials() -> Credentials:
     """Bearer credentials: users' JWTs and workspace API keys."""
     return Credentials(authenticator(), key_service())
 
 
-@functools.cache
+@_Once
 def quota() -> Quota:
     """``WORKSPACE_QUOTA_MB`` over every stored byte (live, kept, in flight)."""
     return Quota(metadata_store(), get_settings().workspace_quota_bytes)
 
 
-@functools.cache
+@_Once
 def file_service() -> FileService:
     """File operations over the configured backends."""
     return FileService(get_settings(), blob_store(), metadata_store(), scanner(), signer(),
                        quota())
 
 
-@functools.cache
+@_Once
 def file_edits() -> FileEdits:
     """Edits, restores and batch deletes of existing files."""
     return FileEdits(file_service())
 
 
-@functools.cache
+@_Once
 def direct_uploads() -> DirectUploads:
     """Signed-URL uploads: ``upload-url``, the finalize handler and their sweep."""
     return DirectUploads(get_settings(), blob_store(), metadata_store(), scanner(), quota())
 
 
-@functools.cache
+@_Once
 def maintenance() -> Maintenance:
     """The scheduled sweep (purge, stale reservations, direct-upload reconciliation)."""
     return Maintenance(FileMaintenance(blob_store(), metadata_store()), direct_uploads(),
                        metadata_store(), get_settings().log_retention_days)
 
 
-@functools.cache
+@_Once
 def log_service() -> LogService:
     """Operation-log queries."""
     return LogService(metadata_store())
 
 
-@functools.cache
+@_Once
 def memory_service() -> MemoryService:
     """Global memory."""
     settings = get_settings()
     return MemoryService(metadata_store(), settings.memory_max_length, settings.memory_history)
 
 
-@functools.cache
+@_Once
 def search_service() -> SearchService:
     """Combined search over files, memory and logs."""
     return SearchService(metadata_store())
 
 
-@functools.cache
+@_Once
 def workspace_service() -> WorkspaceService:
     """Workspace summaries and usage."""
     memory = memory_service()
@@ -200,7 +231,7 @@ def workspace_service() -> WorkspaceService:
                             get_settings().log_retention_days)
 
 
-@functools.cache
+@_Once
 def media_service() -> MediaService:
     """``store_media_file`` over the workspace, the scanner and an SSRF-safe fetcher.
 
@@ -246,7 +277,7 @@ def clean_exec_files(graph_exec_id: str,
 
 
 # -- the ClamAV front (its own Cloud Run service) --------------------------------------------
-@functools.cache
+@_Once
 def front_settings() -> FrontSettings:
     """The front's settings, read on first use (a bad one stops its boot)."""
     from shared.scanfront.settings import FrontSettings
@@ -254,7 +285,7 @@ def front_settings() -> FrontSettings:
     return FrontSettings.from_env()
 
 
-@functools.cache
+@_Once
 def scan_front() -> ScanFront:
     """The ClamAV front over the local clamd, reading GCS objects with a read-only client."""
     from shared.scanfront.service import ScanFront

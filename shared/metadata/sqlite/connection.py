@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,8 @@ from shared.metadata.ranking import log_search_text
 from shared.metadata.sqlite.schema import DB_NAME, FILE_COLUMNS, migrate, record_of
 from shared.models import FileRecord, LogEntry
 
+OPEN_RETRY_SECONDS = 10.0
+
 
 class SqliteBase:
     """One SQLite file; the helpers the role mixins share."""
@@ -31,10 +34,17 @@ class SqliteBase:
         self.path = Path(root) / DB_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        try:
-            migrate(self._conn())
-        except sqlite3.OperationalError as exc:
-            raise BackendUnavailable(f"cannot open metadata database: {exc}") from exc
+        deadline = time.monotonic() + OPEN_RETRY_SECONDS
+        while True:
+            try:
+                migrate(self._conn())
+                return
+            except sqlite3.OperationalError as exc:
+                # Switching a new file to WAL answers "locked" at once, without the busy
+                # handler, while another process (a second worker) does the same.
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise BackendUnavailable(f"cannot open metadata database: {exc}") from exc
+                time.sleep(0.05)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
