@@ -20,7 +20,7 @@ from localdev.emulators import FakeGcs, FirestoreEmulator, fake_gcs_binary, fire
 from shared import factory
 from shared.auth import mint_dev_token
 
-pytest_plugins = ["tests.media_fixtures", "tests.scan_fixtures"]  # media and scanning fixtures
+pytest_plugins = ["tests.media_fixtures", "tests.scan_fixtures", "tests.direct_fixtures"]
 
 DEV_SECRET = "test-secret-0123456789-abcdefghijklmnop"
 API = "/api/assistant/workspace"
@@ -28,11 +28,19 @@ API = "/api/assistant/workspace"
 EICAR = (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
 
 
+CI_VALUES = {"1", "true", "yes"}
+
+
+def in_ci() -> bool:
+    """``CI`` set to 1, true or yes (any case), as CI services spell it."""
+    return os.environ.get("CI", "").strip().lower() in CI_VALUES
+
+
 def require(condition: bool, what: str) -> None:
     """Skip locally when a service is missing; fail in CI, where skips would hide it."""
     if condition:
         return
-    if os.environ.get("CI", "").lower() == "true":
+    if in_ci():
         pytest.fail(f"{what} is required in CI but is missing")
     pytest.skip(f"{what} is not available")
 
