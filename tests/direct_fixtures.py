@@ -35,8 +35,10 @@ PROJECT = "landing-test"
 class Landing:
     """One deployment's direct uploads, and what a test needs to stage and observe them."""
 
-    def __init__(self, api: Api, proxy: RecordingProxy, client: Any, suffix: str) -> None:
+    def __init__(self, api: Api, proxy: RecordingProxy, client: Any, suffix: str,
+                 clamd_port: int) -> None:
         self.api, self.proxy, self.client = api, proxy, client
+        self.clamd_port = clamd_port  # the session clamd (the scanner configured first)
         self.files, self.incoming, self.quarantine = (
             f"files-{suffix}", f"incoming-{suffix}", f"quarantine-{suffix}")
 
@@ -133,7 +135,7 @@ def landing(fake_gcs: FakeGcs, clamd: Any, signing_key: Path, tmp_path: Path,
     from localdev.server import build_app
 
     api = Api(Client(build_app(), Response))
-    landing = Landing(api, proxy, client, suffix)
+    landing = Landing(api, proxy, client, suffix, clamd.port)
     incoming = client.bucket(landing.incoming)
     incoming.versioning_enabled = True
     client.create_bucket(incoming)

@@ -97,7 +97,7 @@ class FakeClamd:
         self.port = int(self._server.server_address[1])
 
     def start(self) -> FakeClamd:
-        threading.Thread(target=self._server.serve_forever, name="fake-clamd",
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-clamd",
                          daemon=True).start()
         return self
 
@@ -175,8 +175,8 @@ class _FrontHandler(BaseHTTPRequestHandler):
             self._answer(200, {k: v for k, v in verdict.items() if k != "verdict"})
         elif mode == "verdict_error":
             self._answer(200, {**verdict, "verdict": "error"})
-        elif mode == "wrong_count":
-            self._answer(200, {**verdict, "bytes_scanned": size + 1})
+        elif mode == "wrong_count":  # a short scan: the tail was never looked at
+            self._answer(200, {**verdict, "bytes_scanned": size - 1})
         else:
             raise AssertionError(f"unknown mode {mode}")
 
@@ -201,7 +201,7 @@ class FakeFront:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> FakeFront:
-        threading.Thread(target=self._server.serve_forever, name="fake-front",
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-front",
                          daemon=True).start()
         return self
 

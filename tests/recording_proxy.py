@@ -108,7 +108,7 @@ class RecordingProxy:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> RecordingProxy:
-        threading.Thread(target=self._server.serve_forever, name="recording-proxy",
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="recording-proxy",
                          daemon=True).start()
         return self
 

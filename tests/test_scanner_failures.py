@@ -1,0 +1,161 @@
+"""Fail closed: every way a scanner can fail to give a verdict, on both clients and every ingress.
+
+The scanners are ``FakeClamd`` and ``FakeFront`` (``tests/fake_scanners.py``): real servers
+speaking clamd's INSTREAM protocol and the front's HTTP API, failing on purpose.
+
+- clamd: an ``ERROR`` reply, an empty reply, the connection closed mid-stream, a malformed
+  reply, no reply before the timeout;
+- the front: a non-200, a 200 without a verdict, a verdict of ``error``, a wrong
+  ``bytes_scanned``, the connection lost mid-body.
+
+Each is "no verdict", never "clean": the client raises ``ScannerUnavailable``; an inline
+upload and a media input answer 503 and store nothing; the finalize handler raises (the
+event is redelivered) or quarantines, the record is never ``ready`` and nothing reaches the
+files bucket.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared import factory
+from shared.errors import ScannerUnavailable
+from shared.scanning.clamd import ClamdScanner
+from shared.scanning.http import HttpScanner
+from tests.conftest import API, storage_snapshot
+from tests.direct_fixtures import Landing
+from tests.fake_scanners import CLAMD_MODES, FRONT_MODES, FakeClamd, FakeFront
+
+PAYLOAD = b"scan me, or refuse me\n" * 5000  # ~110 KB: several frames and chunks
+CASES = [("clamd", mode) for mode in CLAMD_MODES] + [("front", mode) for mode in FRONT_MODES]
+
+
+@pytest.fixture
+def broken(request: pytest.FixtureRequest,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClamd | FakeFront]:
+    """The process configured (env + factory) for the failing scanner named by the param."""
+    kind, mode = request.param
+    fake: FakeClamd | FakeFront
+    if kind == "clamd":
+        fake = FakeClamd(mode).start()
+        monkeypatch.setenv("CLAMAV_SERVICE_PORT", str(fake.port))
+        monkeypatch.setenv("CLAMAV_SERVICE_URL", "")
+    else:
+        fake = FakeFront(mode, object_size=len(PAYLOAD)).start()
+        monkeypatch.setenv("CLAMAV_SERVICE_URL", fake.url)
+    monkeypatch.setenv("CLAMAV_TIMEOUT_SECONDS", "1")
+    factory.reset()
+    yield fake
+    fake.stop()
+    factory.reset()
+
+
+def _ids(case: tuple[str, str]) -> str:
+    return "-".join(case)
+
+
+# -- the clients --------------------------------------------------------------------------
+
+
+def test_the_fakes_speak_the_real_protocols() -> None:
+    """Answering properly, both fakes give verdicts: the failures below are theirs alone."""
+    clamd = FakeClamd("ok").start()
+    front = FakeFront("ok").start()
+    try:
+        verdict = ClamdScanner("127.0.0.1", clamd.port, timeout=5).scan_stream(
+            io.BytesIO(PAYLOAD), chunk_size=32768)
+        assert not verdict.infected and clamd.bytes_seen == len(PAYLOAD)
+        clamd.mode = "found"
+        found = ClamdScanner("127.0.0.1", clamd.port, timeout=5).scan_stream(io.BytesIO(b"x"))
+        assert found.infected and found.signature == "Fake.Signature"
+        http = HttpScanner(front.url, timeout=5).scan_stream(io.BytesIO(PAYLOAD),
+                                                             chunk_size=32768)
+        assert not http.infected and http.bytes_scanned == len(PAYLOAD)
+    finally:
+        clamd.stop()
+        front.stop()
+
+
+@pytest.mark.parametrize("mode", CLAMD_MODES)
+def test_clamd_client_fails_closed(mode: str) -> None:
+    fake = FakeClamd(mode).start()
+    try:
+        scanner = ClamdScanner("127.0.0.1", fake.port, timeout=1)
+        with pytest.raises(ScannerUnavailable):
+            scanner.scan_stream(io.BytesIO(PAYLOAD), chunk_size=32768)
+        assert fake.connections == 1
+    finally:
+        fake.stop()
+
+
+@pytest.mark.parametrize("mode", FRONT_MODES)
+def test_front_client_fails_closed(mode: str) -> None:
+    fake = FakeFront(mode).start()
+    try:
+        scanner = HttpScanner(fake.url, timeout=5)
+        with pytest.raises(ScannerUnavailable):
+            scanner.scan_stream(io.BytesIO(PAYLOAD), chunk_size=32768)
+        assert fake.requests == ["/scan"]
+    finally:
+        fake.stop()
+
+
+# -- the ingresses ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("broken", CASES, ids=_ids, indirect=True)
+def test_inline_upload_fails_closed(api, env, broken) -> None:
+    storage = Path(env["WORKSPACE_STORAGE_DIR"])
+    assert api.get("/files").json == []  # the workspace and database exist before
+    before = storage_snapshot(storage)
+    response = api.upload(PAYLOAD, "report.txt")
+    assert response.status_code == 503, (response.status_code, response.data)
+    assert response.json["error"]
+    assert storage_snapshot(storage) == before  # nothing stored, nothing left staged
+    assert api.get("/files").json == []
+    assert api.get("/files/file_000001/content").status_code == 404
+    assert [e["operation_type"] for e in api.get("/logs").json] == []
+
+
+@pytest.mark.parametrize("broken", CASES, ids=_ids, indirect=True)
+def test_media_input_fails_closed(api, env, broken) -> None:
+    data_uri = "data:text/plain;base64," + base64.b64encode(PAYLOAD).decode()
+    body = {"file": data_uri, "return_format": "for_block_output", "graph_exec_id": "exec-1"}
+    response = api.client.post(API + "/media", data=json.dumps(body),
+                               headers=api.headers(), content_type="application/json")
+    assert response.status_code == 503, (response.status_code, response.data)
+    exec_root = Path(env["MEDIA_EXEC_ROOT"])
+    assert not exec_root.exists() or not [p for p in exec_root.rglob("*") if p.is_file()]
+    assert api.get("/files?include_all_sessions=true").json == []
+
+
+@pytest.mark.parametrize("broken", CASES, ids=_ids, indirect=True)
+def test_finalize_fails_closed(landing: Landing, broken, monkeypatch) -> None:
+    ticket = landing.issue(PAYLOAD)
+    name = landing.name(ticket)
+    generation = landing.put(ticket, PAYLOAD)
+    try:
+        outcome = landing.process(name, generation)
+    except ScannerUnavailable:  # raised: the event will be delivered again
+        outcome = "raised"
+    assert outcome in ("raised", "unexpected")
+    assert landing.names(landing.files) == []  # nothing promoted
+    assert landing.download(ticket["file_id"])[0] != 200
+    if outcome == "unexpected":  # the short scan: quarantined, the reservation released
+        assert landing.names(landing.quarantine) == [f"{name}.{generation}"]
+        assert landing.api.get(f"/files/{ticket['file_id']}").status_code == 404
+        return
+    assert landing.record(ticket["file_id"])["status"] == "pending"
+    # The redelivery, once the scanner is back, finishes the job: the lock was released.
+    monkeypatch.setenv("CLAMAV_SERVICE_URL", "")
+    monkeypatch.setenv("CLAMAV_SERVICE_PORT", str(landing.clamd_port))
+    factory.reset()
+    assert landing.process(name, generation) == "ready"
+    assert landing.download(ticket["file_id"]) == (200, PAYLOAD)
+
