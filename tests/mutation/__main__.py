@@ -1,0 +1,160 @@
+"""``python -m tests.mutation run NAME`` mutates one module; ``report`` writes tests/MUTATION.md.
+
+``make mutation-NAME`` and ``make mutation`` (every module, then the report) call these.
+Each run starts from scratch (the module's ``mutants/`` is deleted first), so the report is
+reproducible from the commit alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from tests.mutation import BY_NAME, MODULES, Module
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / ".mutation"
+REPORT = ROOT / "tests" / "MUTATION.md"
+LINKED = ("shared", "functions", "localdev", "tests", "main.py")
+BEGIN, END = "<!-- mutation:begin -->", "<!-- mutation:end -->"
+KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+
+
+def _toml_list(items: tuple[str, ...] | list[str]) -> str:
+    return "[" + ", ".join(json.dumps(item) for item in items) + "]"
+
+
+def prepare(module: Module) -> Path:
+    """A fresh work directory whose pyproject mutates ``module`` with its tests only."""
+    work = WORK / module.name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for name in LINKED:
+        (work / name).symlink_to(ROOT / name)
+    config = (ROOT / "pyproject.toml").read_text()
+    config += "\n[tool.mutmut]\n" + "\n".join([
+        'source_paths = ["shared"]',
+        f"only_mutate = {_toml_list([module.path])}",
+        'also_copy = ["functions/", "localdev/", "main.py"]',
+        f"pytest_add_cli_args_test_selection = {_toml_list(module.tests)}",
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "--timeout=120"]',
+        "use_git_change_detection = false",
+        "track_dependencies = false",
+    ]) + "\n"
+    (work / "pyproject.toml").write_text(config)
+    return work
+
+
+def mutmut(work: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run mutmut in ``work``; its progress output goes to ``work/mutmut.log``."""
+    binary = Path(sys.executable).parent / "mutmut"
+    env = {k: v for k, v in os.environ.items() if k != "MUTANT_UNDER_TEST"}
+    if capture:
+        return subprocess.run([str(binary), *args], cwd=work, env=env, text=True,
+                              check=False, capture_output=True)
+    with (work / "mutmut.log").open("a") as log:
+        return subprocess.run([str(binary), *args], cwd=work, env=env, text=True,
+                              check=False, stdout=log, stderr=subprocess.STDOUT)
+
+
+def statuses(work: Path, module: Module) -> dict[str, str]:
+    """Each mutant's status, from mutmut's meta file."""
+    from mutmut.stats import status_by_exit_code
+
+    meta = json.loads((work / "mutants" / f"{module.path}.meta").read_text())
+    return {name: status_by_exit_code[code] for name, code in meta["exit_code_by_key"].items()}
+
+
+def run(module: Module) -> dict[str, object]:
+    """Mutate one module; its counts, survivors (with diffs) and wall time."""
+    work = prepare(module)
+    started = time.monotonic()
+    done = mutmut(work, "run", "--max-children", "2")
+    seconds = round(time.monotonic() - started)
+    if done.returncode != 0:
+        raise SystemExit(f"mutmut failed on {module.name} (exit {done.returncode}); "
+                         f"see {work / 'mutmut.log'}")
+    found = statuses(work, module)
+    counts = Counter("killed" if s in KILLED else s for s in found.values())
+    survivors = {}
+    for name, status in sorted(found.items()):
+        if status not in KILLED:
+            shown = mutmut(work, "show", name, capture=True)
+            survivors[name] = {"status": status, "diff": shown.stdout.strip()}
+    result = {"module": module.name, "path": module.path, "tests": list(module.tests),
+              "total": len(found), "counts": dict(counts), "seconds": seconds,
+              "survivors": survivors}
+    (work / "result.json").write_text(json.dumps(result, indent=1))
+    print(f"{module.name}: {counts['killed']}/{len(found)} killed in {seconds} s")
+    return result
+
+
+def _score(result: dict[str, object]) -> float:
+    counts: dict[str, int] = result["counts"]  # type: ignore[assignment]
+    total = int(result["total"])  # type: ignore[arg-type]
+    return 100.0 * counts.get("killed", 0) / total if total else 100.0
+
+
+def render(results: list[dict[str, object]]) -> str:
+    """The generated part of tests/MUTATION.md."""
+    lines = [BEGIN, "", "| module | file | mutants | killed | survived | no tests | score | "
+             "run time |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    total_seconds = 0
+    for result in results:
+        counts: dict[str, int] = result["counts"]  # type: ignore[assignment]
+        other = int(result["total"]) - counts.get("killed", 0) - counts.get("survived", 0)  # type: ignore[arg-type]
+        total_seconds += int(result["seconds"])  # type: ignore[arg-type]
+        lines.append(f"| {result['module']} | `{result['path']}` | {result['total']} | "
+                     f"{counts.get('killed', 0)} | {counts.get('survived', 0)} | {other} | "
+                     f"{_score(result):.1f}% | {result['seconds']} s |")
+    lines += ["", f"Whole run: {total_seconds // 60} min {total_seconds % 60} s of mutmut "
+              "time on this 2-core machine.", ""]
+    for result in results:
+        survivors: dict[str, dict[str, str]] = result["survivors"]  # type: ignore[assignment]
+        if not survivors:
+            continue
+        lines += [f"### Not killed in {result['module']} (`{result['path']}`)", ""]
+        for name, info in survivors.items():
+            lines += [f"- `{name}` ({info['status']})", "", "```diff",
+                      info["diff"].split("\n", 1)[-1], "```", ""]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def report() -> None:
+    """Gather every module's result.json into tests/MUTATION.md's generated section."""
+    results = []
+    for module in MODULES:
+        path = WORK / module.name / "result.json"
+        if path.exists():
+            results.append(json.loads(path.read_text()))
+    text = REPORT.read_text() if REPORT.exists() else f"# Mutation testing\n\n{BEGIN}\n{END}\n"
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    REPORT.write_text(head + render(results) + tail)
+    for result in results:
+        print(f"{result['module']}: {_score(result):.1f}% killed")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.mutation")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run").add_argument("names", nargs="+", choices=sorted(BY_NAME))
+    sub.add_parser("report")
+    args = parser.parse_args()
+    if args.command == "run":
+        for name in args.names:
+            run(BY_NAME[name])
+    else:
+        report()
+
+
+if __name__ == "__main__":
+    main()
