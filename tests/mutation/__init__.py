@@ -50,14 +50,15 @@ MODULES: tuple[Module, ...] = (
         "-k", "not media and not inline and not client")),
     Module("auth", "shared/auth.py", ("tests/test_auth.py",)),
     Module("signing", "shared/signing.py", (
-        "tests/test_local_signed_links.py", "tests/contract/test_isolation.py", "-k", EMBEDDED)),
+        "tests/test_url_signer.py", "tests/test_local_signed_links.py",
+        "tests/contract/test_isolation.py", "-k", EMBEDDED)),
     Module("gcs-signing", "shared/storage/gcs/signing.py", (
         "tests/test_gcs_store.py", "-k", "sign")),
     Module("memory", "shared/memory/service.py", (
         "tests/contract/test_memory_api.py", "-k", EMBEDDED)),
     Module("truncation", "shared/memory/truncation.py", (
         "tests/test_memory_text.py", "tests/contract/test_memory_api.py", "-k", EMBEDDED)),
-    Module("netpolicy", "shared/media/netpolicy.py", ("tests/test_media_ssrf.py",)),
+    Module("netpolicy", "shared/media/netpolicy.py", ("tests/test_netpolicy.py",)),
 )
 
 BY_NAME = {module.name: module for module in MODULES}

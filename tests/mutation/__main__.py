@@ -1,4 +1,5 @@
-"""``python -m tests.mutation run NAME`` mutates one module; ``report`` writes tests/MUTATION.md.
+"""``python -m tests.mutation run NAME`` mutates one module; ``report`` writes tests/MUTATION.md;
+``hand`` re-applies the issue's eight hand-made mutants and records which tests fail.
 
 ``make mutation-NAME`` and ``make mutation`` (every module, then the report) call these.
 Each run starts from scratch (the module's ``mutants/`` is deleted first), so the report is
@@ -8,9 +9,12 @@ reproducible from the commit alone.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -18,12 +22,14 @@ from collections import Counter
 from pathlib import Path
 
 from tests.mutation import BY_NAME, MODULES, Module
+from tests.mutation.hand import HAND_MUTANTS, run_hand
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".mutation"
 REPORT = ROOT / "tests" / "MUTATION.md"
 LINKED = ("shared", "functions", "localdev", "tests", "main.py")
 BEGIN, END = "<!-- mutation:begin -->", "<!-- mutation:end -->"
+HAND_BEGIN, HAND_END = "<!-- hand:begin -->", "<!-- hand:end -->"
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 
 
@@ -64,6 +70,43 @@ def mutmut(work: Path, *args: str, capture: bool = False) -> subprocess.Complete
                               check=False, stdout=log, stderr=subprocess.STDOUT)
 
 
+def adopt_orphans() -> None:
+    """Become the reaper of our descendants (Linux ``PR_SET_CHILD_SUBREAPER``).
+
+    A mutant that times out is killed before its fixtures stop the services they started
+    (clamd, fake-gcs-server); those then become children of this process, not of init, and
+    ``stop_orphans`` ends them by PID.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def stop_orphans() -> int:
+    """Terminate every process left as our direct child; how many there were."""
+    me, found = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == me:
+                found.append(int(entry.name))
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while found and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        found = [pid for pid in found if Path(f"/proc/{pid}").exists()]
+        time.sleep(0.1)
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return len(found)
+
+
 def statuses(work: Path, module: Module) -> dict[str, str]:
     """Each mutant's status, from mutmut's meta file."""
     from mutmut.stats import status_by_exit_code
@@ -78,6 +121,7 @@ def run(module: Module) -> dict[str, object]:
     started = time.monotonic()
     done = mutmut(work, "run", "--max-children", "2")
     seconds = round(time.monotonic() - started)
+    stop_orphans()
     if done.returncode != 0:
         raise SystemExit(f"mutmut failed on {module.name} (exit {done.returncode}); "
                          f"see {work / 'mutmut.log'}")
@@ -104,7 +148,7 @@ def _score(result: dict[str, object]) -> float:
 
 def render(results: list[dict[str, object]]) -> str:
     """The generated part of tests/MUTATION.md."""
-    lines = [BEGIN, "", "| module | file | mutants | killed | survived | no tests | score | "
+    lines = ["", "| module | file | mutants | killed | survived | no tests | score | "
              "run time |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     total_seconds = 0
     for result in results:
@@ -124,8 +168,35 @@ def render(results: list[dict[str, object]]) -> str:
         for name, info in survivors.items():
             lines += [f"- `{name}` ({info['status']})", "", "```diff",
                       info["diff"].split("\n", 1)[-1], "```", ""]
-    lines.append(END)
     return "\n".join(lines)
+
+
+def _replace_section(begin: str, end: str, body: str) -> None:
+    """Replace the text between ``begin`` and ``end`` in tests/MUTATION.md."""
+    text = REPORT.read_text()
+    head, found, rest = text.partition(begin)
+    if not found:
+        raise SystemExit(f"{REPORT} has no {begin} marker")
+    _, _, tail = rest.partition(end)
+    REPORT.write_text(head + begin + "\n" + body + "\n" + end + tail)
+
+
+def hand() -> None:
+    """Apply each hand-made mutant to a copy; the table of the tests that fail."""
+    lines = ["| # | mutant | tests that fail |", "|---|---|---|"]
+    survived = []
+    for mutant in HAND_MUTANTS:
+        failed = run_hand(mutant, ROOT, WORK / "hand" / str(mutant.number))
+        shown = ", ".join(f"`{name}`" for name in failed[:4])
+        more = f" and {len(failed) - 4} more" if len(failed) > 4 else ""
+        lines.append(f"| {mutant.number} | {mutant.title} | "
+                     f"{len(failed)}: {shown or '**none**'}{more} |")
+        print(f"hand mutant {mutant.number}: {len(failed)} failing tests")
+        if not failed:
+            survived.append(mutant.number)
+    _replace_section(HAND_BEGIN, HAND_END, "\n".join(lines))
+    if survived:
+        raise SystemExit(f"hand mutants survived: {survived}")
 
 
 def report() -> None:
@@ -135,10 +206,7 @@ def report() -> None:
         path = WORK / module.name / "result.json"
         if path.exists():
             results.append(json.loads(path.read_text()))
-    text = REPORT.read_text() if REPORT.exists() else f"# Mutation testing\n\n{BEGIN}\n{END}\n"
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    REPORT.write_text(head + render(results) + tail)
+    _replace_section(BEGIN, END, render(results))
     for result in results:
         print(f"{result['module']}: {_score(result):.1f}% killed")
 
@@ -148,10 +216,14 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run").add_argument("names", nargs="+", choices=sorted(BY_NAME))
     sub.add_parser("report")
+    sub.add_parser("hand")
     args = parser.parse_args()
     if args.command == "run":
+        adopt_orphans()
         for name in args.names:
             run(BY_NAME[name])
+    elif args.command == "hand":
+        hand()
     else:
         report()
 
