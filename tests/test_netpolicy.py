@@ -51,7 +51,8 @@ def test_every_blocked_range_is_refused_at_both_ends(network: str) -> None:
 
 @pytest.mark.parametrize("address", [
     "255.255.255.255", "::", "::1", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1",
-    "2001:0:4136:e378::1", "fe80::1%eth0", "ff02::1"])
+    "2001:0:4136:e378::1", "fe80::1%eth0", "ff02::1",
+    "4000::1"])  # reserved, although Python calls it global
 def test_special_forms_are_refused(address: str) -> None:
     assert is_public(ipaddress.ip_address(address)) is False
 
@@ -66,7 +67,8 @@ def test_ip_literals_in_every_spelling(host: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize("host", ["example.com", "a.test", "1.2.3.4.5", "0x", "abc.def",
-                                  "99999999999", "-", "x1"])
+                                  "99999999999", "-", "x1", "h]", "[h",
+                                  "127.0.0.1 x"])  # inet_aton would take this one
 def test_names_are_not_literals(host: str) -> None:
     assert parse_ip_literal(host) is None
 
@@ -87,6 +89,8 @@ def test_a_clean_url_is_parsed_into_its_target() -> None:
     assert check_url("https://h.example:443/").host_header == "h.example"
     assert check_url("http://h.example:8080").host_header == "h.example:8080"
     assert check_url("https://h.example:80/").host_header == "h.example:80"
+    assert check_url("http://MAX./").host == "max"  # the root dot goes, nothing else
+    assert [check_url(f"http://h.example:{p}/").port for p in (1, 65535)] == [1, 65535]
 
 
 def test_credentials_and_ip_literals_are_kept_apart() -> None:
@@ -117,6 +121,8 @@ def test_credentials_and_ip_literals_are_kept_apart() -> None:
     ("http://:80/", "the URL has no host"),
     ("http://h.example:99999/", "the URL's port is out of range"),
     ("http://h.example:0/", "the URL's port is out of range"),
+    ("http://h.example:65536/", "the URL's port is out of range"),
+    ("http://[::1]:80]/", "the URL's port is malformed"),
     ("http://h.example:123456/", "the URL's port is malformed"),
     ("http://h.example:8o/", "the URL's port is malformed"),
     ("http://h.example:/", "the URL's port is malformed"),
@@ -193,6 +199,8 @@ def test_ip_literals_are_checked_without_resolving() -> None:
     (["not-an-address"], UpstreamError, "the resolver gave an invalid address"),
     (["fe80::1%eth0"], Forbidden, "the URL's host resolves to a scoped address"),
     (["2606:4700::1111%eth0"], Forbidden, "the URL's host resolves to a scoped address"),
+    (["93.184.216.34%eth0"], Forbidden, "the URL's host resolves to a scoped address"),
+    (["93.184.216.34%a%b"], Forbidden, "the URL's host resolves to a scoped address"),
 ])
 def test_resolver_failures(answers: list[str] | Exception, error: type[Exception],
                            message: str) -> None:
@@ -230,3 +238,4 @@ def test_test_allowances_are_exact_loopback_sockets(monkeypatch: pytest.MonkeyPa
 def test_the_system_resolver_answers_every_address() -> None:
     answers = system_resolver("localhost", 80)
     assert answers and set(answers) <= {"127.0.0.1", "::1"}
+    assert system_resolver("127.0.0.2", 80) == ["127.0.0.2"]  # that name, one stream answer

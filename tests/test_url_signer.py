@@ -55,8 +55,10 @@ def test_a_half_written_key_is_waited_for(tmp_path: Path) -> None:
 
 def test_a_key_that_never_completes_is_an_error(tmp_path: Path) -> None:
     (tmp_path / KEY_FILE).write_bytes(b"short")
+    started = time.monotonic()
     with pytest.raises(FileExistsError):
         load_or_create_key(tmp_path)
+    assert time.monotonic() - started < 10  # it gives up after about half a second
 
 
 def test_a_link_verifies_only_for_what_it_was_signed_for() -> None:
