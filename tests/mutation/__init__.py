@@ -55,9 +55,10 @@ MODULES: tuple[Module, ...] = (
     Module("gcs-signing", "shared/storage/gcs/signing.py", (
         "tests/test_gcs_store.py", "-k", "sign")),
     Module("memory", "shared/memory/service.py", (
-        "tests/contract/test_memory_api.py", "-k", EMBEDDED)),
+        "tests/test_memory_service.py", "tests/contract/test_memory_api.py", "-k", EMBEDDED)),
     Module("truncation", "shared/memory/truncation.py", (
-        "tests/test_memory_text.py", "tests/contract/test_memory_api.py", "-k", EMBEDDED)),
+        "tests/test_memory_text.py", "tests/test_memory_service.py",
+        "tests/contract/test_memory_api.py", "-k", EMBEDDED)),
     Module("netpolicy", "shared/media/netpolicy.py", ("tests/test_netpolicy.py",)),
 )
 
