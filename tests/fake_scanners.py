@@ -71,11 +71,14 @@ class _ClamdHandler(socketserver.BaseRequestHandler):
         self.server.fake.bytes_seen = total
         replies = {"ok": b"stream: OK\n", "found": b"stream: Fake.Signature FOUND\n",
                    "error": b"stream: Can't allocate memory ERROR\n", "empty": b"",
-                   "malformed": b"garbage-without-a-status\n"}
+                   "malformed": b"garbage-without-a-status\n",
+                   "ok_held": b"stream: OK\n", "ok_held_nul": b"stream: OK\0"}
         if mode == "stall":
             self.server.fake.release.wait(30)  # never answers while the test waits
             return
         sock.sendall(replies[mode])
+        if mode.startswith("ok_held"):  # answers, then keeps the connection open
+            self.server.fake.release.wait(30)
 
 
 class _ClamdServer(socketserver.ThreadingTCPServer):
@@ -85,7 +88,12 @@ class _ClamdServer(socketserver.ThreadingTCPServer):
 
 
 class FakeClamd:
-    """A clamd stand-in on ``127.0.0.1:port``; ``mode`` picks how INSTREAM ends."""
+    """A clamd stand-in on ``127.0.0.1:port``; ``mode`` picks how INSTREAM ends.
+
+    ``ok``/``found`` answer and close, as clamd does; ``ok_held``/``ok_held_nul`` answer (with
+    a newline or a NUL) and keep the connection open, so the client must stop reading at the
+    end of the reply; the ``CLAMD_MODES`` fail.
+    """
 
     def __init__(self, mode: str = "ok") -> None:
         self.mode = mode

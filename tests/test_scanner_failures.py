@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,14 +83,41 @@ def test_the_fakes_speak_the_real_protocols() -> None:
         front.stop()
 
 
+CLAMD_MESSAGES = {
+    "error": "virus scanner could not scan the file",
+    "empty": "virus scanner gave no answer",
+    "close_mid": "virus scanner gave no answer",
+    "malformed": "virus scanner gave a malformed answer",
+    "stall": "virus scanner connection lost",
+}
+
+
 @pytest.mark.parametrize("mode", CLAMD_MODES)
-def test_clamd_client_fails_closed(mode: str) -> None:
+def test_clamd_client_fails_closed(mode: str, caplog: pytest.LogCaptureFixture) -> None:
     fake = FakeClamd(mode).start()
     try:
         scanner = ClamdScanner("127.0.0.1", fake.port, timeout=1)
-        with pytest.raises(ScannerUnavailable):
+        started = time.monotonic()
+        with pytest.raises(ScannerUnavailable, match=f"^{CLAMD_MESSAGES[mode]}$"):
             scanner.scan_stream(io.BytesIO(PAYLOAD), chunk_size=32768)
+        assert time.monotonic() - started < 15  # the 1 s timeout holds: no endless wait
         assert fake.connections == 1
+    finally:
+        fake.stop()
+    if mode == "error":
+        assert "clamd returned an error verdict: stream: Can't allocate memory ERROR" in \
+            caplog.text
+
+
+@pytest.mark.parametrize("mode", ["ok_held", "ok_held_nul"])
+def test_clamd_client_reads_one_reply_without_waiting_for_the_close(mode: str) -> None:
+    fake = FakeClamd(mode).start()
+    try:
+        started = time.monotonic()
+        verdict = ClamdScanner("127.0.0.1", fake.port, timeout=10).scan_stream(
+            io.BytesIO(PAYLOAD), chunk_size=32768)
+        assert not verdict.infected and verdict.bytes_scanned == len(PAYLOAD)
+        assert time.monotonic() - started < 8  # the reply's end, not the 10 s timeout
     finally:
         fake.stop()
 

@@ -119,9 +119,11 @@ def run(module: Module) -> dict[str, object]:
     """Mutate one module; its counts, survivors (with diffs) and wall time."""
     work = prepare(module)
     started = time.monotonic()
-    done = mutmut(work, "run", "--max-children", "2")
+    try:
+        done = mutmut(work, "run", "--max-children", "2")
+    finally:
+        stop_orphans()
     seconds = round(time.monotonic() - started)
-    stop_orphans()
     if done.returncode != 0:
         raise SystemExit(f"mutmut failed on {module.name} (exit {done.returncode}); "
                          f"see {work / 'mutmut.log'}")
