@@ -175,6 +175,7 @@ def test_cut_candidates_must_keep_half_the_budget():
     assert find_cut("a\nbbbb", 3) == 1  # tiny budgets: one character is half enough
     assert find_cut("。aaaa", 2) == 1  # a sentence ending on the very first character
     assert find_cut("abc", 3) == 3 and find_cut("ab", 3) == 2
+    assert find_cut("abc\ndef", 7) == 7  # it fits: no cut at the line break
 
 
 def test_grapheme_floor_never_splits_the_first_cluster_nor_looks_past_pos():
@@ -207,6 +208,11 @@ def test_drop_oldest_keeps_the_head_of_the_last_section_when_none_fits():
     head = keep_head(last, 100)
     assert result == Fit(head.text, True, len(text) - (len(last) - head.removed_chars))
     assert result.text.startswith("# B") and len(result.text) <= 100
-    paragraphs = "one " * 10 + "\n\n" + "  Xtwo " * 60
-    tail = paragraphs[paragraphs.index("  Xtwo"):]
-    assert drop_leading(paragraphs, 100).text == keep_head(tail, 100).text
+    for second in ("  Xtwo ", "Xtwo "):
+        paragraphs = "one " * 10 + "\n\n" + second * 60
+        tail = paragraphs[paragraphs.index(second):]
+        assert drop_leading(paragraphs, 100).text == keep_head(tail, 100).text
+    # A last section that fits the cap, but not beside the notice, is kept whole, as is.
+    trailing = "# A\n\n" + "a" * 80 + "\n# B\n\n" + "b" * 40 + "\n" * 20
+    last = trailing[trailing.index("# B"):]
+    assert drop_leading(trailing, 100) == Fit(last, True, len(trailing) - len(last))
