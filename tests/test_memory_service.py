@@ -153,3 +153,16 @@ def test_reading_one_version_is_logged_as_history(api):
     assert entry["details"] == {"length": 9, "version": 1, "history": True}
     assert entry["agent_id"] == "agent-1"
     assert api.get("/summary").json["statistics"]["memory_length"] == 9
+
+
+def test_odd_versions_and_empty_content(api):
+    post_json(api, "/memory", {"content": "something"})
+    assert api.get("/memory/versions/0").json == {"error": "memory version not found"}
+    assert revert(api, "0").json == {"error": "memory version not found"}
+    assert revert(api, "1", {"If-Match": "abc"}).json == {
+        "error": "If-Match must be a memory version number"}
+    assert post_json(api, "/memory", {"content": "z"}, headers={"If-Match": "X1"}).json == {
+        "error": "If-Match must be a memory version number"}
+    emptied = post_json(api, "/memory", {"content": ""})
+    assert emptied.status_code == 200 and emptied.json["length"] == 0
+    assert api.get("/memory").json["content"] == ""
