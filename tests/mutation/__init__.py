@@ -48,7 +48,7 @@ MODULES: tuple[Module, ...] = (
         "tests/test_generation_pinning.py", "tests/test_upload_sweep.py",
         "tests/test_finalize_edges.py", "tests/test_scanner_failures.py",
         "-k", "not media and not inline and not client")),
-    Module("auth", "shared/auth.py", ("tests/test_auth.py",)),
+    Module("auth", "shared/auth.py", ("tests/test_auth.py", "tests/test_auth_exact.py")),
     Module("signing", "shared/signing.py", (
         "tests/test_url_signer.py", "tests/test_local_signed_links.py",
         "tests/contract/test_isolation.py", "-k", EMBEDDED)),
