@@ -2,8 +2,10 @@
 request recorded.
 
 The finalize handler, the sweep and ``upload-url`` run here as production builds them
-(``factory.direct_uploads()``, ``factory.maintenance()``), on buckets of their own (the
-incoming one versioned, so an overwritten generation stays readable) and the session clamd.
+(``factory.direct_uploads()``, ``factory.maintenance()``), on buckets of their own and the
+session clamd. The incoming bucket is not versioned, as in production (a deleted generation
+is gone); ``Landing.keep_generations`` turns versioning on for tests that overwrite an
+object and need the earlier generation to stay readable.
 GCS requests go through a ``RecordingProxy``: fake-gcs-server ignores preconditions, so the
 requests themselves are the proof that a copy or delete is pinned. The event path proper
 (Pub/Sub pushes to a function process) is ``test_direct_upload_e2e.py``; this is the fast
@@ -49,11 +51,11 @@ class Landing:
         return finalizer
 
     def issue(self, content: bytes, filename: str = "report.txt", user: str = "alice",
-              **extra: Any) -> dict[str, Any]:
+              headers: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
         """``POST /files/upload-url`` for ``content``; the 201 body."""
         body = {"filename": filename, "size_bytes": len(content), "mime_type": "text/plain",
                 **extra}
-        response = post_json(self.api, "/files/upload-url", body, user=user)
+        response = post_json(self.api, "/files/upload-url", body, user=user, headers=headers)
         assert response.status_code == 201, response.get_json()
         return response.get_json()
 
@@ -74,6 +76,12 @@ class Landing:
         blob = self.client.bucket(self.incoming).get_blob(name)
         assert blob is not None, name
         return int(blob.generation)
+
+    def keep_generations(self) -> None:
+        """Version the incoming bucket: overwritten generations stay readable."""
+        bucket = self.client.bucket(self.incoming)
+        bucket.versioning_enabled = True
+        bucket.patch()
 
     def overwrite(self, name: str, content: bytes) -> int:
         """Another writer replaces the incoming object (GCS refuses it; the emulator does not)."""
@@ -136,9 +144,7 @@ def landing(fake_gcs: FakeGcs, clamd: Any, signing_key: Path, tmp_path: Path,
 
     api = Api(Client(build_app(), Response))
     landing = Landing(api, proxy, client, suffix, clamd.port)
-    incoming = client.bucket(landing.incoming)
-    incoming.versioning_enabled = True
-    client.create_bucket(incoming)
+    client.create_bucket(landing.incoming)
     client.create_bucket(landing.files)
     client.create_bucket(landing.quarantine)
     try:

@@ -91,6 +91,7 @@ def test_the_type_is_sniffed_from_the_head_across_chunks() -> None:
     body = PNG + b"\0" * (2 * mime.SNIFF_BYTES)
     for index in range(0, len(body), 7):  # the magic bytes arrive split up
         digest.write(body[index:index + 7])
+    assert len(digest._head) == mime.SNIFF_BYTES  # filled exactly, never past it
     _, facts = digest.finish("picture.bin")
     assert (facts.mime_type, facts.file_type) == ("image/png", "image")
     assert facts.checksum == hashlib.sha256(body).hexdigest()

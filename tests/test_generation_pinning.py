@@ -68,6 +68,7 @@ def assert_intruder_quarantined(landing: Landing, name: str, generation: int) ->
 
 
 def test_overwrite_between_event_and_scan(landing: Landing) -> None:
+    landing.keep_generations()
     ticket = landing.issue(CLEAN)
     name = landing.name(ticket)
     first = landing.put(ticket, CLEAN)
@@ -82,6 +83,7 @@ def test_overwrite_between_event_and_scan(landing: Landing) -> None:
 
 
 def test_overwrite_between_scan_and_copy(landing: Landing) -> None:
+    landing.keep_generations()
     ticket = landing.issue(CLEAN)
     name = landing.name(ticket)
     first = landing.put(ticket, CLEAN)

@@ -39,11 +39,12 @@ MODULES: tuple[Module, ...] = (
         "tests/scanfront/test_http_scanner.py", "tests/contract/test_scanner.py::TestHttpScanner",
         "tests/test_scanner_failures.py", "-k", "not clamd")),
     Module("digest", "shared/scanning/digest.py", (
-        "tests/test_digest.py", "tests/test_scanner_failures.py", "tests/contract/test_scanner.py::TestClamdScanner",
+        "tests/test_digest.py", "tests/test_scanner_failures.py",
+        "tests/contract/test_scanner.py::TestClamdScanner",
         "tests/contract/test_files_api.py", "-k", EMBEDDED)),
     Module("ingest", "shared/files/ingest.py", (
-        "tests/test_digest.py", "tests/test_scanner_failures.py", "tests/contract/test_files_api.py",
-        "tests/test_media_store.py", "-k", EMBEDDED)),
+        "tests/test_digest.py", "tests/test_scanner_failures.py",
+        "tests/contract/test_files_api.py", "tests/test_media_store.py", "-k", EMBEDDED)),
     Module("finalize", "shared/uploads/finalize.py", (
         "tests/test_generation_pinning.py", "tests/test_upload_sweep.py",
         "tests/test_finalize_edges.py", "tests/test_scanner_failures.py",
