@@ -345,3 +345,40 @@ def test_event_edges_are_logged(landing: Landing, caplog: pytest.LogCaptureFixtu
     # Exactly the maximum age is still in time.
     assert finalizer.handle(ObjectEvent(ref, 5, now - timedelta(seconds=max_age)),
                             now=now) == "ready"
+
+
+def test_clean_uploads_record_exactly(landing: Landing,
+                                      caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="shared.uploads.finalize")
+    content = b"%PDF-1.4\n" + b"0" * 300
+    ticket, ref = uploaded(landing, content, filename="r.pdf", description="the report",
+                           headers=AGENT)
+    assert landing.process(ref.name, ref.generation) == "ready"
+    checksum = hashlib.sha256(content).hexdigest()
+    [created] = landing.api.get(
+        f"/logs?resource_id={ticket['file_id']}&operation_type=create").get_json()
+    assert created["resource_type"] == "file"
+    assert (created["agent_id"], created["task_id"]) == ("uploader-7", "task-42")
+    assert created["details"] == {
+        "filename": "r.pdf", "description": "the report", "file_type": "document",
+        "size_bytes": len(content), "path": "/r.pdf", "version": 1, "checksum": checksum,
+        "via": "upload_url"}
+    assert lock_of(ref) == {"state": "done", "outcome": "ready",
+                            "file_id": ticket["file_id"], "checksum": checksum}
+    assert f"scan_uploaded_file {ref.id}: ready" in caplog.text
+    assert landing.process(ref.name, ref.generation) == "duplicate"
+    assert f"duplicate event for {ref.id}: already done" in caplog.text
+
+    # A clean overwrite: the next version, logged as an update; the old bytes are kept.
+    again, ref2 = uploaded(landing, b"second", filename="r.pdf", overwrite=True,
+                           headers=AGENT)
+    assert again["file_id"] == ticket["file_id"]
+    assert landing.process(ref2.name, ref2.generation) == "ready"
+    [updated] = landing.api.get(
+        f"/logs?resource_id={ticket['file_id']}&operation_type=update").get_json()
+    assert updated["details"]["version"] == 2 and updated["details"]["via"] == "upload_url"
+    assert (updated["agent_id"], updated["task_id"]) == ("uploader-7", "task-42")
+    assert landing.download(ticket["file_id"]) == (200, b"second")
+    stored = landing.names(landing.files)
+    assert len(stored) == 2 and stored[0].endswith("/v1/r.pdf") and \
+        stored[1].endswith("/v2/r.pdf")  # v1 stays until its retention ends
