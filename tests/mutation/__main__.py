@@ -58,13 +58,10 @@ def prepare(module: Module) -> Path:
     return work
 
 
-def mutmut(work: Path, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+def mutmut(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run mutmut in ``work``; its progress output goes to ``work/mutmut.log``."""
     binary = Path(sys.executable).parent / "mutmut"
     env = {k: v for k, v in os.environ.items() if k != "MUTANT_UNDER_TEST"}
-    if capture:
-        return subprocess.run([str(binary), *args], cwd=work, env=env, text=True,
-                              check=False, capture_output=True)
     with (work / "mutmut.log").open("a") as log:
         return subprocess.run([str(binary), *args], cwd=work, env=env, text=True,
                               check=False, stdout=log, stderr=subprocess.STDOUT)
@@ -107,6 +104,21 @@ def stop_orphans() -> int:
     return len(found)
 
 
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+names, path = json.load(sys.stdin)
+print(json.dumps({name: get_diff_for_mutant(name, path=path).strip() for name in names}))
+"""
+
+
+def diffs_of(work: Path, module: Module, names: list[str]) -> dict[str, str]:
+    """Each named mutant's diff, from one process (``mutmut show`` costs one per mutant)."""
+    done = subprocess.run([sys.executable, "-c", _DIFFS], cwd=work, text=True, check=True,
+                          input=json.dumps([names, module.path]), capture_output=True)
+    return dict(json.loads(done.stdout))
+
+
 def statuses(work: Path, module: Module) -> dict[str, str]:
     """Each mutant's status, from mutmut's meta file."""
     from mutmut.stats import status_by_exit_code
@@ -129,11 +141,8 @@ def run(module: Module) -> dict[str, object]:
                          f"see {work / 'mutmut.log'}")
     found = statuses(work, module)
     counts = Counter("killed" if s in KILLED else s for s in found.values())
-    survivors = {}
-    for name, status in sorted(found.items()):
-        if status not in KILLED:
-            shown = mutmut(work, "show", name, capture=True)
-            survivors[name] = {"status": status, "diff": shown.stdout.strip()}
+    diffs = diffs_of(work, module, [n for n, s in sorted(found.items()) if s not in KILLED])
+    survivors = {name: {"status": found[name], "diff": diff} for name, diff in diffs.items()}
     result = {"module": module.name, "path": module.path, "tests": list(module.tests),
               "total": len(found), "counts": dict(counts), "seconds": seconds,
               "survivors": survivors}
@@ -168,8 +177,8 @@ def render(results: list[dict[str, object]]) -> str:
             continue
         lines += [f"### Not killed in {result['module']} (`{result['path']}`)", ""]
         for name, info in survivors.items():
-            lines += [f"- `{name}` ({info['status']})", "", "```diff",
-                      info["diff"].split("\n", 1)[-1], "```", ""]
+            lines += [f"- `{name}` ({info['status']})", "", "```diff", info["diff"], "```",
+                      ""]
     return "\n".join(lines)
 
 
