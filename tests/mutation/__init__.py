@@ -54,7 +54,7 @@ MODULES: tuple[Module, ...] = (
         "tests/test_url_signer.py", "tests/test_local_signed_links.py",
         "tests/contract/test_isolation.py", "-k", EMBEDDED)),
     Module("gcs-signing", "shared/storage/gcs/signing.py", (
-        "tests/test_gcs_store.py", "-k", "sign")),
+        "tests/test_gcs_signer.py", "tests/test_gcs_store.py", "-k", "sign")),
     Module("memory", "shared/memory/service.py", (
         "tests/test_memory_service.py", "tests/contract/test_memory_api.py", "-k", EMBEDDED)),
     Module("truncation", "shared/memory/truncation.py", (
