@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 CLAMD_MODES = ("error", "empty", "close_mid", "malformed", "stall")
+ERROR_REPLY = b"stream: Can't allocate memory " + b"(details) " * 30 + b"ERROR\n"
+LIMIT_REPLY = b"INSTREAM size limit exceeded. ERROR\n"
 FRONT_MODES = ("status_500", "status_401", "no_verdict", "verdict_error", "wrong_count",
                "drop_mid_body")
 
@@ -65,12 +67,15 @@ class _ClamdHandler(socketserver.BaseRequestHandler):
             if _recv_exact(sock, size) is None:
                 return
             total += size
+            if mode == "limit_mid":  # clamd refuses a stream past StreamMaxLength at once
+                sock.sendall(LIMIT_REPLY)
+                return
             if mode == "close_mid":  # gone after the first frame: no reply, ever
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return
         self.server.fake.bytes_seen = total
         replies = {"ok": b"stream: OK\n", "found": b"stream: Fake.Signature FOUND\n",
-                   "error": b"stream: Can't allocate memory ERROR\n", "empty": b"",
+                   "error": ERROR_REPLY, "empty": b"", "limit_end": LIMIT_REPLY,
                    "malformed": b"garbage-without-a-status\n",
                    "ok_held": b"stream: OK\n", "ok_held_nul": b"stream: OK\0"}
         if mode == "stall":
