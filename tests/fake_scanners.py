@@ -17,6 +17,7 @@ import socket
 import socketserver
 import struct
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -80,6 +81,14 @@ class _ClamdHandler(socketserver.BaseRequestHandler):
                    "ok_held": b"stream: OK\n", "ok_held_nul": b"stream: OK\0"}
         if mode == "stall":
             self.server.fake.release.wait(30)  # never answers while the test waits
+            return
+        if mode == "ok_split":  # one reply in two TCP segments
+            sock.sendall(b"stream: O")
+            time.sleep(0.2)
+            sock.sendall(b"K\n")
+            return
+        if mode == "garbled":  # not UTF-8: a signature name with a stray byte
+            sock.sendall(b"stream: Bad\xffName FOUND\n")
             return
         sock.sendall(replies[mode])
         if mode.startswith("ok_held"):  # answers, then keeps the connection open

@@ -113,6 +113,20 @@ def test_clamd_client_fails_closed(mode: str, caplog: pytest.LogCaptureFixture) 
         assert isinstance(info.value.__cause__, OSError)
 
 
+def test_clamd_replies_split_or_garbled_are_read_whole() -> None:
+    split, garbled = FakeClamd("ok_split").start(), FakeClamd("garbled").start()
+    try:
+        verdict = ClamdScanner("127.0.0.1", split.port, timeout=5).scan_stream(
+            io.BytesIO(b"split reply"))
+        assert verdict == Verdict(infected=False, bytes_scanned=11)
+        found = ClamdScanner("127.0.0.1", garbled.port, timeout=5).scan_stream(
+            io.BytesIO(b"odd name"))
+        assert found == Verdict(infected=True, signature="Bad\ufffdName", bytes_scanned=8)
+    finally:
+        split.stop()
+        garbled.stop()
+
+
 @pytest.mark.parametrize("mode", ["limit_mid", "limit_end"])
 def test_clamds_stream_limit_is_payload_too_large(mode: str) -> None:
     fake = FakeClamd(mode).start()
