@@ -42,6 +42,12 @@ class _ClamdHandler(socketserver.BaseRequestHandler):
     server: _ClamdServer
 
     def handle(self) -> None:
+        try:
+            self._handle()
+        finally:
+            self.server.fake.ended += 1
+
+    def _handle(self) -> None:
         sock: socket.socket = self.request
         command = b""
         while not command.endswith((b"\n", b"\0")):
@@ -112,6 +118,7 @@ class FakeClamd:
     def __init__(self, mode: str = "ok") -> None:
         self.mode = mode
         self.connections = 0
+        self.ended = 0  # conversations over (the client closed, or the fake did)
         self.bytes_seen = 0
         self.release = threading.Event()
         self._server = _ClamdServer(("127.0.0.1", 0), _ClamdHandler)

@@ -113,6 +113,24 @@ def test_clamd_client_fails_closed(mode: str, caplog: pytest.LogCaptureFixture) 
         assert isinstance(info.value.__cause__, OSError)
 
 
+def test_clamd_sessions_close_their_connection() -> None:
+    fake = FakeClamd("ok").start()
+    try:
+        scanner = ClamdScanner("127.0.0.1", fake.port, timeout=5)
+        session = scanner.open_session()
+        session.feed(b"half an upload")
+        session.abort()  # the upload failed: the connection must not linger
+        deadline = time.monotonic() + 5
+        while fake.ended < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert fake.ended == 1
+        session.abort()  # twice: nothing happens
+    finally:
+        fake.stop()
+    with pytest.raises(ScannerUnavailable, match=r"^virus scanner unavailable$"):
+        scanner.open_session()  # nothing listens there any more
+
+
 def test_clamd_replies_split_or_garbled_are_read_whole() -> None:
     split, garbled = FakeClamd("ok_split").start(), FakeClamd("garbled").start()
     try:
