@@ -22,6 +22,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 CLAMD_MODES = ("error", "empty", "close_mid", "malformed", "stall")
+DIGEST_FAULTS: dict[str, dict[str, Any]] = {
+    "short_sha": {"sha256": "ab" * 31}, "upper_sha": {"sha256": "AB" * 32},
+    "no_sha": {"sha256": None}, "no_mime": {"mime_type": None},
+    "bad_mime": {"mime_type": "text"}, "mime_with_spaces": {"mime_type": "text/plain; x"},
+}
 ERROR_REPLY = b"stream: Can't allocate memory " + b"(details) " * 30 + b"ERROR\n"
 LIMIT_REPLY = b"INSTREAM size limit exceeded. ERROR\n"
 FRONT_MODES = ("status_500", "status_401", "no_verdict", "verdict_error", "wrong_count",
@@ -179,17 +184,20 @@ class _FrontHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length)
 
     def do_GET(self) -> None:
+        self.server.fake.auth.append((self.path, self.headers.get("Authorization")))
         self._answer(200, {"ready": True})
 
     def do_POST(self) -> None:
         fake = self.server.fake
         fake.requests.append(self.path)
+        fake.auth.append((self.path, self.headers.get("Authorization")))
         mode = fake.mode
         body = self._read_body(1 if mode == "drop_mid_body" else None)
         if body is None:
             self._drop()
             return
         if self.path == "/scan/gcs":
+            fake.objects.append(json.loads(body))
             size, data = fake.object_size, b""
         else:
             size, data = len(body), body
@@ -206,6 +214,8 @@ class _FrontHandler(BaseHTTPRequestHandler):
             self._answer(200, {**verdict, "verdict": "error"})
         elif mode == "wrong_count":  # a short scan: the tail was never looked at
             self._answer(200, {**verdict, "bytes_scanned": size - 1})
+        elif mode in DIGEST_FAULTS:  # a verdict, but no usable SHA-256 or MIME type
+            self._answer(200, {**verdict, **DIGEST_FAULTS[mode], "note": "n" * 200})
         else:
             raise AssertionError(f"unknown mode {mode}")
 
@@ -225,6 +235,8 @@ class FakeFront:
         self.mode = mode
         self.object_size = object_size
         self.requests: list[str] = []
+        self.auth: list[tuple[str, str | None]] = []  # (path, Authorization) of each request
+        self.objects: list[dict[str, Any]] = []  # the JSON bodies of POST /scan/gcs
         self._server = _FrontServer(("127.0.0.1", 0), _FrontHandler)
         self._server.fake = self
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
