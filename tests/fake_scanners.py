@@ -89,7 +89,8 @@ class _ClamdHandler(socketserver.BaseRequestHandler):
         replies = {"ok": b"stream: OK\n", "found": b"stream: Fake.Signature FOUND\n",
                    "error": ERROR_REPLY, "empty": b"", "limit_end": LIMIT_REPLY,
                    "malformed": b"garbage-without-a-status\n",
-                   "ok_held": b"stream: OK\n", "ok_held_nul": b"stream: OK\0"}
+                   "ok_held": b"stream: OK\n", "ok_held_nul": b"stream: OK\0",
+                   "found_unnamed": b"stream: FOUND\n"}
         if mode == "stall":
             self.server.fake.release.wait(30)  # never answers while the test waits
             return

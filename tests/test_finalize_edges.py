@@ -24,6 +24,7 @@ from shared.uploads.locks import LOCKS
 from shared.uploads.tickets import TICKETS, parse_incoming, ticket_key
 from tests.conftest import EICAR
 from tests.direct_fixtures import Landing
+from tests.fake_scanners import FakeClamd
 
 
 def uploaded(landing: Landing, content: bytes, **extra: Any) -> tuple[dict[str, Any], ObjectRef]:
@@ -192,6 +193,7 @@ def test_a_crash_after_the_record_is_resumed(landing: Landing,
     monkeypatch.undo()
 
     assert landing.process(ref.name, ref.generation) == "ready"
+    assert lock_of(ref) == {"state": "done", "outcome": "ready", "file_id": ticket["file_id"]}
     assert landing.names(landing.incoming) == [] and not ticket_exists(ticket)
     assert len(landing.names(landing.files)) == 1
     ops = [e["operation_type"] for e in landing.api.get(
@@ -211,6 +213,11 @@ def test_a_file_deleted_while_uploading_is_never_live(landing: Landing) -> None:
 # -- what each outcome records, exactly ------------------------------------------------------
 
 AGENT = {"X-Agent-Id": "uploader-7", "X-Task-Id": "task-42"}
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Every log line, exactly as formatted."""
+    return [record.getMessage() for record in caplog.records]
 
 
 def lock_of(ref: ObjectRef) -> dict[str, Any]:
@@ -261,7 +268,7 @@ def test_malware_records_name_everything(landing: Landing,
                             "file_id": ticket["file_id"], "signature": signature}
     workspace = parse_incoming(ref.name)[0]  # type: ignore[index]
     assert f"direct upload rejected: malware {signature} in workspace {workspace}" in \
-        caplog.text
+        logged(caplog)
 
 
 def test_an_infected_overwrite_keeps_the_live_version_and_logs_once(
@@ -299,7 +306,7 @@ def test_unexpected_records_name_everything(landing: Landing, monkeypatch: pytes
     assert lock_of(ref) == {"state": "done", "outcome": "unexpected",
                             "reason": "size differs from reservation"}
     assert f"quarantined unexpected object {ref.id}: size differs from reservation" in \
-        caplog.text
+        logged(caplog)
 
 
 def test_a_loose_object_outside_any_upload_is_quarantined(landing: Landing) -> None:
@@ -330,15 +337,15 @@ def test_event_edges_are_logged(landing: Landing, caplog: pytest.LogCaptureFixtu
     ticket, ref = uploaded(landing, b"12345", headers=AGENT)
     finalizer = landing.finalizer
     finalizer.handle(None)
-    assert "ignored an event that is not an object finalize" in caplog.text
+    assert "ignored an event that is not an object finalize" in logged(caplog)
     finalizer.handle(ObjectEvent(ObjectRef(landing.files, ref.name, ref.generation), 5, None))
-    assert f"ignored a finalize in bucket {landing.files}" in caplog.text
+    assert f"ignored a finalize in bucket {landing.files}" in logged(caplog)
     max_age = finalizer.settings.scan_event_max_age_seconds
     now = datetime.now(UTC)
     assert finalizer.handle(ObjectEvent(ref, 5, now - timedelta(seconds=max_age + 1)),
                             now=now) == "stale"
     assert f"dropped a stale finalize event for {ref.id} (older than {max_age} s)" in \
-        caplog.text
+        logged(caplog)
     [stale] = landing.api.get(f"/logs?resource_id={ticket['file_id']}").get_json()
     assert (stale["resource_type"], stale["agent_id"], stale["task_id"]) == (
         "file", "uploader-7", "task-42")
@@ -365,9 +372,9 @@ def test_clean_uploads_record_exactly(landing: Landing,
         "via": "upload_url"}
     assert lock_of(ref) == {"state": "done", "outcome": "ready",
                             "file_id": ticket["file_id"], "checksum": checksum}
-    assert f"scan_uploaded_file {ref.id}: ready" in caplog.text
+    assert f"scan_uploaded_file {ref.id}: ready" in logged(caplog)
     assert landing.process(ref.name, ref.generation) == "duplicate"
-    assert f"duplicate event for {ref.id}: already done" in caplog.text
+    assert f"duplicate event for {ref.id}: already done" in logged(caplog)
 
     # A clean overwrite: the next version, logged as an update; the old bytes are kept.
     again, ref2 = uploaded(landing, b"second", filename="r.pdf", overwrite=True,
@@ -379,6 +386,21 @@ def test_clean_uploads_record_exactly(landing: Landing,
     assert updated["details"]["version"] == 2 and updated["details"]["via"] == "upload_url"
     assert (updated["agent_id"], updated["task_id"]) == ("uploader-7", "task-42")
     assert landing.download(ticket["file_id"]) == (200, b"second")
+    factory.maintenance().files.purge()  # v1's retention is days away: nothing is due
     stored = landing.names(landing.files)
     assert len(stored) == 2 and stored[0].endswith("/v1/r.pdf") and \
         stored[1].endswith("/v2/r.pdf")  # v1 stays until its retention ends
+
+
+def test_malware_without_a_name_is_still_malware(landing: Landing,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scanner that says FOUND without a signature name: infected, signature "unknown"."""
+    unnamed = FakeClamd("found_unnamed").start()
+    try:
+        monkeypatch.setenv("CLAMAV_SERVICE_PORT", str(unnamed.port))
+        factory.reset()
+        ticket, ref = uploaded(landing, b"something bad", headers=AGENT)
+        assert landing.process(ref.name, ref.generation) == "infected"
+        assert landing.record(ticket["file_id"])["metadata"]["scan"]["signature"] == "unknown"
+    finally:
+        unnamed.stop()

@@ -225,6 +225,9 @@ def test_finalize_fails_closed(landing: Landing, broken, monkeypatch) -> None:
     if outcome == "unexpected":  # the short scan: quarantined, the reservation released
         assert landing.names(landing.quarantine) == [f"{name}.{generation}"]
         assert landing.api.get(f"/files/{ticket['file_id']}").status_code == 404
+        [entry] = landing.api.get(f"/logs?resource_id={ticket['file_id']}").get_json()
+        assert entry["details"]["reason"] == "size differs from reservation"
+        assert landing.issue(PAYLOAD)["file_id"]  # the ticket is gone: the path is free
         return
     assert landing.record(ticket["file_id"])["status"] == "pending"
     # The redelivery, once the scanner is back, finishes the job: the lock was released.

@@ -36,7 +36,8 @@ MODULES: tuple[Module, ...] = (
         "tests/test_scanner.py", "tests/contract/test_scanner.py::TestClamdScanner",
         "tests/test_scanner_failures.py", "-k", "not front")),
     Module("http", "shared/scanning/http.py", (
-        "tests/test_http_client.py", "tests/scanfront/test_http_scanner.py", "tests/contract/test_scanner.py::TestHttpScanner",
+        "tests/test_http_client.py", "tests/scanfront/test_http_scanner.py",
+        "tests/contract/test_scanner.py::TestHttpScanner",
         "tests/test_scanner_failures.py", "-k", "not clamd")),
     Module("digest", "shared/scanning/digest.py", (
         "tests/test_digest.py", "tests/test_scanner_failures.py",
