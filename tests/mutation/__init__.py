@@ -48,7 +48,8 @@ MODULES: tuple[Module, ...] = (
         "tests/contract/test_files_api.py", "tests/test_media_store.py", "-k", EMBEDDED)),
     Module("finalize", "shared/uploads/finalize.py", (
         "tests/test_generation_pinning.py", "tests/test_upload_sweep.py",
-        "tests/test_finalize_edges.py", "tests/test_scanner_failures.py",
+        "tests/test_finalize_edges.py", "tests/test_finalize_records.py",
+        "tests/test_scanner_failures.py",
         "-k", "not media and not inline and not client")),
     Module("auth", "shared/auth.py", ("tests/test_auth.py", "tests/test_auth_exact.py")),
     Module("signing", "shared/signing.py", (
