@@ -207,8 +207,13 @@ class _FrontHandler(BaseHTTPRequestHandler):
                    "mime_type": "text/plain"}
         if mode == "ok":
             self._answer(200, verdict)
-        elif mode in ("status_500", "status_401"):
+        elif mode in ("status_500", "status_401", "status_403", "status_404", "status_413",
+                      "status_400"):
             self._answer(int(mode[-3:]), {"error": "the front is unwell"})
+        elif mode.endswith("_bare"):  # an error status without a JSON body
+            self._answer(int(mode.split("_")[1]), {})
+        elif mode == "status_500_clean":  # an error status whose body looks like a verdict
+            self._answer(500, verdict)
         elif mode == "no_verdict":
             self._answer(200, {k: v for k, v in verdict.items() if k != "verdict"})
         elif mode == "verdict_error":

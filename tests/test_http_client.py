@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.errors import PayloadTooLarge, ScannerUnavailable
+from shared.errors import BadRequest, NotFound, PayloadTooLarge, ScannerUnavailable
 from shared.models import BlobFacts, ObjectRef
 from shared.scanning.base import ObjectScan, Verdict
 from shared.scanning.http import HttpScanner, IdTokens
@@ -117,3 +117,48 @@ def test_no_id_token_is_named_and_logged(tmp_path, monkeypatch,
     [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert message.startswith(f"no ID token for the scanner ({AUDIENCE}): ")
     assert str(info.value.__cause__) in message
+
+
+FRONT_MESSAGES = {
+    "status_500": "virus scanner unavailable", "status_401": "virus scanner unavailable",
+    "status_403": "virus scanner unavailable",
+    "status_500_clean": "virus scanner unavailable",  # a 500 is never a verdict
+    "no_verdict": "virus scanner could not scan the file",
+    "verdict_error": "virus scanner could not scan the file",
+    "wrong_count": "virus scanner saw a different byte count",
+    "drop_mid_body": "virus scanner connection lost",
+}
+
+
+@pytest.mark.parametrize("mode", sorted(FRONT_MESSAGES))
+def test_each_failure_says_what_happened(mode: str, caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeFront(mode).start()
+    try:
+        with pytest.raises(ScannerUnavailable, match=f"^{re.escape(FRONT_MESSAGES[mode])}$"):
+            HttpScanner(fake.url, timeout=5).scan_stream(io.BytesIO(b"some bytes"))
+    finally:
+        fake.stop()
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    if mode in ("status_401", "status_403"):
+        assert logged == [f"the virus scanner front refused our ID token ({mode[-3:]}): "
+                          "the front is unwell"]
+    if mode == "status_500":
+        assert logged == ["virus scanner front answered 500: the front is unwell"]
+
+
+@pytest.mark.parametrize("mode,error,message", [
+    ("status_404", NotFound, "the front is unwell"),
+    ("status_404_bare", NotFound, "object not found at that generation"),
+    ("status_413", PayloadTooLarge, "the front is unwell"),
+    ("status_413_bare", PayloadTooLarge, "file exceeds the scanner's limit"),
+    ("status_400", BadRequest, "the front is unwell"),
+    ("status_400_bare", BadRequest, "the scanner refused the request"),
+])
+def test_the_fronts_own_refusals_keep_their_meaning(mode: str, error: type[Exception],
+                                                   message: str) -> None:
+    fake = FakeFront(mode, object_size=10).start()
+    try:
+        with pytest.raises(error, match=f"^{re.escape(message)}$"):
+            HttpScanner(fake.url, timeout=5).scan_object(REF, "a.txt", 100)
+    finally:
+        fake.stop()
