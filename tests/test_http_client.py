@@ -162,3 +162,16 @@ def test_the_fronts_own_refusals_keep_their_meaning(mode: str, error: type[Excep
             HttpScanner(fake.url, timeout=5).scan_object(REF, "a.txt", 100)
     finally:
         fake.stop()
+
+
+def test_google_id_tokens_are_cached_until_near_expiry(identity, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS",
+                       str(identity.service_account_key(tmp_path / "sa.json", INVOKER)))
+    before = identity.token_requests
+    tokens = IdTokens(AUDIENCE)
+    assert tokens.header() == tokens.header()  # an hour left: the cached one
+    assert identity.token_requests == before + 1
+    monkeypatch.setattr(identity, "token_lifetime", 299)  # inside the five-minute margin
+    short = IdTokens(AUDIENCE)
+    assert short.header() != short.header()  # each one is already due for renewal
+    assert identity.token_requests == before + 3
