@@ -175,3 +175,15 @@ def test_google_id_tokens_are_cached_until_near_expiry(identity, tmp_path, monke
     short = IdTokens(AUDIENCE)
     assert short.header() != short.header()  # each one is already due for renewal
     assert identity.token_requests == before + 3
+
+
+def test_an_unreachable_front(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeFront("ok").start()
+    fake.stop()  # nothing listens there any more
+    scanner = HttpScanner(fake.url, timeout=5)
+    assert scanner.ping() is False
+    with pytest.raises(ScannerUnavailable, match=r"^virus scanner unavailable$") as info:
+        scanner.scan_object(REF, "a.txt", 100)
+    assert info.value.__cause__ is not None
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert logged == [f"virus scanner front unreachable: {info.value.__cause__}"]
