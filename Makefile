@@ -4,6 +4,7 @@
 #   make test  - lint, the infra checks, then the test suite
 #   make infra-check - routes file current, terraform fmt (where installed), checkov on infra/
 #   make web   - build the web app (web/dist) if a source or the lockfile changed
+#   make mutation - mutmut over the security-critical modules; writes tests/MUTATION.md (not CI)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,7 +18,7 @@ export AUTH_DEV_SECRET ?= local-dev-secret-do-not-deploy-0123456789
 export WORKSPACE_STORAGE_DIR ?= Runtime
 export PORT ?= 8080
 
-.PHONY: dev run test lint fmt bench bench-scan bench-web system-deps venv clean token sweep checkov infra-check infra-routes web
+.PHONY: dev run test lint fmt bench bench-scan bench-web system-deps venv clean token sweep checkov infra-check infra-routes web mutation mutation-deps
 
 $(STAMP): requirements.txt requirements-dev.txt $(CLIENT_META)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -95,6 +96,29 @@ bench-scan: system-deps venv
 bench-web: system-deps venv web
 	$(PY) -m bench.web_first_render
 
+# Mutation testing: one target per module (tests/mutation/__init__.py names each module and
+# the tests that guard it), then the report. Each module runs in .mutation/<name>/.
+MUTATION_MODULES := clamd http digest ingest finalize auth signing gcs-signing memory \
+	truncation netpolicy
+MUTATION_TARGETS := $(addprefix mutation-,$(MUTATION_MODULES))
+MUTATION_STAMP := $(VENV)/.mutation-$(shell sha1sum requirements-mutation.txt | cut -c1-12)
+.PHONY: $(MUTATION_TARGETS) mutation-hand
+
+$(MUTATION_STAMP): requirements-mutation.txt $(STAMP)
+	$(PY) -m pip install -q -r requirements-mutation.txt
+	@rm -f $(VENV)/.mutation-* && touch $@
+
+mutation-deps: system-deps $(MUTATION_STAMP)
+
+$(MUTATION_TARGETS): mutation-%: mutation-deps
+	$(PY) -m tests.mutation run $*
+
+mutation-hand: mutation-deps
+	$(PY) -m tests.mutation hand
+
+mutation: $(MUTATION_TARGETS) mutation-hand
+	$(PY) -m tests.mutation report
+
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache infra/.build client/build web/node_modules \
-	  web/dist web/emulator/node_modules
+	  web/dist web/emulator/node_modules .mutation

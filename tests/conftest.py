@@ -21,7 +21,7 @@ from localdev.emulators import FakeGcs, FirestoreEmulator, fake_gcs_binary, fire
 from shared import factory
 from shared.auth import mint_dev_token
 
-pytest_plugins = ["tests.media_fixtures", "tests.scan_fixtures"]  # media and scanning fixtures
+pytest_plugins = ["tests.media_fixtures", "tests.scan_fixtures", "tests.direct_fixtures"]
 
 DEV_SECRET = "test-secret-0123456789-abcdefghijklmnop"
 API = "/api/assistant/workspace"
@@ -35,11 +35,19 @@ def pytest_configure(config: pytest.Config) -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
+CI_VALUES = {"1", "true", "yes"}
+
+
+def in_ci() -> bool:
+    """``CI`` set to 1, true or yes (any case), as CI services spell it."""
+    return os.environ.get("CI", "").strip().lower() in CI_VALUES
+
+
 def require(condition: bool, what: str) -> None:
     """Skip locally when a service is missing; fail in CI, where skips would hide it."""
     if condition:
         return
-    if os.environ.get("CI", "").lower() == "true":
+    if in_ci():
         pytest.fail(f"{what} is required in CI but is missing")
     pytest.skip(f"{what} is not available")
 

@@ -13,6 +13,10 @@ the same URL is accepted there. ``test_a_second_put_is_never_promoted_unscanned`
 holds regardless: every generation that is promoted was scanned, and a generation arriving
 after the upload finished is quarantined, never served. The URL itself is checked against the
 V4 algorithm in ``test_direct_upload.py``.
+
+Pub/Sub pushes go through a ``RecordingProxy`` in front of the function, so a test that waits
+for a redelivery counts the deliveries it expects (and what the function answered to each)
+instead of sleeping and asserting that nothing changed meanwhile.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from localdev.events import FunctionProcess, create_push_subscription, create_to
 from localdev.gcs_keys import create_buckets, write_service_account_key
 from shared import factory
 from tests.conftest import EICAR, Api, base_env, gcs_client, post_json, require
+from tests.recording_proxy import Call, RecordingProxy
 
 PROJECT = "direct-e2e"
 TOPIC = "gcs-finalize"
@@ -51,13 +56,35 @@ class Stack:
     """Every process of the local cloud, and clients onto it."""
 
     def __init__(self, gcs: FakeGcs, firestore: FirestoreEmulator, clamd: ClamdProcess,
-                 scan: FunctionProcess, sweep: FunctionProcess, env: dict[str, str]) -> None:
+                 scan: FunctionProcess, sweep: FunctionProcess, env: dict[str, str],
+                 pushes: RecordingProxy) -> None:
         self.gcs, self.firestore, self.clamd = gcs, firestore, clamd
         self.scan, self.sweep, self.env = scan, sweep, env
+        self.pushes = pushes  # every Pub/Sub push to the function, with its answer
         self.storage = gcs_client(gcs.url, PROJECT)
 
     def names(self, bucket: str, prefix: str = "") -> list[str]:
         return sorted(b.name for b in self.storage.list_blobs(bucket, prefix=prefix))
+
+    def wait_for_pushes(self, name: str, count: int, ok: bool | None = None,
+                        timeout: float = WAIT) -> list[Call]:
+        """Wait until ``count`` pushes of ``name``'s events were answered (2xx if ``ok``,
+        an error if ``ok`` is False, either if None); returns them."""
+
+        def wanted(call: Call) -> bool:
+            if pushed_object(call) != name:
+                return False
+            return ok is None or (200 <= call.status < 300) == ok
+
+        return self.pushes.wait_for(wanted, count, timeout)
+
+
+def pushed_object(call: Call) -> str | None:
+    """The object name a Pub/Sub push was about."""
+    try:
+        return call.json()["message"]["attributes"]["objectId"]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +123,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         started.append(scan)
         sweep = FunctionProcess(root / "sweep", "sweep", "http", env).start()
         started.append(sweep)
-        create_push_subscription(pubsub.host_port, PROJECT, TOPIC, "scan-push", scan.url)
-        yield Stack(gcs, firestore, clamd, scan, sweep, env)
+        pushes = RecordingProxy(f"http://{scan.host_port}").start()
+        started.append(pushes)
+        create_push_subscription(pubsub.host_port, PROJECT, TOPIC, "scan-push", pushes.url + "/")
+        yield Stack(gcs, firestore, clamd, scan, sweep, env, pushes)
     finally:
         for process in reversed(started):
             process.stop()
@@ -251,9 +280,11 @@ def test_the_same_event_three_times_changes_nothing_the_second_time(
     generation = wait_for(lambda: _generation_from_quarantine_or_lock(stack, name),
                           "the processed generation")
     # Publish the very same notification twice more, through the emulator's topic.
+    stack.wait_for_pushes(name, 1, ok=True)
     for _ in range(2):
         _publish_finalize(stack, INCOMING, name, generation, len(content))
-    time.sleep(5)  # give the duplicates time to be pushed and handled
+    # Both duplicates were pushed and acknowledged (2xx: no redelivery will follow).
+    stack.wait_for_pushes(name, 3, ok=True)
     files = api.get("/files", user=user).get_json()
     assert [f["id"] for f in files] == [ticket["file_id"]]
     assert [e["operation_type"] for e in logs(api, user, ticket["file_id"])] == ["create"]
@@ -302,10 +333,13 @@ def _pubsub_hosts(stack: Stack) -> Iterator[str]:
 def test_scanner_down_keeps_pending_until_redelivery(api: Api, stack: Stack, user: str) -> None:
     content = b"uploaded while the scanner is away"
     ticket = ask(api, user, content)
+    name = ticket["upload_url"].split(f"/{INCOMING}/")[1].split("?")[0]
     stack.clamd.stop()
     try:
         assert put(ticket, content).status_code == 200
-        time.sleep(6)  # several deliveries fail (the function raises → redelivered)
+        # The first delivery and a redelivery both failed (the function raised).
+        stack.wait_for_pushes(name, 2, ok=False)
+        assert not stack.pushes.matching(lambda c: pushed_object(c) == name and c.status < 300)
         assert record(api, user, ticket["file_id"])["status"] == "pending"
         assert download(api, user, ticket["file_id"])[0] == 409
         assert not [n for n in stack.names(FILES) if ident(ticket) in n]
@@ -313,6 +347,7 @@ def test_scanner_down_keeps_pending_until_redelivery(api: Api, stack: Stack, use
         stack.clamd.start()  # same port: the function's configuration still holds
     wait_for(status_is(api, user, ticket["file_id"], "ready"), "redelivery after clamd is back")
     assert download(api, user, ticket["file_id"]) == (200, content)
+    stack.wait_for_pushes(name, 1, ok=True)  # it was a redelivery that finished it
 
 
 def test_sweep_redrives_a_lost_event(api: Api, stack: Stack, user: str) -> None:
@@ -323,7 +358,7 @@ def test_sweep_redrives_a_lost_event(api: Api, stack: Stack, user: str) -> None:
     stack.clamd.stop()
     try:
         assert put(ticket, content).status_code == 200
-        time.sleep(3)
+        stack.wait_for_pushes(name, 1, ok=False)  # its event failed: as good as lost
         assert record(api, user, ticket["file_id"])["status"] == "pending"
         report = requests.post(stack.sweep.url, timeout=60).json()
         assert report["redriven"].get("failed", 0) >= 1  # scanner down: nothing changes
@@ -364,3 +399,46 @@ def test_a_size_other_than_declared_is_quarantined(api: Api, stack: Stack, user:
     wait_for(lambda: api.get(f"/files/{ticket['file_id']}", user=user).status_code == 404,
              "the reservation to be released")
     assert not [n for n in stack.names(FILES) if ident(ticket) in n]
+
+
+def _direct(api: Api, user: str, content: bytes, **extra: Any) -> dict[str, Any]:
+    """A whole direct upload: the URL, the PUT, and the event's outcome (ready)."""
+    ticket = ask(api, user, content, **extra)
+    assert put(ticket, content).status_code == 200
+    wait_for(lambda: record(api, user, ticket["file_id"])["version"] == ticket["version"]
+             and record(api, user, ticket["file_id"])["status"] == "ready",
+             f"version {ticket['version']} to be ready")
+    return ticket
+
+
+def test_a_clean_overwrite_bumps_the_version(api: Api, stack: Stack, user: str) -> None:
+    first = _direct(api, user, b"the first draft\n")
+    second = _direct(api, user, b"the second, better draft\n", overwrite=True)
+    assert second["file_id"] == first["file_id"] and second["version"] == 2
+    live = record(api, user, first["file_id"])
+    assert live["version"] == 2
+    assert live["checksum"] == hashlib.sha256(b"the second, better draft\n").hexdigest()
+    assert download(api, user, first["file_id"]) == (200, b"the second, better draft\n")
+    ops = [(e["operation_type"], e["details"].get("version"))
+           for e in logs(api, user, first["file_id"]) if e["operation_type"] != "read"]
+    assert ops == [("update", 2), ("create", 1)]
+
+
+def test_an_infected_overwrite_keeps_the_live_version(api: Api, stack: Stack, user: str) -> None:
+    first = _direct(api, user, b"a clean first version\n", filename="doc.txt")
+    ticket = ask(api, user, EICAR, filename="doc.txt", overwrite=True)
+    assert ticket["file_id"] == first["file_id"] and ticket["version"] == 2
+    assert put(ticket, EICAR).status_code == 200
+    scan = wait_for(lambda: [e for e in logs(api, user, first["file_id"])
+                             if e["operation_type"] == "scan"], "the infected version's record")
+    assert len(scan) == 1
+    details = scan[0]["details"]
+    assert details["verdict"] == "infected" and details["version"] == 2
+    assert details["signature"].startswith("Workspace.Test.EICAR")
+    assert details["quarantine"].startswith(f"gcs://{QUARANTINE}/")
+    live = record(api, user, first["file_id"])
+    assert (live["status"], live["version"]) == ("ready", 1)
+    assert download(api, user, first["file_id"]) == (200, b"a clean first version\n")
+    assert [n for n in stack.names(QUARANTINE) if ident(ticket) in n]
+    promoted = [n for n in stack.names(FILES) if ident(ticket) in n]
+    assert len(promoted) == 1 and promoted[0].endswith("/v1/doc.txt")

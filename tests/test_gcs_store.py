@@ -355,7 +355,9 @@ def test_dead_backend_is_unavailable_quickly(tmp_path: Path, key_file: Path) -> 
             started = time.monotonic()
             with pytest.raises(BackendUnavailable):
                 operation()
-            assert time.monotonic() - started < 5, name
+            # Bounded by the 2 s timeout and 1 s retry deadline, far from the defaults'
+            # minutes; the bound is loose so a loaded machine cannot make it flake.
+            assert time.monotonic() - started < 30, name
         ready.discard()  # never raises, even now
         # Signing needs no network, so it still works.
         assert store.signed_download_url(KEY, "a.txt", "text/plain", 60)[0].startswith(server.url)
@@ -423,7 +425,7 @@ def test_signed_get_downloads_from_the_emulator(store: GcsBlobStore) -> None:
     put(store, KEY, b"signed bytes")
     url, expires = store.signed_download_url(KEY, "résumé.pdf", "application/pdf", 120)
     assert url.startswith(f"{store.objects.conn.emulator}/{store.bucket_name}/workspaces/")
-    assert abs(expires - (time.time() + 120)) < 5
+    assert abs(expires - (time.time() + 120)) < 30  # 120 s, not a default TTL
     response = requests.get(url, timeout=10)
     assert response.status_code == 200
     assert response.content == b"signed bytes"
@@ -435,7 +437,7 @@ def test_signed_put_uploads_to_the_emulator(store: GcsBlobStore) -> None:
     assert headers == {"Content-Type": "text/plain",
                        "x-goog-content-length-range": f"{len(body)},{len(body)}",
                        "x-goog-if-generation-match": "0"}
-    assert abs(expires - (time.time() + 120)) < 5
+    assert abs(expires - (time.time() + 120)) < 30  # 120 s, not a default TTL
     response = requests.put(url, data=body, headers=headers, timeout=10)
     assert response.status_code == 200
     assert read_all(store.open_read(KEY)) == body

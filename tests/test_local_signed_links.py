@@ -86,3 +86,35 @@ def test_a_signed_link_cannot_be_bent_to_another_file_or_workspace(api):
     # Signed reads are logged in the owner's workspace only.
     assert [e["details"].get("via") for e in api.get(
         "/logs?operation_type=read", user="alice").json] == ["signed_url", "api"]
+
+
+def test_signed_link_expires_after_its_ttl(api, monkeypatch):
+    """A short TTL: the link serves at first, then 404s once its expiry has passed."""
+    import time
+
+    monkeypatch.setenv("DOWNLOAD_URL_TTL_SECONDS", "2")
+    factory.reset()
+    file_id = api.upload(b"short-lived", "s.txt").json["id"]
+    link = api.get(f"/files/{file_id}/content?redirect=false").json
+    url = link["url"].split("localhost", 1)[1]
+    expires = int(parse_qs(urlsplit(url).query)["expires"][0])
+    assert expires - time.time() <= 2
+    fresh = api.client.get(url)
+    assert fresh.status_code == 200 and fresh.data == b"short-lived"
+    time.sleep(max(0.0, expires - time.time()) + 0.2)
+    _not_found(api.client.get(url))
+
+
+def test_an_expired_signature_is_refused_even_when_genuine():
+    """No clock games: a correctly signed link whose expiry is in the past is a 404."""
+    import pytest
+
+    from shared.errors import NotFound
+    from shared.signing import UrlSigner
+
+    signer = UrlSigner(b"k" * 64)
+    live = {k: v[0] for k, v in parse_qs(signer.sign("ws_1", "file_000001", 1, 60)[0]).items()}
+    assert signer.verify("ws_1", "file_000001", live["v"], live["expires"], live["sig"]) == 1
+    dead = {k: v[0] for k, v in parse_qs(signer.sign("ws_1", "file_000001", 1, -1)[0]).items()}
+    with pytest.raises(NotFound):
+        signer.verify("ws_1", "file_000001", dead["v"], dead["expires"], dead["sig"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from urllib.parse import parse_qs, urlsplit
 
 from shared import factory
 from shared.timeutil import utcnow
@@ -65,15 +66,24 @@ def test_get_metadata_and_content(api, download):
 
 
 def test_inline_only_for_passive_types(api, backend):
-    if not backend.local_signed_links:
-        return  # GCS serves bytes from its own origin; the disposition rule is ours only
     png_id = api.upload(PNG, "p.png").json["id"]
-    assert api.get(f"/files/{png_id}/content?inline=true").headers[
-        "Content-Disposition"].startswith("inline")
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
     svg_id = api.upload(svg, "x.svg").json["id"]
-    assert api.get(f"/files/{svg_id}/content?inline=true").headers[
-        "Content-Disposition"].startswith("attachment")
+    if backend.local_signed_links:  # served from our origin: inline for passive types only
+        assert api.get(f"/files/{png_id}/content?inline=true").headers[
+            "Content-Disposition"].startswith("inline")
+        assert api.get(f"/files/{svg_id}/content?inline=true").headers[
+            "Content-Disposition"].startswith("attachment")
+        return
+    # GCS serves the bytes itself: the signed URL pins an attachment disposition and the
+    # type, whatever ``inline`` asked, so not even a passive type renders there.
+    for file_id, mime in ((png_id, "image/png"), (svg_id, "image/svg+xml")):
+        response = api.get(f"/files/{file_id}/content?inline=true")
+        assert response.status_code == 302
+        query = parse_qs(urlsplit(response.headers["Location"]).query)
+        assert query["response-content-disposition"][0].startswith("attachment")
+        assert query["response-content-type"] == [mime]
+        assert query["X-Goog-Signature"]  # V4 signs the query: the client cannot change it
 
 
 def test_session_scoping_writes_and_lists_within_the_session(api, download):

@@ -182,3 +182,28 @@ def test_memory_is_per_user(api):
     assert api.get("/memory", user="bob").json["content"] == ""
     assert api.get("/memory/versions", user="bob").json == []
     assert api.get("/memory/versions/1", user="bob").status_code == 404
+
+
+def test_revert_never_exceeds_a_lowered_cap(api, monkeypatch):
+    """A version written under a larger cap is cut to the current one when it comes back."""
+    monkeypatch.setenv("MEMORY_MAX_LENGTH", "1000")
+    factory.reset()
+    long_text = "\n\n".join(f"## Section {i}\n\n" + "word " * 30 for i in range(6))
+    assert 300 < len(long_text) <= 1000
+    assert post_json(api, "/memory", {"content": long_text}).status_code == 200
+    assert post_json(api, "/memory", {"content": "short"}).status_code == 200
+    monkeypatch.setenv("MEMORY_MAX_LENGTH", "300")
+    factory.reset()
+    reverted = api.client.post("/api/assistant/workspace/memory/versions/1/revert",
+                               headers=api.headers())
+    assert reverted.status_code == 200, reverted.json
+    body = reverted.json
+    assert body["truncated"] is True and body["removed_chars"] > 0 and body["message"]
+    assert body["length"] <= 300 and body["max_length"] == 300
+    current = api.get("/memory").json
+    assert len(current["content"]) == body["length"] <= 300
+    assert long_text.startswith(current["content"].split("\n\n> [Memory truncated")[0])
+    assert current["info"]["is_full"] is (len(current["content"]) >= 300)
+    entry = api.get("/logs?resource_type=memory&operation_type=update").json[0]
+    assert entry["details"]["mode"] == "revert" and entry["details"]["truncated"] is True
+    assert entry["details"]["after_length"] <= 300

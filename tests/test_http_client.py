@@ -1,0 +1,189 @@
+"""The ClamAV front's client (``HttpScanner``) against ``FakeFront``: what it sends (the
+object to scan, the ID token on every request) and what it accepts back (a verdict with a
+well-formed SHA-256 and MIME type, within the size asked for). The failures without a
+verdict are in ``test_scanner_failures.py``; the real front in ``tests/scanfront/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from shared.errors import BadRequest, NotFound, PayloadTooLarge, ScannerUnavailable
+from shared.models import BlobFacts, ObjectRef
+from shared.scanning.base import ObjectScan, Verdict
+from shared.scanning.http import HttpScanner, IdTokens
+from tests.fake_scanners import DIGEST_FAULTS, FakeFront
+from tests.scan_fixtures import AUDIENCE, INVOKER
+
+REF = ObjectRef("incoming-bkt", "incoming/ws_1/file_000001/a.txt", 1234567)
+EMPTY_SHA = hashlib.sha256(b"").hexdigest()
+
+
+class StaticTokens(IdTokens):
+    """An ID token source with a fixed token (Google's own is exercised with the identity
+    fake in ``tests/scanfront/test_http_scanner.py``)."""
+
+    def __init__(self) -> None:
+        super().__init__(AUDIENCE)
+
+    def header(self) -> dict[str, str]:
+        return {"Authorization": "Bearer static-token"}
+
+
+@pytest.fixture
+def front() -> Iterator[FakeFront]:
+    fake = FakeFront("ok", object_size=4096).start()
+    yield fake
+    fake.stop()
+
+
+def test_an_object_scan_names_the_generation_and_returns_the_digest(front) -> None:
+    result = HttpScanner(front.url, timeout=5).scan_object(REF, "a.txt", 4096)
+    assert front.objects == [{"bucket": "incoming-bkt", "name": REF.name,
+                              "generation": 1234567, "filename": "a.txt"}]
+    assert result == ObjectScan(Verdict(False, None, 4096),
+                                BlobFacts(4096, EMPTY_SHA, "text/plain", "document"))
+
+
+def test_an_object_larger_than_asked_is_refused(front) -> None:
+    with pytest.raises(PayloadTooLarge, match=r"^the object is larger than 4095 bytes$") as info:
+        HttpScanner(front.url, timeout=5).scan_object(REF, "a.txt", 4095)
+    assert info.value.extra == {"max_bytes": 4095}
+
+
+@pytest.mark.parametrize("fault", sorted(DIGEST_FAULTS))
+def test_a_verdict_without_a_usable_digest_is_no_verdict(
+        fault: str, caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeFront(fault, object_size=10).start()
+    try:
+        with pytest.raises(ScannerUnavailable,
+                           match=r"^virus scanner gave no checksum for the object$"):
+            HttpScanner(fake.url, timeout=5).scan_object(REF, "a.txt", 100)
+    finally:
+        fake.stop()
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert message.startswith("virus scanner front gave no digest: {")
+    assert len(message) == len("virus scanner front gave no digest: ") + 200  # cut at 200
+
+
+def test_the_id_token_goes_with_every_request(front) -> None:
+    scanner = HttpScanner(front.url, timeout=5, tokens=StaticTokens())
+    assert scanner.ping() is True
+    assert scanner.scan_stream(io.BytesIO(b"abc")).bytes_scanned == 3
+    scanner.scan_object(REF, "a.txt", 4096)
+    assert front.auth == [("/readyz", "Bearer static-token"), ("/scan", "Bearer static-token"),
+                          ("/scan/gcs", "Bearer static-token")]
+    plain = HttpScanner(front.url, timeout=5)  # http (local): no token at all
+    assert plain.tokens is None and plain.ping() is True
+    assert front.auth[-1] == ("/readyz", None)
+
+
+def test_a_session_is_used_once() -> None:
+    fake = FakeFront("ok").start()
+    try:
+        session = HttpScanner(fake.url, timeout=5).open_session()
+        session.feed(b"once")
+        assert session.finish() == Verdict(False, None, 4)
+        with pytest.raises(AssertionError, match=r"^session is finished$"):
+            session.finish()
+        with pytest.raises(AssertionError, match=r"^session is finished$"):
+            session.feed(b"more")
+    finally:
+        fake.stop()
+
+
+def test_google_id_tokens_are_bearer_headers(identity, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS",
+                       str(identity.service_account_key(tmp_path / "sa.json", INVOKER)))
+    header = IdTokens(AUDIENCE).header()
+    assert list(header) == ["Authorization"]
+    assert re.fullmatch(r"Bearer [\w-]+\.[\w-]+\.[\w-]+", header["Authorization"])
+
+
+def test_no_id_token_is_named_and_logged(tmp_path, monkeypatch,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    with pytest.raises(ScannerUnavailable,
+                       match=r"^virus scanner unavailable \(no ID token\)$") as info:
+        IdTokens(AUDIENCE).header()
+    assert info.value.__cause__ is not None
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert message.startswith(f"no ID token for the scanner ({AUDIENCE}): ")
+    assert str(info.value.__cause__) in message
+
+
+FRONT_MESSAGES = {
+    "status_500": "virus scanner unavailable", "status_401": "virus scanner unavailable",
+    "status_403": "virus scanner unavailable",
+    "status_500_clean": "virus scanner unavailable",  # a 500 is never a verdict
+    "no_verdict": "virus scanner could not scan the file",
+    "verdict_error": "virus scanner could not scan the file",
+    "wrong_count": "virus scanner saw a different byte count",
+    "drop_mid_body": "virus scanner connection lost",
+}
+
+
+@pytest.mark.parametrize("mode", sorted(FRONT_MESSAGES))
+def test_each_failure_says_what_happened(mode: str, caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeFront(mode).start()
+    try:
+        with pytest.raises(ScannerUnavailable, match=f"^{re.escape(FRONT_MESSAGES[mode])}$"):
+            HttpScanner(fake.url, timeout=5).scan_stream(io.BytesIO(b"some bytes"))
+    finally:
+        fake.stop()
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    if mode in ("status_401", "status_403"):
+        assert logged == [f"the virus scanner front refused our ID token ({mode[-3:]}): "
+                          "the front is unwell"]
+    if mode == "status_500":
+        assert logged == ["virus scanner front answered 500: the front is unwell"]
+
+
+@pytest.mark.parametrize("mode,error,message", [
+    ("status_404", NotFound, "the front is unwell"),
+    ("status_404_bare", NotFound, "object not found at that generation"),
+    ("status_413", PayloadTooLarge, "the front is unwell"),
+    ("status_413_bare", PayloadTooLarge, "file exceeds the scanner's limit"),
+    ("status_400", BadRequest, "the front is unwell"),
+    ("status_400_bare", BadRequest, "the scanner refused the request"),
+])
+def test_the_fronts_own_refusals_keep_their_meaning(mode: str, error: type[Exception],
+                                                   message: str) -> None:
+    fake = FakeFront(mode, object_size=10).start()
+    try:
+        with pytest.raises(error, match=f"^{re.escape(message)}$"):
+            HttpScanner(fake.url, timeout=5).scan_object(REF, "a.txt", 100)
+    finally:
+        fake.stop()
+
+
+def test_google_id_tokens_are_cached_until_near_expiry(identity, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS",
+                       str(identity.service_account_key(tmp_path / "sa.json", INVOKER)))
+    before = identity.token_requests
+    tokens = IdTokens(AUDIENCE)
+    assert tokens.header() == tokens.header()  # an hour left: the cached one
+    assert identity.token_requests == before + 1
+    monkeypatch.setattr(identity, "token_lifetime", 299)  # inside the five-minute margin
+    short = IdTokens(AUDIENCE)
+    assert short.header() != short.header()  # each one is already due for renewal
+    assert identity.token_requests == before + 3
+
+
+def test_an_unreachable_front(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeFront("ok").start()
+    fake.stop()  # nothing listens there any more
+    scanner = HttpScanner(fake.url, timeout=5)
+    assert scanner.ping() is False
+    with pytest.raises(ScannerUnavailable, match=r"^virus scanner unavailable$") as info:
+        scanner.scan_object(REF, "a.txt", 100)
+    assert info.value.__cause__ is not None
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert logged == [f"virus scanner front unreachable: {info.value.__cause__}"]
