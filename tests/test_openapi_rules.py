@@ -76,6 +76,29 @@ def negated_class(pattern: str) -> str:
     return f"[{match.group(1)}]"
 
 
+def test_no_key_is_written_twice():
+    """YAML keeps the last of two equal keys without a word (a status listed twice, an error
+    field described twice), so a merge can silently drop half a definition."""
+    import yaml
+
+    from tests.test_openapi import DOC_PATH
+
+    repeated: list[str] = []
+
+    class Strict(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: Strict, node: yaml.MappingNode) -> dict[Any, Any]:
+        keys = [loader.construct_object(key) for key, _ in node.value]
+        repeated.extend(f"{k!r} (line {node.start_mark.line + 1})" for k in set(keys)
+                        if keys.count(k) > 1)
+        return loader.construct_mapping(node)
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    yaml.load(DOC_PATH.read_text(encoding="utf-8"), Strict)  # Strict is a SafeLoader
+    assert repeated == []
+
+
 # -- bounds and patterns mirror the code's constants ----------------------------------------
 def test_ids_and_tokens_are_the_codes_patterns():
     assert schema(load_doc(), "ActorId")["pattern"] == f"^{v._ID_RE.pattern}$"
