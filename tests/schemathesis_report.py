@@ -113,13 +113,6 @@ class RunReport:
         entries = list(allowed)
         return [f for f in self.failures if not any(a.covers(f) for a in entries)]
 
-    def used(self, allowed: Iterable[Allowed]) -> Counter[str]:
-        """How many failures each allow-list entry covered (by its reason's first words)."""
-        counts: Counter[str] = Counter()
-        for entry in allowed:
-            counts[entry.reason] = sum(1 for f in self.failures if entry.covers(f))
-        return counts
-
 
 def read_events(path: Path) -> RunReport:
     """Parse the NDJSON events of one ``schemathesis run``."""
