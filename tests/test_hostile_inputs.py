@@ -426,6 +426,16 @@ for name, extra in [("version-13-digits", {"expected_version": 10**12}),
                     ("size-float", {"size_bytes": 3.0})]:
     add(f"upload-url-{name}", Case("POST", "/files/upload-url", 400,
                                    json.dumps({**UPLOAD_URL, **extra}).encode(), JSON_CT))
+# A Latin-1 digit int() refuses ("²" passes str.isdigit) was a 500 on PATCH.
+add("patch-if-match-superscript-digit", Case("PATCH", f"/files/{PRIOR_ID}", 400,
+                                             b'{"description": "x"}', JSON_CT,
+                                             headers=(("If-Match", "\u00b2"),), needs_file=True))
+add("patch-expected-version-13-digits", Case("PATCH", f"/files/{PRIOR_ID}", 400,
+                                             b'{"expected_version": 1000000000000}', JSON_CT,
+                                             needs_file=True))
+add("version-restore-expected-13-digits", Case(
+    "POST", f"/files/{PRIOR_ID}/versions/1/restore", 400, b'{"expected_version": 1000000000000}',
+    JSON_CT, needs_file=True))
 add("search-query-not-utf8", get("/files/search?query=%ED%A0%80"))
 add("logs-agent-not-utf8", get("/logs?agent_id=%FF"))
 add("list-tag-not-utf8", get("/files?tags=%C3%28"))

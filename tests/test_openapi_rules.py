@@ -23,9 +23,11 @@ from jsonschema import Draft202012Validator
 
 from shared import cursor
 from shared import validation as v
+from shared.apikeys.service import MAX_NAME_CHARS
 from shared.config import Settings
 from shared.errors import BadRequest
 from shared.files.drafts import FORM_FIELDS
+from shared.files.edits import parse_if_match
 from shared.media import execdir, sources
 from shared.memory.service import parse_version as memory_version
 from shared.uploads.issue import _MIME_RE, UPLOAD_URL_FIELDS
@@ -146,6 +148,10 @@ def test_versions_are_bounded_everywhere():
     assert schema(doc, "UploadForm")["properties"]["expected_version"]["$ref"] == version["$ref"]
     for name in ("MemoryWrite", "UploadUrlRequest"):
         assert schema(doc, name)["properties"]["expected_version"]["anyOf"][0] == version
+    assert schema(doc, "LiveVersion")["maximum"] == v.MAX_VERSION
+    for name in ("FileEdit", "VersionRestoreRequest"):
+        assert schema(doc, name)["properties"]["expected_version"]["anyOf"][0] == \
+            ref("LiveVersion")
     with pytest.raises(BadRequest):
         v.parse_version(str(v.MAX_VERSION + 1), "version")
     assert memory_version(str(v.MAX_VERSION), "version") == v.MAX_VERSION
@@ -158,6 +164,16 @@ def test_name_characters_are_the_servers():
     assert refused_by_class(negated_class(pattern)) == server
     for name in ("VirtualPath", "Folder"):
         assert negated_class(schema(load_doc(), name)["pattern"]) == negated_class(pattern)
+
+
+def test_label_characters_are_the_servers():
+    label = schema(load_doc(), "Label")["pattern"]
+    assert f"{{0,{MAX_NAME_CHARS - 2}}}" in label
+    trimmed, first = re.match(r"\^(\[[^\]]*\])\*(\[\^[^\]]*\])", label).groups()
+    assert refused_by_class(trimmed) == {c for c in ALL_CHARS if c.isspace()}
+    server = {c for c in ALL_CHARS
+              if v._has_control(c) or v._has_format_char(c) or c.isspace()}
+    assert refused_by_class("[" + first[2:]) == server
 
 
 def test_description_tag_and_query_characters_are_the_servers():
@@ -228,6 +244,22 @@ def test_description_and_query_schemas_are_the_servers_checks(value):
     assert valid(ref("SearchText"), query) == server_accepts(v.check_query, query), query
 
 
+@pytest.mark.parametrize("value", [" a ", "\ta\u00a0", "key", "x" * 100, " " + "x" * 100 + " ",
+                                   "x" * 101, "", "   ", "a\x00", "a\u200bb", "a\u202eb",
+                                   "\U000E0001a", "分镜"])
+def test_label_schema_is_the_servers_check(value):
+    assert valid(ref("Label"), value) == server_accepts(
+        lambda x: v.check_label(x, "name", MAX_NAME_CHARS), value)
+
+
+@pytest.mark.parametrize("value", ["3", "", "  ", "*", " 7 ", "\u00b2", "1" * 12, "1" * 13,
+                                   '"' + "a" * 64 + '-r3"', 'W/"' + "a" * 64 + '-r3"',
+                                   '"' + "A" * 64 + '-r3"', '"abc-r1"', "W/3", "-1", "latest"])
+def test_revision_if_match_schema_is_the_servers_check(value):
+    spec = param(load_doc(), "PATCH", f"{FILES}/{{file_id}}", "If-Match")["schema"]
+    assert valid(spec, value) == server_accepts(parse_if_match, value), value
+
+
 @pytest.mark.parametrize("value", ["3", '"3"', 'W/"3"', "W/3", '""3""', " 3 ", "\xa03", "",
                                    "  ", "W/", '""', "x", "3.0", "-1", "1" * 12, "1" * 13])
 def test_if_match_schema_is_the_servers_check(value):
@@ -246,6 +278,20 @@ def test_media_local_paths_are_the_servers(value):
 
     body = schema(load_doc(), "MediaRequest")["properties"]["file"]
     assert valid(body, value) == server_accepts(server, value), value
+
+
+@pytest.mark.parametrize("value,documented,status", [
+    ("bytes=0-3", True, 206), ("Bytes = 2-", True, 206), ("bytes=-3", True, 206),
+    ("bytes=0-1,4-5", True, 200), ("items=0-3", True, 200), ("", True, 200),
+    ("xyz", True, 200), ("bytes=20-", True, 416), ("bytes=5-2", True, 416),  # by the length
+    ("bytes=abc", False, 416), ("bytes=-0", False, 416), ("bytes=1", False, 416)])
+def test_range_schema_is_what_the_server_serves(live, value, documented, status):
+    created = live.client.post(FILES, data={"file": (io.BytesIO(b"0123456789"), "r.bin")},
+                               headers=live_headers(), content_type="multipart/form-data")
+    url = f"{FILES}/{created.get_json()['id']}/content"
+    spec = param(load_doc(), "GET", f"{FILES}/{{file_id}}/content", "Range")["schema"]
+    assert valid(spec, value) == documented
+    assert live.client.get(url, headers=live_headers(Range=value)).status_code == status
 
 
 # -- empty values and nulls ------------------------------------------------------------------
@@ -290,6 +336,10 @@ def test_nullable_json_fields_are_the_ones_the_server_skips():
     required = set(schema(load_doc(), "UploadUrlRequest")["required"])
     for name, spec in request.items():
         assert valid(spec, None) == (name not in required), name
+    for name in ("FileEdit", "RestoreRequest", "VersionRestoreRequest"):
+        assert all(valid(spec, None) for spec in schema(load_doc(), name)["properties"].values())
+    key = schema(load_doc(), "ApiKeyRequest")["properties"]
+    assert [n for n, spec in key.items() if valid(spec, None)] == ["expires_in_days", "agent_id"]
     memory = schema(load_doc(), "MemoryWrite")["properties"]
     assert not valid(memory["content"], None)
     assert all(valid(memory[name], None) for name in ("append", "overflow", "expected_version"))

@@ -13,7 +13,7 @@ otherwise switch profiles), so a run is reproducible.
 It passes when every failure is covered by an entry of ``tests/schemathesis-allow.yaml``
 (each with its reason; ``tests/schemathesis_hooks.py`` drops those during the run) and at
 least ``MIN_CASES`` requests were generated. ``make test`` runs the budget of
-``tests/schemathesis.toml`` (about 5,000 requests, two to three minutes on two cores);
+``tests/schemathesis.toml`` (about 6,000 requests, two to three minutes on two cores);
 ``make schemathesis`` runs this test alone with ``SCHEMATHESIS_MAX_EXAMPLES`` examples per
 operation and phase.
 """
