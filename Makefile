@@ -5,6 +5,7 @@
 #   make infra-check - routes file current, terraform fmt (where installed), checkov on infra/
 #   make web   - build the web app (web/dist) if a source or the lockfile changed
 #   make mutation - mutmut over the security-critical modules; writes tests/MUTATION.md (not CI)
+#   make schemathesis - a long Schemathesis run against the embedded server (SCHEMATHESIS_MAX_EXAMPLES)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,7 +19,7 @@ export AUTH_DEV_SECRET ?= local-dev-secret-do-not-deploy-0123456789
 export WORKSPACE_STORAGE_DIR ?= Runtime
 export PORT ?= 8080
 
-.PHONY: dev run test lint fmt bench bench-scan bench-web system-deps venv clean token sweep checkov infra-check infra-routes web mutation mutation-deps
+.PHONY: dev run test lint fmt bench bench-scan bench-web system-deps venv clean token sweep checkov infra-check infra-routes web mutation mutation-deps schemathesis
 
 $(STAMP): requirements.txt requirements-dev.txt $(CLIENT_META)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -83,6 +84,13 @@ fmt: venv
 
 test: system-deps venv lint infra-check web
 	$(PY) -m pytest
+
+# Schemathesis alone, longer than make test's run: SCHEMATHESIS_MAX_EXAMPLES examples per
+# operation and phase (default 500), against a fresh embedded server (tests/test_schemathesis.py).
+schemathesis: system-deps venv
+	SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-500} \
+	SCHEMATHESIS_TIMEOUT=$${SCHEMATHESIS_TIMEOUT:-7200} \
+	  $(PY) -m pytest -p no:cacheprovider tests/test_schemathesis.py
 
 bench: system-deps venv
 	$(PY) -m bench.upload_memory

@@ -22,7 +22,7 @@ from shared.models import FileRecord
 from shared.routes import API_PREFIX
 from shared.scopes import PUBLIC, needs
 from shared.uploads.issue import UPLOAD_URL_FIELDS
-from shared.validation import parse_bool
+from shared.validation import MAX_VERSION, parse_bool
 
 router = Router(reserved=("count", "search", "upload-url", "batch-delete"))
 EDIT_BODY_BYTES = 256 * 1024
@@ -91,7 +91,7 @@ def restore_version(request: Request, ctx: RequestContext, file_id: str,
                     version: int) -> tuple[dict[str, object], int]:
     body = _optional_json(request, {"expected_version"})
     record = factory.file_edits().restore_version(
-        ctx, file_id, version, get_int(body, "expected_version", minimum=1))
+        ctx, file_id, version, get_int(body, "expected_version", minimum=1, maximum=MAX_VERSION))
     return record.to_api(), 201
 
 
@@ -163,12 +163,15 @@ def signed(request: Request, ctx: None, file_id: str) -> Response:
 def _send(request: Request, opened: Content, inline: bool) -> Response:
     """The bytes, conditional: ``If-None-Match`` on the SHA-256 ETag (304), one ``Range``
     (206, or 416 when it selects nothing), ``HEAD`` without the body. Several ranges in one
-    request are served as the whole file (200), which HTTP allows a server to do."""
+    request are served as the whole file (200), which HTTP allows a server to do, and so is
+    a ``Range`` in another unit than bytes (or an empty one), which HTTP says to ignore."""
     size = opened.record.size_bytes
     response = Response(wrap_file(request.environ, opened.stream, CHUNK),
                         headers=download_headers(opened.record, inline), direct_passthrough=True)
     environ = request.environ
-    if "," in environ.get("HTTP_RANGE", ""):
+    asked = environ.get("HTTP_RANGE", "")
+    unit, _, ranges = asked.partition("=")
+    if "HTTP_RANGE" in environ and ("," in ranges or unit.strip(" \t").lower() != "bytes"):
         environ = {k: v for k, v in environ.items() if k != "HTTP_RANGE"}
     try:
         return response.make_conditional(environ, accept_ranges=True, complete_length=size)

@@ -107,11 +107,15 @@ def get_bool(body: dict[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def get_int(body: dict[str, Any], key: str, minimum: int = 0) -> int | None:
-    """A non-negative JSON integer field (booleans are not integers here)."""
+def get_int(body: dict[str, Any], key: str, minimum: int = 0,
+            maximum: int | None = None) -> int | None:
+    """A JSON integer field from ``minimum`` to ``maximum`` (booleans and floats such as
+    ``1.0`` are not integers here)."""
     value = body.get(key)
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise BadRequest(f"'{key}' must be an integer >= {minimum}")
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum or (
+            maximum is not None and value > maximum):
+        bound = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
+        raise BadRequest(f"'{key}' must be an integer {bound}")
     return value

@@ -22,6 +22,7 @@ MAX_TAGS = 32
 MAX_TAG_CHARS = 64
 MAX_METADATA_BYTES = 16 * 1024
 MAX_QUERY_CHARS = 256
+MAX_VERSION = 10**12 - 1  # versions are at most 12 digits, in text and in JSON alike
 
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
 _SESSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
@@ -210,7 +211,7 @@ def parse_bool(raw: str | None, what: str, default: bool = False) -> bool:
 
 
 def parse_version(raw: str, what: str) -> int:
-    """A version number in text (a form field): 0 to 10^12."""
+    """A version number in text (a form field): 0 to ``MAX_VERSION``."""
     if not re.fullmatch(r"[0-9]{1,12}", raw.strip()):
         raise BadRequest(f"{what} must be a version number")
     return int(raw)

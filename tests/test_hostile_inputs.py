@@ -412,6 +412,30 @@ for name, value in [("garbage", "bytes=abc"), ("past-end", "bytes=50-60"),
                     ("reversed", "bytes=5-2"), ("negative-suffix", "bytes=--1")]:
     add(f"content-range-{name}", Case("GET", f"/files/{PRIOR_ID}/content", 416,
                                       headers=(("Range", value),), needs_file=True))
+# JSON integers and enums are strict (Schemathesis, issue 16 item 12): a version has at most
+# 12 digits in JSON as in forms and If-Match (was a 409 or 501), a float is not an integer,
+# and an empty overflow is a typo, not the default (was a write with `truncate`).
+MEMORY_WRITES = {"overflow-empty": {"content": "x", "overflow": ""},
+                 "version-13-digits": {"content": "x", "expected_version": 10**12},
+                 "version-float": {"content": "x", "expected_version": 0.0},
+                 "version-bool": {"content": "x", "expected_version": False}}
+for name, body in MEMORY_WRITES.items():
+    add(f"memory-{name}", Case("POST", "/memory", 400, json.dumps(body).encode(), JSON_CT))
+UPLOAD_URL = {"filename": "a.txt", "size_bytes": 3, "mime_type": "text/plain"}
+for name, extra in [("version-13-digits", {"expected_version": 10**12}),
+                    ("size-float", {"size_bytes": 3.0})]:
+    add(f"upload-url-{name}", Case("POST", "/files/upload-url", 400,
+                                   json.dumps({**UPLOAD_URL, **extra}).encode(), JSON_CT))
+# A Latin-1 digit int() refuses ("²" passes str.isdigit) was a 500 on PATCH.
+add("patch-if-match-superscript-digit", Case("PATCH", f"/files/{PRIOR_ID}", 400,
+                                             b'{"description": "x"}', JSON_CT,
+                                             headers=(("If-Match", "\u00b2"),), needs_file=True))
+add("patch-expected-version-13-digits", Case("PATCH", f"/files/{PRIOR_ID}", 400,
+                                             b'{"expected_version": 1000000000000}', JSON_CT,
+                                             needs_file=True))
+add("version-restore-expected-13-digits", Case(
+    "POST", f"/files/{PRIOR_ID}/versions/1/restore", 400, b'{"expected_version": 1000000000000}',
+    JSON_CT, needs_file=True))
 add("search-query-not-utf8", get("/files/search?query=%ED%A0%80"))
 add("logs-agent-not-utf8", get("/logs?agent_id=%FF"))
 add("list-tag-not-utf8", get("/files?tags=%C3%28"))

@@ -60,7 +60,7 @@ class UploadFields:
             metadata=v.check_metadata_object(body.get("metadata")),
             session_id=v.check_session_id(session_id) if session_id else None,
             overwrite=get_bool(body, "overwrite", False),
-            expected_version=get_int(body, "expected_version"),
+            expected_version=get_int(body, "expected_version", maximum=v.MAX_VERSION),
         )
 
     def to_draft(self, ctx: RequestContext, part_filename: str = "") -> tuple[FileDraft, bool]:

@@ -42,7 +42,7 @@ def parse_if_match(header: str | None) -> int | None:
     if header is None or not header.strip() or header.strip() == "*":
         return None
     value = header.strip()
-    if value.isdigit() and len(value) <= 12:
+    if re.fullmatch(r"[0-9]{1,12}", value):  # not str.isdigit: "²" is a digit int() refuses
         return int(value)
     match = _ETAG_REVISION.match(value)
     if match is None:
@@ -63,7 +63,7 @@ def edit_from_json(body: dict[str, Any], if_match: str | None) -> FileEdit:
         tags=None if tags is None else v.check_tags(tags),
         metadata=None if metadata is None else v.check_metadata_object(metadata),
         if_revision=parse_if_match(if_match),
-        expected_version=get_int(body, "expected_version", minimum=1),
+        expected_version=get_int(body, "expected_version", minimum=1, maximum=v.MAX_VERSION),
     )
 
 

@@ -17,6 +17,7 @@ from shared.memory import truncation
 from shared.metadata.base import MetadataStore, new_log_id
 from shared.models import LogEntry, MemoryChange, MemoryDoc
 from shared.timeutil import utcnow
+from shared.validation import MAX_VERSION
 
 RESOURCE_ID = "global_memory"
 WRITE_FIELDS = {"content", "append", "overflow", "expected_version"}
@@ -75,11 +76,12 @@ class MemoryService:
         """Write or append under an overflow mode; the spec's response plus version."""
         content = get_str(body, "content", required=True) or ""
         append = get_bool(body, "append", False)
-        overflow = get_str(body, "overflow") or "truncate"
+        overflow = get_str(body, "overflow")
+        overflow = "truncate" if overflow is None else overflow  # "" is a typo, not a default
         if overflow not in truncation.OVERFLOW_MODES:
             raise BadRequest("overflow must be truncate, reject or drop_oldest")
         header_version = parse_version(if_match, "If-Match")
-        body_version = get_int(body, "expected_version")
+        body_version = get_int(body, "expected_version", maximum=MAX_VERSION)
         if header_version is not None and body_version is not None and \
                 header_version != body_version:
             raise BadRequest("If-Match and expected_version disagree")

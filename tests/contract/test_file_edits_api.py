@@ -224,6 +224,9 @@ def stored(api):
     ("bytes=-24", 206, CONTENT[-24:], "bytes 1000-1023/1024"),
     ("bytes=1020-5000", 206, CONTENT[1020:], "bytes 1020-1023/1024"),
     ("bytes=0-1,5-6", 200, CONTENT, None),  # several ranges: the whole file
+    ("items=0-9", 200, CONTENT, None),  # another unit is ignored (RFC 9110 14.2); was a 416
+    ("", 200, CONTENT, None),  # empty: absent, as every empty header
+    ("bytes=abc", 416, None, "bytes */1024"),  # a bytes range that is no range
     ("bytes=1024-", 416, None, "bytes */1024"),
     ("bytes=9-3", 416, None, "bytes */1024"),
 ])
