@@ -106,7 +106,7 @@ bench-web: system-deps venv web
 
 # Mutation testing: one target per module (tests/mutation/__init__.py names each module and
 # the tests that guard it), then the report. Each module runs in .mutation/<name>/.
-MUTATION_MODULES := clamd http digest ingest finalize auth signing gcs-signing memory \
+MUTATION_MODULES := clamd http digest ingest finalize auth jwks signing gcs-signing memory \
 	truncation netpolicy
 MUTATION_TARGETS := $(addprefix mutation-,$(MUTATION_MODULES))
 MUTATION_STAMP := $(VENV)/.mutation-$(shell sha1sum requirements-mutation.txt | cut -c1-12)

@@ -433,7 +433,7 @@ def test_an_infected_overwrite_keeps_the_live_version(api: Api, stack: Stack, us
                              if e["operation_type"] == "scan"], "the infected version's record")
     assert len(scan) == 1
     details = scan[0]["details"]
-    assert details["verdict"] == "infected" and details["version"] == 2
+    assert details["verdict"] == "infected" and details["slot"] == 2
     assert details["signature"].startswith("Workspace.Test.EICAR")
     assert details["quarantine"].startswith(f"gcs://{QUARANTINE}/")
     live = record(api, user, first["file_id"])

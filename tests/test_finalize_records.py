@@ -67,7 +67,7 @@ def test_malware_records_name_everything(landing: Landing,
     where = f"gcs://{landing.quarantine}/{ref.name}.{ref.generation}"
     assert entry["details"] == {"verdict": "infected", "signature": signature,
                                 "filename": "eicar.txt", "path": "/inbox/eicar.txt",
-                                "size_bytes": len(EICAR), "version": 1, "quarantine": where}
+                                "size_bytes": len(EICAR), "slot": 1, "quarantine": where}
     scan = landing.record(ticket["file_id"])["metadata"]["scan"]
     assert scan == {"verdict": "infected", "signature": signature,
                     "scanned_at": entry["timestamp"]}
@@ -90,7 +90,7 @@ def test_an_infected_overwrite_keeps_the_live_version_and_logs_once(
     assert landing.process(ref.name, ref.generation) in ("infected", "unexpected")
     entry = the_scan_entry(landing, live["id"])  # one entry, not two
     assert entry["details"]["verdict"] == "infected"
-    assert entry["details"]["version"] == 2 and entry["details"]["size_bytes"] == len(EICAR)
+    assert entry["details"]["slot"] == 2 and entry["details"]["size_bytes"] == len(EICAR)
     record = landing.record(live["id"])
     assert (record["status"], record["version"]) == ("ready", 1)
     assert landing.download(live["id"]) == (200, b"clean v1")

@@ -54,7 +54,12 @@ MODULES: tuple[Module, ...] = (
         "tests/test_finalize_edges.py", "tests/test_finalize_records.py",
         "tests/test_scanner_failures.py",
         "-k", "not media and not inline and not client")),
-    Module("auth", "shared/auth.py", ("tests/test_auth.py", "tests/test_auth_exact.py")),
+    Module("auth", "shared/auth.py", (
+        "tests/test_auth.py", "tests/test_auth_exact.py", "tests/test_auth_jwks.py",
+        "-k", "not real_server")),
+    Module("jwks", "shared/jwks.py", (
+        "tests/test_auth_jwks.py", "tests/test_auth_exact.py", "tests/test_auth.py",
+        "-k", "not real_server")),
     Module("signing", "shared/signing.py", (
         "tests/test_url_signer.py", "tests/test_local_signed_links.py",
         "tests/contract/test_isolation.py", "-k", EMBEDDED)),
