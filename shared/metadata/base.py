@@ -5,6 +5,7 @@ A backend implements a few primitives per role, each one atomic:
 - ``WorkspaceRole``: one workspace per user, created on first use;
 - ``FileRole``: reserve a path and number, finalize a reservation together with its log
   entry, soft-delete together with its log entry, mark an upload infected, and the queries;
+- ``FolderRole`` (``folders.py``): move a file, move a folder, list a folder's children;
 - ``LogRole``: the operation log (append, filtered pages, search candidates);
 - ``MemoryRole``: the global memory, changed only through one atomic ``mutate_memory``;
 - ``DocRole``: small keyed documents with optimistic concurrency (upload tickets, event
@@ -26,6 +27,7 @@ from typing import Any
 
 from shared import text_index
 from shared.errors import Conflict
+from shared.metadata.folders import FolderRole
 from shared.models import (
     FileDraft,
     FileQuery,
@@ -277,8 +279,8 @@ class DocRole(abc.ABC):
         """Docs of ``kind`` in ``scope`` (a workspace id)."""
 
 
-class MetadataStore(WorkspaceRole, FileRole, LogRole, MemoryRole, DocRole):
-    """Workspaces, file records, the operation log, the memory and keyed documents."""
+class MetadataStore(WorkspaceRole, FileRole, FolderRole, LogRole, MemoryRole, DocRole):
+    """Workspaces, file records, folders, the operation log, the memory and keyed docs."""
 
     name: str = "metadata"
 

@@ -1,7 +1,8 @@
 """``FirestoreMetadataStore``: the cloud metadata backend (Cloud Firestore, native mode).
 
 It behaves like ``SqliteMetadataStore`` method for method (the contract suite runs on both).
-Composed from one mixin per role (``files``, ``logs``, ``memory``, ``docs``) over ``refs``;
+Composed from one mixin per role (``files``, ``folders`` and ``moves``, ``logs``, ``memory``,
+``docs``) over ``refs``;
 ``layout`` holds the document layout, ``query`` the queries and their composite indexes,
 ``access`` the retry and commit plumbing. This module adds workspaces and health.
 
@@ -24,16 +25,18 @@ from shared.metadata.firestore import layout as fd
 from shared.metadata.firestore.access import Lost, edge
 from shared.metadata.firestore.docs import FirestoreDocs
 from shared.metadata.firestore.files import FirestoreFiles
+from shared.metadata.firestore.folders import FirestoreFolders
 from shared.metadata.firestore.logs import FirestoreLog
 from shared.metadata.firestore.memory import FirestoreMemory
+from shared.metadata.firestore.moves import FirestoreMoves
 from shared.models import Workspace
 from shared.timeutil import utcnow
 
 MAX_WORKSPACE_CACHE = 10_000
 
 
-class FirestoreMetadataStore(FirestoreFiles, FirestoreLog, FirestoreMemory, FirestoreDocs,
-                             MetadataStore):
+class FirestoreMetadataStore(FirestoreMoves, FirestoreFolders, FirestoreFiles, FirestoreLog,
+                             FirestoreMemory, FirestoreDocs, MetadataStore):
     """Metadata in Cloud Firestore (or its emulator, when ``FIRESTORE_EMULATOR_HOST`` is set)."""
 
     name = "firestore"

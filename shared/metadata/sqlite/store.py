@@ -1,7 +1,7 @@
 """``SqliteMetadataStore``: the embedded metadata backend (one SQLite file, WAL, FTS5).
 
-Composed from one mixin per role (``files``, ``logs``, ``memory``, ``docs``) over one
-connection base (``connection``); this module adds workspaces and health.
+Composed from one mixin per role (``files``, ``folders``, ``logs``, ``memory``, ``docs``)
+over one connection base (``connection``); this module adds workspaces and health.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ import sqlite3
 from shared.metadata.base import MetadataStore, new_workspace_id
 from shared.metadata.sqlite.docs import SqliteDocs
 from shared.metadata.sqlite.files import SqliteFiles
+from shared.metadata.sqlite.folders import SqliteFolders
 from shared.metadata.sqlite.logs import SqliteLog
 from shared.metadata.sqlite.memory import SqliteMemory
 from shared.models import Workspace
 from shared.timeutil import utcnow
 
 
-class SqliteMetadataStore(SqliteFiles, SqliteLog, SqliteMemory, SqliteDocs, MetadataStore):
+class SqliteMetadataStore(SqliteFiles, SqliteFolders, SqliteLog, SqliteMemory, SqliteDocs,
+                          MetadataStore):
     """Metadata in ``{WORKSPACE_STORAGE_DIR}/.workspace.sqlite3``."""
 
     name = "sqlite"
