@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from shared.auth import Authenticator
 from shared.config import Settings, get_settings, reset_settings
+from shared.files.folders import FolderService
 from shared.files.maintenance import FileMaintenance
 from shared.files.service import FileService
 from shared.maintenance import Maintenance
@@ -140,6 +141,12 @@ def file_service() -> FileService:
 
 
 @functools.cache
+def folder_service() -> FolderService:
+    """Moves and renames, folder listings and folder moves."""
+    return FolderService(metadata_store(), get_settings().folder_move_budget_seconds)
+
+
+@functools.cache
 def direct_uploads() -> DirectUploads:
     """Signed-URL uploads: ``upload-url``, the finalize handler and their sweep."""
     return DirectUploads(get_settings(), blob_store(), metadata_store(), scanner(), quota())
@@ -147,8 +154,10 @@ def direct_uploads() -> DirectUploads:
 
 @functools.cache
 def maintenance() -> Maintenance:
-    """The scheduled sweep (purge, stale reservations, direct-upload reconciliation)."""
-    return Maintenance(FileMaintenance(blob_store(), metadata_store()), direct_uploads())
+    """The scheduled sweep (purge, stale reservations, direct-upload reconciliation, idle
+    folder moves)."""
+    return Maintenance(FileMaintenance(blob_store(), metadata_store()), direct_uploads(),
+                       folder_service())
 
 
 @functools.cache
@@ -243,7 +252,7 @@ def reset() -> None:
     """Forget the settings and every built object (tests change the environment)."""
     reset_settings()
     for built in (gcs_objects, blob_store, metadata_store, scanner, signer, authenticator,
-                  quota, file_service, direct_uploads, maintenance, log_service, memory_service,
-                  search_service, workspace_service, media_service, front_settings,
-                  scan_front):
+                  quota, file_service, folder_service, direct_uploads, maintenance, log_service,
+                  memory_service, search_service, workspace_service, media_service,
+                  front_settings, scan_front):
         built.cache_clear()
