@@ -80,3 +80,29 @@ def test_empty_values_are_absent(api):
     assert api.get("/files?file_type=&created_by=").status_code == 200
     assert post_json(api, "/memory", {"content": "a"}, headers={"If-Match": ""}).status_code \
         == 200
+
+
+def test_moves_compare_paths_in_nfc_like_uploads(api):
+    """Two spellings of one name cannot hold two live files: a rename or a folder move
+    given in decomposed form (NFD) lands on, and collides with, the composed (NFC) path."""
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    first = api.upload(b"1", f"{composed}.txt").json
+    other = api.upload(b"2", "other.txt").json
+    clash = api.client.patch(f"/api/assistant/workspace/files/{other['id']}",
+                             data=json.dumps({"filename": f"{decomposed}.txt"}),
+                             headers=api.headers(), content_type="application/json")
+    assert clash.status_code == 409 and clash.json["file_id"] == first["id"]
+    api.upload(b"3", "menu.txt", path=f"/{composed}/")
+    moved = post_json(api, "/folders/move", {"from": f"/{decomposed}/", "to": "/bar/"})
+    assert moved.status_code == 200 and moved.json["from"] == f"/{composed}/"
+    assert [f["path"] for f in api.get("/files?path=/bar/").json] == ["/bar/menu.txt"]
+
+
+def test_folder_messages_say_what_is_wrong(api):
+    assert "ending in '/'" in api.get("/folders?path=/docs").json["error"]
+    no_slash = post_json(api, "/folders/move", {"from": "/docs", "to": "/b/"}).json["error"]
+    assert no_slash == "from must be a folder path ending in '/'"
+    dotdot = post_json(api, "/folders/move", {"from": "/a/", "to": "/b/../c/"}).json["error"]
+    assert dotdot.startswith("to: ") and "dot segment" in dotdot
+    assert api.get("/folders?limit=1000").json["error"] == (
+        "limit must be an integer from 1 to 200")
