@@ -172,6 +172,7 @@ class FirestoreMoves(FirestoreFolders):
             claims = self._claims(ws, move, plan)
         except WorkspaceError as exc:
             self._fail(snap, move, exc)
+            exc.extra["operation_id"] = move.id
             raise
         batch = self.db.batch()
         for ref, fields in claims:
