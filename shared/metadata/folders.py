@@ -8,9 +8,10 @@
   batches, each file atomically, recording its progress in the move's document so any
   caller (a repeated POST, the sweep) can resume it.
 - ``list_folder``: a folder's immediate children in name order, read from one snapshot.
-  ``walk_folder`` is the one algorithm: it walks live paths in order and, at the first path
-  inside a sub-folder, counts that folder and jumps past it, so a page costs a few reads
-  per child however many files the sub-folders hold.
+  ``walk_folder`` is the one algorithm: it walks live paths in order, notes each sub-folder
+  at its first path and jumps past it, then counts each sub-folder of the page (one
+  aggregation each), so a page costs a few reads per child however many files the
+  sub-folders hold.
 """
 
 from __future__ import annotations
@@ -25,14 +26,17 @@ from shared.folderpaths import FolderMove, FolderPage, FolderSummary, folder_end
 from shared.models import FileRecord, Finalization, LogEntry
 
 MAX_REPORTED_CONFLICTS = 20
-FIRST_CHUNK = 10  # rows read before the first sub-folder may turn up (then doubled)
+FIRST_CHUNK, MIN_CHUNK, MAX_CHUNK = 20, 5, 400  # paths read at a time by ``walk_folder``
 
 # ``make_entry(before, after)``: the log entry of one file's move (the service builds it).
 EntryMaker = Callable[[FileRecord, FileRecord], LogEntry]
-# ``rows(lo, inclusive, hi, n)``: up to ``n`` live records with lo <(=) path < hi, by path.
-Rows = Callable[[str, bool, str, int], list[FileRecord]]
-# ``totals(prefix)``: live files under ``prefix`` and their bytes.
-Totals = Callable[[str], tuple[int, int]]
+# ``paths(lo, inclusive, hi, n)``: up to ``n`` (path, file id) of live records with
+# lo <(=) path < hi, in path order.
+Paths = Callable[[str, bool, str, int], list[tuple[str, str]]]
+# ``records(ids)``: those live records, in that order.
+Records = Callable[[list[str]], list[FileRecord]]
+# ``totals(prefixes)``: for each prefix, the live files under it and their bytes.
+Totals = Callable[[list[str]], list[tuple[int, int]]]
 
 
 def path_taken(path: str, holder: FileRecord | None, claimed_by: str | None = None) -> Conflict:
@@ -72,11 +76,14 @@ def taken_targets(taken: list[dict[str, Any]]) -> Conflict:
                     conflicts=taken[:MAX_REPORTED_CONFLICTS])
 
 
-def walk_folder(prefix: str, after: tuple[str, bool] | None, limit: int, rows: Rows,
-                totals: Totals) -> FolderPage:
+def walk_folder(prefix: str, after: tuple[str, bool] | None, limit: int, paths: Paths,
+                records: Records, totals: Totals) -> FolderPage:
     """One page of ``prefix``'s immediate children, in path order (see the module doc).
 
     ``after`` is the last child of the previous page: its name and whether it is a folder.
+    Paths are read in chunks; once a chunk ends inside a sub-folder, the next one starts
+    past it. A chunk that yielded few new children (a big sub-folder) makes the next one
+    smaller, a productive one larger, so a page reads few rows whatever the folders hold.
     """
     hi = folder_end(prefix)
     lo, inclusive = prefix, True
@@ -84,33 +91,35 @@ def walk_folder(prefix: str, after: tuple[str, bool] | None, limit: int, rows: R
         name, is_folder = after
         lo, inclusive = (folder_end(prefix + name + "/"), True) if is_folder else (
             prefix + name, False)
-    children: list[tuple[str, FileRecord | None]] = []  # (path, record; None: a folder)
+    children: list[tuple[str, str | None]] = []  # (path, file id; None: a folder)
     chunk = FIRST_CHUNK
     while len(children) <= limit:
-        want = min(chunk, limit + 1 - len(children))
-        batch = rows(lo, inclusive, hi, want)
-        found_folder = False
-        for record in batch:
-            cut = record.path.find("/", len(prefix))
-            if cut == -1:
-                children.append((record.path, record))
-                lo, inclusive = record.path, False
-                continue
-            sub = record.path[: cut + 1]
-            children.append((sub, None))
-            lo, inclusive, found_folder = folder_end(sub), True, True
+        rows = paths(lo, inclusive, hi, chunk)
+        before = len(children)
+        for path, file_id in rows:
+            cut = path.find("/", len(prefix))
+            child = (path, file_id) if cut == -1 else (path[: cut + 1], None)
+            if not children or children[-1][0] != child[0]:
+                children.append(child)
+            if len(children) > limit:
+                break
+        if len(rows) < chunk or len(children) > limit:
             break
-        if not found_folder and len(batch) < want:
-            break  # nothing more in this folder
-        chunk = FIRST_CHUNK if found_folder else chunk * 2
+        last, file_id = children[-1]
+        lo, inclusive = (last, False) if file_id else (folder_end(last), True)
+        found = len(children) - before
+        chunk = min(chunk * 2, MAX_CHUNK) if 2 * found >= len(rows) else max(
+            chunk // 4, MIN_CHUNK)
     page, more = children[:limit], len(children) > limit
-    folders = [FolderSummary(path, *totals(path)) for path, rec in page if rec is None]
-    files = [rec for _, rec in page if rec is not None]
+    folders = [path for path, file_id in page if file_id is None]
+    files = records([file_id for _, file_id in page if file_id is not None])
+    summaries = [FolderSummary(path, count, size)
+                 for path, (count, size) in zip(folders, totals(folders), strict=True)]
     next_after = None
     if more and page:
-        last, rec = page[-1]
-        next_after = (last[len(prefix):].rstrip("/"), rec is None)
-    return FolderPage(folders, files, next_after)
+        last, file_id = page[-1]
+        next_after = (last[len(prefix):].rstrip("/"), file_id is None)
+    return FolderPage(summaries, files, next_after)
 
 
 class FolderRole(abc.ABC):

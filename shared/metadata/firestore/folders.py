@@ -5,14 +5,16 @@ name, folder facets, search tokens) is updated only if unchanged since read, the
 ``paths/{key(path)}`` document is created (so a taken path fails the commit) and the old
 one deleted, together with the log entry.
 
-A folder listing runs ``walk_folder`` inside one read-only transaction, so all its queries
-(the ordered path ranges and each sub-folder's count and byte sum, aggregation queries)
-read one snapshot: a file being moved shows in exactly one of two folders, whichever side
-of its commit the snapshot is on.
+A folder listing runs ``walk_folder`` inside one read-only transaction, so all its reads
+(the ordered path ranges, projected to path and id; the page's files; each sub-folder's
+count and byte sum, aggregation queries run a few at a time) see one snapshot: a file
+being moved shows in exactly one of two folders, whichever side of its commit the snapshot
+is on.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from google.cloud import firestore
@@ -28,6 +30,8 @@ from shared.metadata.folders import EntryMaker, check_movable, path_taken, walk_
 from shared.mime import extension_of
 from shared.models import FileRecord
 from shared.timeutil import utcnow
+
+TOTALS_IN_PARALLEL = 8  # sub-folder counts of one page run concurrently (one snapshot)
 
 
 def moved_fields(data: dict[str, Any], path: str, filename: str, now: str) -> dict[str, Any]:
@@ -98,14 +102,21 @@ class FirestoreFolders(FirestoreFiles):
 
         @firestore.transactional
         def read(tx: Any) -> FolderPage:
-            def rows(lo: str, inclusive: bool, hi: str, n: int) -> list[FileRecord]:
+            def paths(lo: str, inclusive: bool, hi: str, n: int) -> list[tuple[str, str]]:
                 q = (Query(files, "files").where("live", "==", True)
                      .where("path", ">=" if inclusive else ">", lo).where("path", "<", hi)
                      .order_by("path"))
-                found = q.build(limit=n).stream(transaction=tx, **self.fs.read)
-                return [fd.record(s.to_dict()) for s in found]
+                found = q.build(limit=n, select=["path", "id"]).stream(transaction=tx,
+                                                                       **self.fs.read)
+                return [(s.get("path"), s.get("id")) for s in found]
 
-            def totals(folder: str) -> tuple[int, int]:
+            def records(ids: list[str]) -> list[FileRecord]:
+                refs = [files.document(fd.doc_id(i)) for i in ids]
+                found = {s.id: s.to_dict() for s in self.db.get_all(
+                    refs, transaction=tx, **self.fs.read)}
+                return [fd.record(found[ref.id]) for ref in refs]
+
+            def total(folder: str) -> tuple[int, int]:
                 # The list query's own shape (and index): live files with the folder's facet.
                 q = (Query(files, "files").where("live", "==", True)
                      .where("facets", "array_contains", fd.folder_facet(folder))
@@ -115,6 +126,12 @@ class FirestoreFolders(FirestoreFiles):
                 values = {agg.alias: agg.value for agg in result[0]}
                 return int(values.get("files") or 0), int(values.get("bytes") or 0)
 
-            return walk_folder(prefix, after, limit, rows, totals)
+            def totals(folders: list[str]) -> list[tuple[int, int]]:
+                if len(folders) < 2:
+                    return [total(f) for f in folders]
+                with ThreadPoolExecutor(min(TOTALS_IN_PARALLEL, len(folders))) as pool:
+                    return list(pool.map(total, folders))
+
+            return walk_folder(prefix, after, limit, paths, records, totals)
 
         return read(self.db.transaction(read_only=True))

@@ -96,21 +96,27 @@ class SqliteFolders(SqliteBase):
     def list_folder(self, workspace_id: str, prefix: str, after: tuple[str, bool] | None,
                     limit: int) -> FolderPage:
         with self._snapshot() as conn:
-            def rows(lo: str, inclusive: bool, hi: str, n: int) -> list[FileRecord]:
+            def paths(lo: str, inclusive: bool, hi: str, n: int) -> list[tuple[str, str]]:
                 found = conn.execute(
-                    f"SELECT {FILE_COLUMNS} FROM files WHERE workspace_id = ?"
-                    f" AND deleted_at IS NULL AND path {'>=' if inclusive else '>'} ?"
-                    " AND path < ? ORDER BY path LIMIT ?", (workspace_id, lo, hi, n))
-                return [record_of(r) for r in found]
+                    "SELECT path, id FROM files WHERE workspace_id = ? AND deleted_at IS NULL"
+                    f" AND path {'>=' if inclusive else '>'} ? AND path < ? ORDER BY path"
+                    " LIMIT ?", (workspace_id, lo, hi, n))
+                return [(row[0], row[1]) for row in found]
 
-            def totals(folder: str) -> tuple[int, int]:
-                count, size = conn.execute(
+            def records(ids: list[str]) -> list[FileRecord]:
+                marks = ",".join("?" * len(ids))
+                found = {r.id: r for r in (record_of(row) for row in conn.execute(
+                    f"SELECT {FILE_COLUMNS} FROM files WHERE workspace_id = ? AND id IN"
+                    f" ({marks})", (workspace_id, *ids)))} if ids else {}
+                return [found[i] for i in ids]
+
+            def totals(folders: list[str]) -> list[tuple[int, int]]:
+                return [tuple(conn.execute(  # type: ignore[misc]
                     "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM files"
                     " WHERE workspace_id = ? AND deleted_at IS NULL AND path >= ? AND path < ?",
-                    (workspace_id, folder, folder_end(folder))).fetchone()
-                return int(count), int(size)
+                    (workspace_id, folder, folder_end(folder))).fetchone()) for folder in folders]
 
-            return walk_folder(prefix, after, limit, rows, totals)
+            return walk_folder(prefix, after, limit, paths, records, totals)
 
     # -- folder moves -----------------------------------------------------------------------
     def start_folder_move(self, move: FolderMove, make_entry: EntryMaker,
