@@ -87,9 +87,10 @@ class FirestoreMoves(FirestoreFolders):
                 move.id, move.to_doc(), ws, move_due_at(move)))
             try:
                 self.fs.commit(batch)
-                return self._drive(move.id, make_entry, budget_seconds, raising=True)
             except Lost:
                 running = self._running(ws)
+            else:
+                return self._drive(move.id, make_entry, budget_seconds, raising=True)
             if running is None:
                 continue  # the lock was released meanwhile: take it now
             if (running.source, running.target) != (move.source, move.target):
