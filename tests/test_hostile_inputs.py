@@ -393,7 +393,7 @@ add("patch-filename-not-last-segment", patch_json({"path": "/a/b.txt", "filename
 add("patch-unknown-file", Case("PATCH", "/files/file_999999", 404, b'{"filename": "a.txt"}',
                                JSON_CT))
 add("folders-path-no-trailing-slash", get("/folders?path=/docs"))
-add("folders-path-relative", get("/folders?path=docs/"))
+add("folders-path-relative-folder", get("/folders?path=docs/"))
 add("folders-path-repeated", get("/folders?path=/a/&path=/b/"))
 add("folders-unknown-parameter", get("/folders?tags=x"))
 add("folders-limit-zero", get("/folders?limit=0"))
