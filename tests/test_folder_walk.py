@@ -35,7 +35,8 @@ class Listing:
         return [draft(i.removeprefix("id:")) for i in ids]
 
     def totals(self, folders: list[str]) -> list[tuple[int, int]]:
-        return [(sum(f <= p < folder_end(f) for p in self.paths), 0) for f in folders]
+        return [(bisect.bisect_left(self.paths, folder_end(f))
+                 - bisect.bisect_left(self.paths, f), 0) for f in folders]
 
     def pages(self, prefix: str, limit: int) -> list[list[str]]:
         out, after = [], None
