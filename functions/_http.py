@@ -70,6 +70,11 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def paged(items: list[Any], next_cursor: str | None, request: Request) -> Response:
     """A bare JSON array (the spec's shape) with the next cursor in headers."""
+    return json_response(items, headers=next_page_headers(next_cursor, request))
+
+
+def next_page_headers(next_cursor: str | None, request: Request) -> dict[str, str]:
+    """``X-Next-Cursor`` and a ``Link`` to the next page (none on the last page)."""
     headers: dict[str, str] = {}
     if next_cursor:
         headers["X-Next-Cursor"] = next_cursor
@@ -79,7 +84,7 @@ def paged(items: list[Any], next_cursor: str | None, request: Request) -> Respon
         # (non-Latin-1 text cannot be sent in an HTTP header at all).
         query = urlencode(list(args.items(multi=True)))
         headers["Link"] = f'<{request.script_root}{request.path}?{query}>; rel="next"'
-    return json_response(items, headers=headers)
+    return headers
 
 
 def framework_error(exc: HTTPException) -> Response:

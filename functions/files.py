@@ -1,4 +1,5 @@
-"""The ``files`` function: upload, list, search, count, metadata, edits, content, delete."""
+"""The ``files`` function: upload, list, search, count, metadata, edits, moves, content,
+delete, and the folders (``/folders``: a folder is the prefix of its files' paths)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,22 @@ from flask import Request, Response, redirect
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
-from functions._http import Router, json_response, paged, read_body
+from functions._http import Router, json_response, next_page_headers, paged, read_body
 from shared import factory, queries
 from shared.config import get_settings
 from shared.context import RequestContext
 from shared.download import CHUNK, download_headers
-from shared.errors import RangeNotSatisfiable
-from shared.files.edits import EDIT_FIELDS, edit_from_json, metadata_etag, restore_path
+from shared.errors import BadRequest, RangeNotSatisfiable
+from shared.files.edits import (
+    EDIT_FIELDS,
+    PATH_FIELDS,
+    edit_from_json,
+    metadata_etag,
+    parse_if_match,
+    restore_path,
+)
 from shared.files.service import Content
-from shared.jsonbody import get_int, parse_json_object
+from shared.jsonbody import get_int, get_str, parse_json_object
 from shared.models import FileRecord
 from shared.routes import API_PREFIX
 from shared.scopes import PUBLIC, needs
@@ -28,6 +36,9 @@ router = Router(reserved=("count", "search", "upload-url", "batch-delete"))
 EDIT_BODY_BYTES = 256 * 1024
 SIGNED_ARGS = ("ws", "v", "expires", "sig", "inline")
 FILES = f"{API_PREFIX}/files"
+FOLDERS = f"{API_PREFIX}/folders"
+FOLDER_MOVE_FIELDS = {"from", "to"}
+JSON_BODY_MAX = 64 * 1024
 
 
 @router.route(FILES, methods=["POST"], access=needs("files:write"))
@@ -74,7 +85,17 @@ def get_file(request: Request, ctx: RequestContext, file_id: str) -> Response:
 @router.route(f"{FILES}/<id:file_id>", methods=["PATCH"], access=needs("files:write"))
 def edit(request: Request, ctx: RequestContext, file_id: str) -> Response:
     body = parse_json_object(read_body(request, EDIT_BODY_BYTES), request.content_type,
-                             EDIT_FIELDS, EDIT_BODY_BYTES)
+                             EDIT_FIELDS | PATH_FIELDS, EDIT_BODY_BYTES)
+    given = {name for name, value in body.items() if value is not None}
+    if PATH_FIELDS & given:  # a move or rename (shared.files.folders)
+        if (EDIT_FIELDS - {"expected_version"}) & given:
+            raise BadRequest("move or rename (path, filename) and edit the description, tags "
+                             "or metadata in separate requests")
+        record = factory.folder_service().move_file(
+            ctx, file_id, get_str(body, "path"), get_str(body, "filename"),
+            get_int(body, "expected_version", minimum=1, maximum=MAX_VERSION),
+            parse_if_match(request.headers.get("If-Match")))
+        return _record(request, record)
     change = edit_from_json(body, request.headers.get("If-Match"))
     return _record(request, factory.file_edits().edit(ctx, file_id, change))
 
@@ -180,7 +201,33 @@ def _send(request: Request, opened: Content, inline: bool) -> Response:
         raise RangeNotSatisfiable(size) from None
 
 
+@router.route(FOLDERS, access=needs("files:read"), params=queries.FOLDER_ARGS)
+def list_folder(request: Request, ctx: RequestContext) -> Response:
+    query = queries.folder_query(request.args, ctx, get_settings())
+    page = factory.folder_service().list(ctx, query)
+    cursor = queries.folder_cursor(page.next_after)
+    body = {"path": query.prefix, "folders": [f.to_api() for f in page.folders],
+            "files": [r.to_api() for r in page.files], "next_cursor": cursor}
+    return json_response(body, headers=next_page_headers(cursor, request))
+
+
+@router.route(f"{FOLDERS}/move", methods=["POST"], access=needs("files:write"))
+def move_folder(request: Request, ctx: RequestContext) -> Response:
+    body = parse_json_object(read_body(request, JSON_BODY_MAX), request.content_type,
+                             FOLDER_MOVE_FIELDS, JSON_BODY_MAX)
+    move = factory.folder_service().move_folder(ctx, get_str(body, "from", required=True) or "",
+                                                get_str(body, "to", required=True) or "")
+    if move.active:  # Firestore, past the request's budget: resumable, see its status
+        return json_response(move.to_api(), 202, {"Location": f"{FOLDERS}/moves/{move.id}"})
+    return json_response(move.to_api())
+
+
+@router.route(f"{FOLDERS}/moves/<move_id>", access=needs("files:read"))
+def folder_move(request: Request, ctx: RequestContext, move_id: str) -> dict[str, object]:
+    return factory.folder_service().get_move(ctx, move_id).to_api()
+
+
 @functions_framework.http
 def files(request: Request) -> Response:
-    """Entry point: everything under ``/api/assistant/workspace/files``."""
+    """Entry point: everything under ``/api/assistant/workspace/files`` and ``/folders``."""
     return router.dispatch(request)

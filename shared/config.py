@@ -80,6 +80,7 @@ class Settings:
     scan_event_max_age_seconds: int = 86400
     workspace_quota_mb: int = 0
     reconcile_after_seconds: int = 600
+    folder_move_budget_seconds: int = 20
     http_header_timeout_seconds: int = 10
     http_idle_timeout_seconds: int = 30
     http_min_bytes_per_second: int = 1024
@@ -161,6 +162,9 @@ class Settings:
             scan_event_max_age_seconds=env.int("SCAN_EVENT_MAX_AGE_SECONDS", 86400, minimum=60),
             workspace_quota_mb=env.int("WORKSPACE_QUOTA_MB", 0, minimum=0),
             reconcile_after_seconds=env.int("RECONCILE_AFTER_SECONDS", 600, minimum=0),
+            # How long one POST /folders/move works on Firestore before answering 202.
+            folder_move_budget_seconds=env.int("FOLDER_MOVE_BUDGET_SECONDS", 20, minimum=0,
+                                               maximum=240),
             http_header_timeout_seconds=env.int("HTTP_HEADER_TIMEOUT_SECONDS", 10, minimum=1,
                                                 maximum=600),
             http_idle_timeout_seconds=env.int("HTTP_IDLE_TIMEOUT_SECONDS", 30, minimum=1,

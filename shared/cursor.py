@@ -17,7 +17,10 @@ from shared.errors import BadRequest
 MAX_CURSOR_CHARS = 512
 # The sort key each kind of cursor carries; a key of other types is not a cursor we issued
 # (and an out-of-range integer would overflow the database's 64-bit integers).
-KEY_TYPES: dict[str, tuple[type, ...]] = {"files": (int,), "logs": (str, str)}
+KEY_TYPES: dict[str, tuple[type, ...]] = {"files": (int,), "logs": (str, str),
+                                          "folders": (str, str)}
+# A folder cursor holds a child's name (up to 255 bytes, JSON-escaped): room for it.
+MAX_CHARS = {"folders": 2048}
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
@@ -31,7 +34,7 @@ def decode_cursor(kind: str, cursor: str | None, arity: int) -> list[Any] | None
     """Unwrap a cursor of ``kind`` into its key of ``arity`` scalars; 400 if it is not one."""
     if cursor is None or cursor == "":
         return None
-    if len(cursor) > MAX_CURSOR_CHARS:
+    if len(cursor) > MAX_CHARS.get(kind, MAX_CURSOR_CHARS):
         raise BadRequest("invalid cursor")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)

@@ -22,6 +22,7 @@ from shared.apikeys.service import KeyService
 from shared.auth import Authenticator
 from shared.config import Settings, get_settings, reset_settings
 from shared.files.edits import FileEdits
+from shared.files.folders import FolderService
 from shared.files.maintenance import FileMaintenance
 from shared.files.service import FileService
 from shared.maintenance import Maintenance
@@ -192,6 +193,12 @@ def file_edits() -> FileEdits:
 
 
 @_Once
+def folder_service() -> FolderService:
+    """Moves and renames, folder listings and folder moves."""
+    return FolderService(metadata_store(), get_settings().folder_move_budget_seconds)
+
+
+@_Once
 def direct_uploads() -> DirectUploads:
     """Signed-URL uploads: ``upload-url``, the finalize handler and their sweep."""
     return DirectUploads(get_settings(), blob_store(), metadata_store(), scanner(), quota())
@@ -199,9 +206,10 @@ def direct_uploads() -> DirectUploads:
 
 @_Once
 def maintenance() -> Maintenance:
-    """The scheduled sweep (purge, stale reservations, direct-upload reconciliation)."""
+    """The scheduled sweep (purge, stale reservations, direct-upload reconciliation, idle
+    folder moves, log retention)."""
     return Maintenance(FileMaintenance(blob_store(), metadata_store()), direct_uploads(),
-                       metadata_store(), get_settings().log_retention_days)
+                       metadata_store(), get_settings().log_retention_days, folder_service())
 
 
 @_Once
@@ -297,7 +305,7 @@ def reset() -> None:
     """Forget the settings and every built object (tests change the environment)."""
     reset_settings()
     for built in (gcs_objects, blob_store, metadata_store, scanner, signer, authenticator,
-                  key_service, credentials, quota, file_service, file_edits, direct_uploads,
-                  maintenance, log_service, memory_service, search_service,
+                  key_service, credentials, quota, file_service, file_edits, folder_service,
+                  direct_uploads, maintenance, log_service, memory_service, search_service,
                   workspace_service, media_service, front_settings, scan_front):
         built.cache_clear()

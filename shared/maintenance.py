@@ -2,14 +2,15 @@
 
 In order: the direct uploads' re-drive and ticket expiry (``UploadSweep``), the files' purge
 and sweep (``FileMaintenance``, which keeps reservations a live ticket answers for), the old
-event locks, then log entries past ``LOG_RETENTION_DAYS``. Every step is idempotent, so an
-extra run does no harm.
+event locks, folder moves left idle (resumed) or finished long ago (forgotten), then log
+entries past ``LOG_RETENTION_DAYS``. Every step is idempotent, so an extra run does no harm.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from shared.files.folders import FolderService
 from shared.files.maintenance import FileMaintenance
 from shared.metadata.base import MetadataStore
 from shared.timeutil import plus_seconds, utcnow
@@ -23,17 +24,20 @@ class Maintenance:
     """The sweep over one deployment's backends."""
 
     def __init__(self, files: FileMaintenance, uploads: DirectUploads, meta: MetadataStore,
-                 log_retention_days: int) -> None:
+                 log_retention_days: int, folders: FolderService | None = None) -> None:
         self.files = files
         self.uploads = uploads
         self.meta = meta
         self.log_retention_days = log_retention_days
+        self.folders = folders
 
     def run(self) -> dict[str, Any]:
         """Sweep once; returns what was done, as JSON-ready counts."""
         report = self.uploads.sweep()
         report.update(self.files.sweep(keep=self.uploads.keeps))
         report.update(self.uploads.purge_locks())
+        if self.folders is not None:
+            report.update(self.folders.redrive())
         report["logs_expired"] = self.expire_logs()
         return report
 

@@ -1,14 +1,14 @@
-"""Turning query-string arguments into ``FileQuery`` and ``LogQuery`` values, with checks.
+"""Turning query-string arguments into ``FileQuery``, ``FolderQuery`` and ``LogQuery`` values.
 
 The HTTP layer hands over its argument multidict as is; every rule about which filters
 exist, how session scoping applies and what a valid limit is lives here.
 
 Session scoping is the same on every listing and search (``/files``, ``/files/count``,
-``/files/search``, ``/search``, ``/logs``): a request with ``X-Session-Id`` sees only that
-session (files under ``/sessions/{id}/``, log entries written in it) unless it names another
-with ``session_id`` or asks for ``include_all_sessions=true``. A session is a filter for one
-user's own convenience, not a security boundary: every session of a workspace belongs to the
-same user, who may always look across them.
+``/folders``, ``/files/search``, ``/search``, ``/logs``): a request with ``X-Session-Id``
+sees only that session (files under ``/sessions/{id}/``, log entries written in it) unless
+it names another with ``session_id`` or asks for ``include_all_sessions=true``. A session
+is a filter for one user's own convenience, not a security boundary: every session of a
+workspace belongs to the same user, who may always look across them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from shared import text_index
 from shared import validation as v
 from shared.config import Settings
 from shared.context import RequestContext
-from shared.cursor import check_cursor
+from shared.cursor import check_cursor, decode_cursor, encode_cursor
 from shared.errors import BadRequest
 from shared.models import FILE_TYPES, OPERATION_TYPES, RESOURCE_TYPES, FileQuery, LogQuery
 from shared.timeutil import parse_query_time
@@ -33,6 +33,8 @@ LOG_ARGS = {"operation_type", "resource_type", "resource_id", "agent_id", "task_
 SEARCH_ARGS = {"query", "file_type", "limit"} | SCOPE_ARGS
 COMBINED_SEARCH_ARGS = {"query", "types", "limit"} | SCOPE_ARGS
 CONTENT_ARGS = {"redirect", "inline", "version"}
+FOLDER_ARGS = {"path", "limit", "cursor"} | SCOPE_ARGS
+FOLDER_MAX_LIMIT = 200  # each sub-folder on a page costs a count (a query on Firestore)
 LOG_FORMATS = ("json", "jsonl")
 SEARCH_DEFAULT_LIMIT = 10
 
@@ -80,18 +82,21 @@ def session_scope(args: Args, ctx: RequestContext, *, explicit_path: bool = Fals
     return ctx.session_id
 
 
-def file_query(args: Args, ctx: RequestContext, settings: Settings) -> FileQuery:
-    """Filters for ``GET /files`` and ``/files/count``, with session scoping (see above)."""
-    _reject_unknown(args, FILE_LIST_ARGS)
-    prefix: str | None = None
-    raw_path = _single(args, "path")
-    if raw_path:
-        prefix = v.check_path_prefix(raw_path)
+def _scoped_prefix(args: Args, ctx: RequestContext, prefix: str | None) -> str | None:
+    """The folder a listing covers: the explicit ``path``, else the session's folder."""
     session_prefix = session_folder(session_scope(args, ctx, explicit_path=bool(prefix)))
     if session_prefix:
         if prefix and not prefix.startswith(session_prefix):
             raise BadRequest("path must lie inside the requested session's folder")
         prefix = prefix or session_prefix
+    return prefix
+
+
+def file_query(args: Args, ctx: RequestContext, settings: Settings) -> FileQuery:
+    """Filters for ``GET /files`` and ``/files/count``, with session scoping (see above)."""
+    _reject_unknown(args, FILE_LIST_ARGS)
+    raw_path = _single(args, "path")
+    prefix = _scoped_prefix(args, ctx, v.check_path_prefix(raw_path) if raw_path else None)
     return FileQuery(
         file_type=v.check_choice(_single(args, "file_type"), FILE_TYPES, "file_type"),
         tags=v.check_tags(args.getlist("tags")),
@@ -102,6 +107,39 @@ def file_query(args: Args, ctx: RequestContext, settings: Settings) -> FileQuery
         cursor=check_cursor("files", _single(args, "cursor")),
         deleted=v.parse_bool(_single(args, "deleted"), "deleted"),
     )
+
+
+@dataclass(frozen=True)
+class FolderQuery:
+    """``GET /folders``: the folder, the page size, and the last child of the previous page
+    (its name, and whether it is a folder)."""
+
+    prefix: str
+    limit: int
+    after: tuple[str, bool] | None = None
+
+
+def folder_query(args: Args, ctx: RequestContext, settings: Settings) -> FolderQuery:
+    """``GET /folders``: ``path`` (a folder ending in '/', default the root or the session's
+    folder, scoped as ``/files``), ``limit`` (at most ``FOLDER_MAX_LIMIT``) and ``cursor``."""
+    _reject_unknown(args, FOLDER_ARGS)
+    raw_path = _single(args, "path")
+    prefix = _scoped_prefix(args, ctx,
+                            v.check_folder_path(raw_path, "path") if raw_path else None)
+    after = decode_cursor("folders", _single(args, "cursor"), 2)
+    if after is not None and (after[1] not in ("d", "f") or not after[0] or "/" in after[0]):
+        raise BadRequest("invalid cursor")
+    return FolderQuery(
+        prefix=prefix or "/",
+        limit=v.parse_limit(_single(args, "limit"), min(settings.list_default_limit,
+                                                        FOLDER_MAX_LIMIT), FOLDER_MAX_LIMIT),
+        after=(after[0], after[1] == "d") if after else None,
+    )
+
+
+def folder_cursor(after: tuple[str, bool] | None) -> str | None:
+    """The opaque cursor of ``GET /folders``'s next page."""
+    return encode_cursor("folders", [after[0], "d" if after[1] else "f"]) if after else None
 
 
 @dataclass(frozen=True)

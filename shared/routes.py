@@ -22,6 +22,7 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route(f"{API_PREFIX}/files", "files"),
+    Route(f"{API_PREFIX}/folders", "files"),  # folders are files' paths: the same function
     Route(f"{API_PREFIX}/logs", "logs"),
     Route(f"{API_PREFIX}/media", "media"),
     Route(f"{API_PREFIX}/memory", "memory"),

@@ -114,6 +114,19 @@ def check_path_prefix(prefix: str) -> str:
     return checked + "/"
 
 
+def check_folder_path(value: str, what: str) -> str:
+    """A folder of the folder API: ``/`` or an absolute path ending in '/' (a path without
+    the slash could name a file, so it is refused rather than guessed)."""
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{what} is required")
+    if not value.endswith("/"):
+        raise BadRequest(f"{what} must be a folder path ending in '/'")
+    try:
+        return check_path_prefix(value)
+    except BadRequest as exc:
+        raise BadRequest(f"{what}: {exc.message}") from exc
+
+
 def check_session_id(value: str) -> str:
     """Session ids become path segments, so they are a strict charset."""
     if not isinstance(value, str) or not _SESSION_RE.fullmatch(value):

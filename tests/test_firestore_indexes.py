@@ -15,6 +15,8 @@ import dataclasses
 import pytest
 
 from localdev.emulators import FirestoreEmulator
+from shared.files.folders import folder_entries
+from shared.folderpaths import FOLDER_MOVE_KIND, FolderMove, new_move_id
 from shared.metadata.firestore import FirestoreMetadataStore
 from shared.metadata.firestore import query as fq
 from shared.models import FileQuery, LogQuery
@@ -25,6 +27,7 @@ from tests.metadata_helpers import (
     build_files,
     build_logs,
     draft,
+    entry,
 )
 from tests.metadata_helpers import append_text as append
 from tests.test_firestore_store import PROJECT, make_store
@@ -63,7 +66,24 @@ def exercise_every_query(store: FirestoreMetadataStore) -> set[fq.QueryShape]:
     store.list_keys(fws)
     store.reserve_file(fws, draft("/stale.txt"), False)
     assert store.stale_reservations(plus_seconds(utcnow(), 1), 10)
+    exercise_folders(store, fws)
     return set(fq.RECORDED_SHAPES)
+
+
+def exercise_folders(store: FirestoreMetadataStore, fws: str) -> None:
+    """Folder listings (with a cursor), a file's move, a folder move run step by step."""
+    page = store.list_folder(fws, "/docs/", None, 2)
+    store.list_folder(fws, "/docs/", page.next_after, 2)
+    store.move_file(fws, "file_000003", "/moved/file2.bin", "file2.bin", None,
+                    lambda before, after: entry("update", after.id))
+    now = utcnow()
+    move = FolderMove(new_move_id(), fws, "/docs/sub/", "/elsewhere/", "claiming", now, now)
+    entries = folder_entries(move)
+    move = store.start_folder_move(move, entries, 0)
+    while move.active:
+        move = store.resume_folder_move(move, entries, 0)
+    assert move.status == "done"
+    assert store.due_docs(FOLDER_MOVE_KIND, plus_seconds(now, 10**7), 10)
 
 
 def test_every_query_has_its_index_and_every_index_a_query(
@@ -74,7 +94,8 @@ def test_every_query_has_its_index_and_every_index_a_query(
         ("api_keys", fq.COLLECTION), ("files", fq.COLLECTION),
         ("files", fq.COLLECTION_GROUP), ("logs", fq.COLLECTION), ("logs", fq.COLLECTION_GROUP),
         ("memory_versions", fq.COLLECTION), ("purge_queue", fq.COLLECTION),
-        ("versions", fq.COLLECTION)}
+        ("versions", fq.COLLECTION), ("paths", fq.COLLECTION),
+        ("folder_moves", fq.COLLECTION)}
     assert [s for s in shapes if s.needs_composite()], "no query needed a composite index?"
     assert fq.missing_indexes(shapes, indexes) == []
     assert fq.unused_indexes(shapes, indexes) == []

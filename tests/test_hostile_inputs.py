@@ -445,6 +445,61 @@ add("delete-files-search", Case("DELETE", "/files/search", 405))
 add("get-files-upload-url", get("/files/upload-url", 405))
 add("delete-files-upload-url", Case("DELETE", "/files/upload-url", 405))
 
+# Moves and folders: PATCH's path and filename, GET /folders and POST /folders/move follow
+# the upload's path rules; a folder must end in '/'.
+def patch_json(body: object, status: int = 400, headers: tuple = ()) -> Case:
+    return Case("PATCH", f"/files/{PRIOR_ID}", status, json.dumps(body).encode(), JSON_CT,
+                headers, needs_file=True)
+
+
+def move_json(body: object, status: int = 400) -> Case:
+    return Case("POST", "/folders/move", status, json.dumps(body).encode(), JSON_CT,
+                needs_file=True)
+
+
+for name, value in BAD_PATHS.items():
+    folder = value if value.endswith("/") else value + "/"
+    add(f"patch-path-{name}", patch_json({"path": value}))
+    add(f"folders-path-{name}", get("/folders?" + urlencode({"path": folder})))
+    add(f"folder-move-from-{name}", move_json({"from": folder, "to": "/ok/"}))
+    add(f"folder-move-to-{name}", move_json({"from": "/ok/", "to": folder}))
+for name, value in BAD_FILENAMES.items():
+    add(f"patch-filename-{name}", patch_json({"filename": value}))
+add("patch-path-not-a-string", patch_json({"path": 5}))
+add("patch-move-and-edit", patch_json({"filename": "a.txt", "description": "d"}))
+add("patch-expected-version-negative", patch_json({"filename": "a.txt", "expected_version": -1}))
+add("patch-move-expected-version-string",
+    patch_json({"filename": "a.txt", "expected_version": "1"}))
+add("patch-if-match-garbage", patch_json({"filename": "a.txt"}, headers=(("If-Match", "abc"),)))
+add("patch-move-unknown-field", patch_json({"filename": "a.txt", "surprise": 1}))
+add("patch-json-array", Case("PATCH", f"/files/{PRIOR_ID}", 400, b"[]", JSON_CT, needs_file=True))
+add("patch-filename-not-last-segment", patch_json({"path": "/a/b.txt", "filename": "c.txt"}))
+add("patch-move-unknown-file", Case("PATCH", "/files/file_999999", 404,
+                                    b'{"filename": "a.txt"}', JSON_CT))
+add("folders-path-no-trailing-slash", get("/folders?path=/docs"))
+add("folders-path-relative-folder", get("/folders?path=docs/"))
+add("folders-path-repeated", get("/folders?path=/a/&path=/b/"))
+add("folders-unknown-parameter", get("/folders?tags=x"))
+add("folders-limit-zero", get("/folders?limit=0"))
+add("folders-limit-201", get("/folders?limit=201"))
+for name, cursor in {**BAD_CURSORS, "from-files": FILES_CURSOR,
+                     "slash-in-name": b64({"k": "folders", "v": ["a/b", "f"]}),
+                     "empty-name": b64({"k": "folders", "v": ["", "d"]}),
+                     "unknown-kind": b64({"k": "folders", "v": ["a", "x"]}),
+                     "too-long": "A" * 2100}.items():
+    add(f"folders-cursor-{name}", get(f"/folders?cursor={cursor}"))
+add("folder-move-from-no-trailing-slash", move_json({"from": "/docs", "to": "/b/"}))
+add("folder-move-to-no-trailing-slash", move_json({"from": "/docs/", "to": "/b"}))
+add("folder-move-missing-to", move_json({"from": "/docs/"}))
+add("folder-move-from-number", move_json({"from": 1, "to": "/b/"}))
+add("folder-move-unknown-field", move_json({"from": "/a/", "to": "/b/", "overwrite": True}))
+add("folder-move-into-itself", move_json({"from": "/", "to": "/b/"}, 409))
+add("folder-move-not-json", Case("POST", "/folders/move", 415, b"from=/a/", "text/plain"))
+add("folder-move-get", get("/folders/move", 405))
+add("folder-move-status-unknown", get("/folders/moves/fmv_00000000000000000000", 404))
+add("folder-move-status-traversal", get("/folders/moves/..%2f..%2fx", 404))
+add("folder-move-status-query", get("/folders/moves/fmv_00000000000000000000?x=1"))
+
 # The signed-link route with missing or garbage parameters (no bearer token is needed, but
 # none of these carry a valid signature).
 for name, query in [("no-params", ""), ("only-sig", "?sig=abc"),
@@ -504,7 +559,8 @@ def test_table_covers_every_endpoint_family():
     assert len(ids) == len(set(ids)), "case ids must be unique"
     for family in ("upload-path-", "upload-part-filename-", "upload-filename-field-",
                    "list-cursor-", "count-", "search-", "logs-", "metadata-", "content-",
-                   "delete-", "unknown-route-", "signed-"):
+                   "delete-", "unknown-route-", "signed-", "patch-", "folders-",
+                   "folder-move-"):
         assert any(i.startswith(family) for i in ids), family
 
 

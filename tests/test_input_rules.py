@@ -91,7 +91,7 @@ def test_every_route_names_an_unknown_query_parameter(api):
 
     doc = yaml.safe_load(DOC_PATH.read_text())
     values = {"file_id": "file_000001", "version": "1", "graph_exec_id": "exec1",
-              "key_id": "key_0123456789"}
+              "key_id": "key_0123456789", "move_id": "fmv_0123456789abcdef0123"}
     checked = 0
     for path, item in doc["paths"].items():
         for method in ("get", "post", "patch", "delete"):
@@ -103,3 +103,29 @@ def test_every_route_names_an_unknown_query_parameter(api):
             assert "zzz_unknown" in response.json["error"], (method, path)
             checked += 1
     assert checked >= 25
+
+
+def test_moves_compare_paths_in_nfc_like_uploads(api):
+    """Two spellings of one name cannot hold two live files: a rename or a folder move
+    given in decomposed form (NFD) lands on, and collides with, the composed (NFC) path."""
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    first = api.upload(b"1", f"{composed}.txt").json
+    other = api.upload(b"2", "other.txt").json
+    clash = api.client.patch(f"/api/assistant/workspace/files/{other['id']}",
+                             data=json.dumps({"filename": f"{decomposed}.txt"}),
+                             headers=api.headers(), content_type="application/json")
+    assert clash.status_code == 409 and clash.json["file_id"] == first["id"]
+    api.upload(b"3", "menu.txt", path=f"/{composed}/")
+    moved = post_json(api, "/folders/move", {"from": f"/{decomposed}/", "to": "/bar/"})
+    assert moved.status_code == 200 and moved.json["from"] == f"/{composed}/"
+    assert [f["path"] for f in api.get("/files?path=/bar/").json] == ["/bar/menu.txt"]
+
+
+def test_folder_messages_say_what_is_wrong(api):
+    assert "ending in '/'" in api.get("/folders?path=/docs").json["error"]
+    no_slash = post_json(api, "/folders/move", {"from": "/docs", "to": "/b/"}).json["error"]
+    assert no_slash == "from must be a folder path ending in '/'"
+    dotdot = post_json(api, "/folders/move", {"from": "/a/", "to": "/b/../c/"}).json["error"]
+    assert dotdot.startswith("to: ") and "dot segment" in dotdot
+    assert api.get("/folders?limit=1000").json["error"] == (
+        "limit must be an integer from 1 to 200")

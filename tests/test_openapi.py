@@ -218,6 +218,28 @@ def test_file_list_query_parameters_match_the_code(doc):
     assert query_names(doc, "GET", f"{FILES}/count") == queries.FILE_LIST_ARGS
 
 
+def test_folder_parameters_bodies_and_shapes_match_the_code(doc):
+    from functions.files import FOLDER_MOVE_FIELDS
+    from shared.files.edits import EDIT_FIELDS, PATH_FIELDS
+    from shared.folderpaths import MOVE_STATUSES, FolderMove, FolderSummary
+
+    folders = f"{API_PREFIX}/folders"
+    assert query_names(doc, "GET", folders) == queries.FOLDER_ARGS
+    limit = param(doc, "GET", folders, "limit")["schema"]
+    assert limit["maximum"] == queries.FOLDER_MAX_LIMIT
+    assert limit["default"] == min(Settings().list_default_limit, queries.FOLDER_MAX_LIMIT)
+    patch = operation(doc, "PATCH", f"{FILES}/{{file_id}}")["requestBody"]["content"]
+    patch_fields = set(resolve(doc, patch["application/json"]["schema"])["properties"])
+    assert patch_fields == EDIT_FIELDS | PATH_FIELDS
+    move = operation(doc, "POST", f"{folders}/move")["requestBody"]["content"]
+    request = resolve(doc, move["application/json"]["schema"])
+    assert set(request["properties"]) == set(request["required"]) == FOLDER_MOVE_FIELDS
+    sample = FolderMove("fmv_" + "0" * 20, "ws", "/a/", "/b/", "done", "t", "t")
+    assert_shape(doc, "FolderMove", set(sample.to_api()))
+    assert tuple(schema(doc, "FolderMove")["properties"]["status"]["enum"]) == MOVE_STATUSES
+    assert_shape(doc, "FolderSummary", set(FolderSummary("/a/", 1, 2).to_api()))
+
+
 def test_log_query_parameters_match_the_code(doc):
     assert query_names(doc, "GET", f"{API_PREFIX}/logs") == queries.LOG_ARGS
 
@@ -695,6 +717,33 @@ def test_every_operation_answers_as_documented(doc, live):
     live.call("GET", API_PREFIX, 200)
     live.call("GET", f"{API_PREFIX}/summary", 200)
     live.call("GET", f"{API_PREFIX}/summary", 400, headers={"X-Agent-Id": "bad agent"})
+    folders = f"{API_PREFIX}/folders"
+    revision = live.call("GET", one, 200, file_id=file_id).get_json()["revision"]
+    moved = live.call("PATCH", one, 200, file_id=file_id, headers={"If-Match": str(revision)},
+                      data=json.dumps({"path": "/storyboard/"}), **mem_json).get_json()
+    assert moved["path"] == "/storyboard/frame1.txt" and moved["revision"] == revision + 1
+    live.call("PATCH", one, 409, file_id=file_id, headers={"If-Match": str(revision)},
+              data=json.dumps({"filename": "x.txt"}), **mem_json)
+    live.call("PATCH", one, 400, file_id=file_id,
+              data=json.dumps({"filename": "x.txt", "tags": ["a"]}), **mem_json)
+    live.call("PATCH", one, 400, file_id=file_id, data=json.dumps({"surprise": 1}), **mem_json)
+    live.call("PATCH", one, 415, file_id=file_id, data="x", content_type="text/plain")
+    live.call("PATCH", one, 404, file_id="file_999999", data=json.dumps({"filename": "x.txt"}),
+              **mem_json)
+    root = live.call("GET", folders, 200, query="path=/&include_all_sessions=true&limit=1")
+    live.call("GET", folders, 200, query=f"include_all_sessions=true&cursor="
+                                         f"{root.headers['X-Next-Cursor']}")
+    live.call("GET", folders, 400, query="path=/storyboard")
+    move = live.call("POST", f"{folders}/move", 200, data=json.dumps(
+        {"from": "/storyboard/", "to": "/frames/"}), **mem_json).get_json()
+    live.call("POST", f"{folders}/move", 409, data=json.dumps(
+        {"from": "/frames/", "to": "/frames/old/"}), **mem_json)
+    live.call("POST", f"{folders}/move", 404, data=json.dumps(
+        {"from": "/nothing/", "to": "/x/"}), **mem_json)
+    live.call("POST", f"{folders}/move", 400, data=json.dumps({"from": "/frames"}), **mem_json)
+    live.call("POST", f"{folders}/move", 415, data="x", content_type="text/plain")
+    live.call("GET", f"{folders}/moves/{{move_id}}", 200, move_id=move["id"])
+    live.call("GET", f"{folders}/moves/{{move_id}}", 404, move_id="fmv_" + "0" * 20)
     live.call("DELETE", one, 200, file_id=file_id)
     live.call("DELETE", one, 404, file_id=file_id)
     trash = live.call("GET", FILES, 200, query="deleted=true").get_json()

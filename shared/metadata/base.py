@@ -5,6 +5,7 @@ A backend implements a few primitives per role, each one atomic:
 - ``WorkspaceRole``: one workspace per user, created on first use;
 - ``FileRole``: reserve a path and number, finalize a reservation together with its log
   entry, soft-delete together with its log entry, mark an upload infected, and the queries;
+- ``FolderRole`` (``folders.py``): move a file, move a folder, list a folder's children;
 - ``LogRole``: the operation log (append, filtered pages, search candidates);
 - ``MemoryRole``: the global memory, changed only through one atomic ``mutate_memory``;
 - ``DocRole``: small keyed documents with optimistic concurrency (upload tickets, event
@@ -28,6 +29,7 @@ from typing import Any
 from shared import text_index
 from shared.errors import Conflict
 from shared.metadata.edits import FileEditRole
+from shared.metadata.folders import FolderRole
 from shared.metadata.keys import KeyRole
 from shared.metadata.ranking import log_search_text, newest_first, rank_record
 from shared.models import (
@@ -291,8 +293,10 @@ class DocRole(abc.ABC):
         """Docs of ``kind`` in ``scope`` (a workspace id)."""
 
 
-class MetadataStore(FileEditRole, WorkspaceRole, FileRole, LogRole, MemoryRole, DocRole, KeyRole):
-    """Workspaces, file records, the operation log, the memory, keyed documents and keys."""
+class MetadataStore(FileEditRole, FolderRole, WorkspaceRole, FileRole, LogRole, MemoryRole,
+                    DocRole, KeyRole):
+    """Workspaces, file records, folders, the operation log, the memory, keyed documents
+    and keys."""
 
     name: str = "metadata"
 

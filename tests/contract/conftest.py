@@ -34,6 +34,7 @@ class EmbeddedBackend:
 
     name = "embedded"
     local_signed_links = True
+    atomic_folder_moves = True  # one SQLite transaction, whatever the folder's size
 
     def __init__(self, storage: Path) -> None:
         self.storage = storage
@@ -60,6 +61,7 @@ class CloudBackend:
 
     name = "cloud"
     local_signed_links = False
+    atomic_folder_moves = False  # Firestore: a resumable operation, each file atomic
 
     def __init__(self, gcs: FakeGcs, firestore: FirestoreEmulator, key_file: Path) -> None:
         self.gcs, self.firestore, self.key_file = gcs, firestore, key_file

@@ -131,13 +131,16 @@ def search_and_preview(page: Any, storage_origin: str) -> None:
 
 
 def folders(page: Any, server: LocalServer, token: str) -> None:
-    """Before GET /folders exists, the tree comes from the listed paths; a folder filters."""
+    """The tree comes from GET /folders (sub-folders with their file counts); a folder
+    filters the list."""
     sent = requests.post(f"{server.url}{API}/files", data={"path": "/docs/"},
                          files={"file": ("spec.txt", b"the spec\n", "text/plain")},
                          headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert sent.status_code == 201, sent.text
     page.get_by_role("button", name="All files").click()
-    page.get_by_role("navigation", name="Folders").get_by_role("button", name="docs/").click()
+    tree = page.get_by_role("navigation", name="Folders")
+    expect(tree.get_by_role("button", name="docs/ (1)")).to_be_visible()  # the served count
+    tree.get_by_role("button", name="docs/").click()
     expect(row(page, "spec.txt", "ready")).to_be_visible()
     expect(row(page, "data.csv")).to_have_count(0)
     expect(page.get_by_role("status").filter(has_text="1 file in /docs/")).to_be_visible()

@@ -29,6 +29,7 @@ from shared.metadata.firestore import layout as fd
 from shared.metadata.firestore.access import Lost, edge
 from shared.metadata.firestore.query import COLLECTION_GROUP, DESC, Query
 from shared.metadata.firestore.refs import FirestoreBase
+from shared.metadata.folders import as_moved, path_taken
 from shared.mime import extension_of
 from shared.models import (
     FileDraft,
@@ -56,6 +57,8 @@ class FirestoreFiles(FirestoreBase):
 
         def attempt() -> Reservation:
             held = self.fs.get(path_ref)
+            if held is not None and held.get("op"):  # a folder move holds it for a file
+                raise path_taken(draft.path, None, held["op"])
             if held is not None:
                 return self._reserve_version(ws, held["file_id"], draft, overwrite)
             seq = ws.collection("state").document("file_seq")
@@ -105,11 +108,12 @@ class FirestoreFiles(FirestoreBase):
             if data is None or data["deleted_at"] is not None:
                 raise Conflict("the file was deleted while it was being uploaded")
             check_expected(done, data["version"])
+            landing = as_moved(done, data["path"], data["filename"])
             version = data["version"] + 1  # commit order: every finalize becomes live
             now = utcnow()
             fields = fd.finalized_fields(
-                done.draft, version, done.storage_key, done.storage_path,
-                done.facts, extension_of(done.draft.filename), data["path"], now)
+                landing.draft, version, done.storage_key, done.storage_path,
+                done.facts, extension_of(landing.draft.filename), data["path"], now)
             fields["revision"] = fd.revision_of(data) + 1
             batch = self.db.batch()
             batch.update(ref, fields, option=self.fs.if_unchanged(snap))

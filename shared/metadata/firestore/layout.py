@@ -7,12 +7,14 @@ Layout (one subtree per workspace, so every query is scoped to one user by const
     workspaces/{ws}/state/file_seq            n: the last file number handed out
     workspaces/{ws}/state/memory              content, version, updated_at, updated_by, oldest
     workspaces/{ws}/memory_versions/{v:012d}  one kept version
-    workspaces/{ws}/paths/{key(path)}         file_id: exists only while a live file holds it
+    workspaces/{ws}/paths/{key(path)}         file_id: exists only while a live file holds it,
+                                              or a folder move holds it for one (op, from)
     workspaces/{ws}/files/{file_id}           the record, plus live/searchable/facets/tokens
     workspaces/{ws}/versions/{id}_{v:012d}    one version of a file (kept: superseded, unpurged)
     workspaces/{ws}/logs/{id}                 one log entry, plus facets/tokens
     {kind}/{key(key)}                         a keyed doc: key, data_json, scope, due_at
-                                              (upload_tickets, scan_locks, purge_queue)
+                                              (upload_tickets, scan_locks, purge_queue,
+                                              folder_moves, folder_move_locks)
     api_keys/{key_id}                         an API key (its SHA-256, never the secret)
     api_key_buckets/{key_id}                  its rate-limit bucket: tokens, at
 
@@ -98,16 +100,22 @@ def folder_facet(prefix: str) -> str:
     return "d:" + key(prefix)[:32]
 
 
-def file_facets(file_type: str, created_by: str | None, tags: tuple[str, ...] | list[str],
-                path: str) -> list[str]:
-    """Facets of a record: its type, creator, indexed tags and every enclosing folder."""
-    out = [f"y:{file_type}"] + ([f"c:{created_by}"] if created_by else [])
-    out += [f"t:{tag}" for tag in tags]
+def folder_facets(path: str) -> list[str]:
+    """The facets of every folder enclosing ``path`` (the root aside)."""
+    out = []
     cut = path.find("/", 1)
     while cut != -1:
         out.append(folder_facet(path[: cut + 1]))
         cut = path.find("/", cut + 1)
     return out
+
+
+def file_facets(file_type: str, created_by: str | None, tags: tuple[str, ...] | list[str],
+                path: str) -> list[str]:
+    """Facets of a record: its type, creator, indexed tags and every enclosing folder."""
+    out = [f"y:{file_type}"] + ([f"c:{created_by}"] if created_by else [])
+    out += [f"t:{tag}" for tag in tags]
+    return out + folder_facets(path)
 
 
 def query_facets(query: FileQuery) -> list[str]:

@@ -1,9 +1,10 @@
 """``FirestoreMetadataStore``: the cloud metadata backend (Cloud Firestore, native mode).
 
 It behaves like ``SqliteMetadataStore`` method for method (the contract suite runs on both).
-Composed from one mixin per role (``files``, ``logs``, ``memory``, ``docs``, ``keys``) over
-``refs``; ``layout`` holds the document layout, ``query`` the queries and their composite
-indexes, ``access`` the retry and commit plumbing. This module adds workspaces and health.
+Composed from one mixin per role (``files``, ``edits``, ``folders`` and ``moves``, ``logs``,
+``memory``, ``docs``, ``keys``) over ``refs``; ``layout`` holds the document layout, ``query``
+the queries and their composite indexes, ``access`` the retry and commit plumbing. This
+module adds workspaces and health.
 
 Concurrency: every change is one atomic batch with preconditions (optimistic concurrency)
 instead of a read-write transaction; a batch that loses a race is re-read and retried after
@@ -25,17 +26,20 @@ from shared.metadata.firestore.access import Lost, edge
 from shared.metadata.firestore.docs import FirestoreDocs
 from shared.metadata.firestore.edits import FirestoreFileEdits
 from shared.metadata.firestore.files import FirestoreFiles
+from shared.metadata.firestore.folders import FirestoreFolders
 from shared.metadata.firestore.keys import FirestoreKeys
 from shared.metadata.firestore.logs import FirestoreLog
 from shared.metadata.firestore.memory import FirestoreMemory
+from shared.metadata.firestore.moves import FirestoreMoves
 from shared.models import Workspace
 from shared.timeutil import utcnow
 
 MAX_WORKSPACE_CACHE = 10_000
 
 
-class FirestoreMetadataStore(FirestoreFiles, FirestoreFileEdits, FirestoreLog, FirestoreMemory,
-                             FirestoreDocs, FirestoreKeys, MetadataStore):
+class FirestoreMetadataStore(FirestoreMoves, FirestoreFolders, FirestoreFiles, FirestoreFileEdits,
+                             FirestoreLog, FirestoreMemory, FirestoreDocs, FirestoreKeys,
+                             MetadataStore):
     """Metadata in Cloud Firestore (or its emulator, when ``FIRESTORE_EMULATOR_HOST`` is set)."""
 
     name = "firestore"

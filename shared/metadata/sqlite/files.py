@@ -20,6 +20,7 @@ from shared.metadata.base import (
     stamped,
     version_purge,
 )
+from shared.metadata.folders import as_moved
 from shared.metadata.ranking import search_text
 from shared.metadata.sqlite.connection import SqliteBase
 from shared.metadata.sqlite.schema import (
@@ -96,12 +97,13 @@ class SqliteFiles(SqliteBase):
         now = utcnow()
         with self._write() as conn:
             row = conn.execute(
-                "SELECT rowid, version, storage_key, deleted_at FROM files"
+                "SELECT rowid, version, storage_key, deleted_at, path, filename FROM files"
                 " WHERE workspace_id = ? AND id = ?", (workspace_id, file_id),
             ).fetchone()
             if row is None or row["deleted_at"] is not None:
                 raise Conflict("the file was deleted while it was being uploaded")
             check_expected(done, row["version"])
+            done = as_moved(done, row["path"], row["filename"])
             version = row["version"] + 1  # commit order: every finalize becomes live
             self._write_version(conn, row["rowid"], done, version, now)
             self._add_version(conn, workspace_id, done, version, now)

@@ -1,7 +1,8 @@
 """``SqliteMetadataStore``: the embedded metadata backend (one SQLite file, WAL, FTS5).
 
-Composed from one mixin per role (``files``, ``logs``, ``memory``, ``docs``, ``keys``) over
-one connection base (``connection``); this module adds workspaces and health.
+Composed from one mixin per role (``files``, ``edits``, ``folders``, ``logs``, ``memory``,
+``docs``, ``keys``) over one connection base (``connection``); this module adds workspaces
+and health.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from shared.metadata.base import MetadataStore, new_workspace_id
 from shared.metadata.sqlite.docs import SqliteDocs
 from shared.metadata.sqlite.edits import SqliteFileEdits
 from shared.metadata.sqlite.files import SqliteFiles
+from shared.metadata.sqlite.folders import SqliteFolders
 from shared.metadata.sqlite.keys import SqliteKeys
 from shared.metadata.sqlite.logs import SqliteLog
 from shared.metadata.sqlite.memory import SqliteMemory
@@ -19,8 +21,8 @@ from shared.models import Workspace
 from shared.timeutil import utcnow
 
 
-class SqliteMetadataStore(SqliteFiles, SqliteFileEdits, SqliteLog, SqliteMemory, SqliteDocs,
-                          SqliteKeys, MetadataStore):
+class SqliteMetadataStore(SqliteFiles, SqliteFileEdits, SqliteFolders, SqliteLog, SqliteMemory,
+                          SqliteDocs, SqliteKeys, MetadataStore):
     """Metadata in ``{WORKSPACE_STORAGE_DIR}/.workspace.sqlite3``."""
 
     name = "sqlite"

@@ -243,7 +243,8 @@ function FilterForm({ filters, onApply }: { filters: Filters; onApply: (f: Parti
   );
 }
 
-/** Folders from GET /folders when the API has it; before that, from the listed paths. */
+/** Folders from GET /folders when the API has it; before that, from the listed paths. The
+ * served tree is fetched again whenever the listed files change (an upload, a delete). */
 function FolderTree({ api, current, items, onSelect }: {
   api: Api; current: string; items: FileRecord[]; onSelect: (path: string) => void;
 }) {
@@ -255,7 +256,7 @@ function FolderTree({ api, current, items, onSelect }: {
       if (live) setServed(exists ? await api.folders(parent) : null);
     }).catch(() => live && setServed(null));
     return () => { live = false; };
-  }, [api, parent]);
+  }, [api, parent, items]);
   const folders = served ?? foldersFromPaths(items.map((f) => f.path), parent);
   const trail = parent.split("/").filter(Boolean);
   return (
