@@ -202,7 +202,7 @@ def _log_text(raw: str | None) -> str | None:
     """``q`` on ``/logs``: words, checked as a search query is (absent or empty: none)."""
     if not raw:
         return None
-    text = v.check_query(raw)
+    text = v.check_query(raw, "q")
     if not text_index.query_words(text):
         raise BadRequest("q has no searchable words")
     return text

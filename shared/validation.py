@@ -251,14 +251,14 @@ def check_choice(raw: str | None, choices: tuple[str, ...], what: str) -> str | 
     return raw
 
 
-def check_query(raw: str | None) -> str:
-    """A search query: required, non-blank, bounded."""
+def check_query(raw: str | None, name: str = "query") -> str:
+    """A search query: required, non-blank, bounded (``name``: the parameter, for errors)."""
     if raw is None or raw == "":
-        raise BadRequest("query is required")
+        raise BadRequest(f"{name} is required")
     if len(raw) > MAX_QUERY_CHARS:
-        raise BadRequest(f"query is longer than {MAX_QUERY_CHARS} characters")
+        raise BadRequest(f"{name} is longer than {MAX_QUERY_CHARS} characters")
     if _has_control(raw):
-        raise BadRequest("query must not contain control characters")
+        raise BadRequest(f"{name} must not contain control characters")
     if not raw.strip():
-        raise BadRequest("query is required (it is only white space)")
+        raise BadRequest(f"{name} is required (it is only white space)")
     return raw.strip()
