@@ -1,7 +1,8 @@
 """``FirestoreMetadataStore``: the cloud metadata backend (Cloud Firestore, native mode).
 
 It behaves like ``SqliteMetadataStore`` method for method (the contract suite runs on both).
-Composed from one mixin per role (``files``, ``logs``, ``memory``, ``docs``, ``keys``) over
+Composed from one mixin per role (``files``, ``logs``, ``memory``, ``docs``, ``keys``,
+``outbox``, ``scans``) over
 ``refs``; ``layout`` holds the document layout, ``query`` the queries and their composite
 indexes, ``access`` the retry and commit plumbing. This module adds workspaces and health.
 
@@ -28,6 +29,8 @@ from shared.metadata.firestore.files import FirestoreFiles
 from shared.metadata.firestore.keys import FirestoreKeys
 from shared.metadata.firestore.logs import FirestoreLog
 from shared.metadata.firestore.memory import FirestoreMemory
+from shared.metadata.firestore.outbox import FirestoreOutbox
+from shared.metadata.firestore.scans import FirestoreScans
 from shared.models import Workspace
 from shared.timeutil import utcnow
 
@@ -35,7 +38,8 @@ MAX_WORKSPACE_CACHE = 10_000
 
 
 class FirestoreMetadataStore(FirestoreFiles, FirestoreFileEdits, FirestoreLog, FirestoreMemory,
-                             FirestoreDocs, FirestoreKeys, MetadataStore):
+                             FirestoreDocs, FirestoreKeys, FirestoreOutbox, FirestoreScans,
+                             MetadataStore):
     """Metadata in Cloud Firestore (or its emulator, when ``FIRESTORE_EMULATOR_HOST`` is set)."""
 
     name = "firestore"
