@@ -131,6 +131,11 @@ class Scanner(abc.ABC):
     def ping(self) -> bool:
         """True when the scanner answers right now (health checks)."""
 
+    def db_version(self) -> int | None:
+        """The signature database version the scanner has loaded now (None: unversioned or
+        no scanning); ``ScannerUnavailable`` when it does not answer."""
+        return None
+
     def scan_stream(self, stream: BinaryIO, chunk_size: int = SCAN_READ_BYTES) -> Verdict:
         """Scan a whole file-like object in chunks, without reading it into memory."""
         with self.open_session() as session:

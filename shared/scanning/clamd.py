@@ -196,6 +196,9 @@ class ClamdScanner(Scanner):
     def open_session(self) -> ScanSession:
         return ClamdSession(self._client(), self.version())
 
+    def db_version(self) -> int | None:
+        return self.version().db_version
+
     def version(self) -> ScannerVersion:
         """clamd's engine and signature database version, asked now (never cached: a
         ``RELOAD`` changes it); ``ScannerUnavailable`` when clamd does not answer."""

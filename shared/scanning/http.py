@@ -106,6 +106,19 @@ class HttpScanner(Scanner):
         response.close()
         return response.status_code == 200
 
+    def db_version(self) -> int | None:
+        """The front's ``/readyz`` names the database clamd has loaded."""
+        try:
+            response = self.http.get(f"{self.url}/readyz", headers=self.headers(),
+                                     timeout=(CONNECT_TIMEOUT, 30))
+            body = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise ScannerUnavailable("virus scanner unavailable") from exc
+        if response.status_code != 200 or not isinstance(body, dict):
+            raise ScannerUnavailable("virus scanner is not ready")
+        version = body.get("database_version")
+        return version if isinstance(version, int) and version > 0 else None
+
     def scan_object(self, ref: ObjectRef, filename: str, max_bytes: int) -> ObjectScan:
         """The front reads, hashes, sniffs and scans the object: no byte passes through here."""
         body = {"bucket": ref.bucket, "name": ref.name, "generation": ref.generation,
