@@ -41,6 +41,8 @@ EXPECTED = {
     ("POST", f"{F}/{{file_id}}/restore"): ("files:write",),
     ("POST", f"{F}/{{file_id}}/versions/{{version}}/restore"): ("files:write",),
     ("POST", f"{F}/batch-delete"): ("files:write",),
+    ("POST", f"{F}/{{file_id}}/rescan"): ("files:write",),
+    ("GET", f"{API_PREFIX}/events"): ("files:read",),
     ("GET", f"{F}/{{file_id}}/versions"): ("files:read",),
     ("GET", f"{F}/{{file_id}}/content"): ("files:read",),
     ("GET", f"{API_PREFIX}/logs"): ("logs:read",),
