@@ -151,7 +151,8 @@ class Router:
         except WorkspaceError as exc:
             status = http_status(exc)
             if status >= 500:
-                log.error("request failed: %s", exc.message)
+                log.error("request failed: %s", exc.message, extra={"json_fields": {
+                    "event": "request_failed", "error_class": type(exc).__name__}})
             response = json_response(exc.body(), status, exc.headers())
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)

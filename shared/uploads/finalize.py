@@ -76,7 +76,8 @@ class Finalizer:
         max_age = self.settings.scan_event_max_age_seconds
         if event.event_time is not None and (now - event.event_time).total_seconds() > max_age:
             log.warning("dropped a stale finalize event for %s (older than %d s)",
-                        event.ref.id, max_age)
+                        event.ref.id, max_age,
+                        extra={"json_fields": {"event": "finalize_dead_letter"}})
             self._log_stale(event)
             return "stale"
         return self.process(event.ref)
@@ -89,8 +90,11 @@ class Finalizer:
             return "duplicate"
         try:
             outcome = self._process(ref)
-        except BaseException:
+        except BaseException as exc:
             self.locks.release(lock)
+            log.warning("finalize of %s failed (%s); the event is redelivered", ref.id,
+                        type(exc).__name__, extra={"json_fields": {"event": "finalize_retry",
+                                               "error_class": type(exc).__name__}})
             raise
         self.locks.done(lock, outcome)
         log.info("scan_uploaded_file %s: %s", ref.id, outcome["outcome"])
