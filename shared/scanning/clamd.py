@@ -194,7 +194,14 @@ class ClamdScanner(Scanner):
         return _Clamd(self.host, self.port, timeout or self.timeout)
 
     def open_session(self) -> ScanSession:
-        return ClamdSession(self._client(), self.version())
+        # The verdict needs INSTREAM, not VERSION: without an answer to VERSION the record
+        # names no database (so the rescan job takes the file again), the scan goes on.
+        try:
+            version: ScannerVersion | None = self.version()
+        except ScannerUnavailable:
+            log.debug("clamd did not answer VERSION; the scan record names no database")
+            version = None
+        return ClamdSession(self._client(), version)
 
     def db_version(self) -> int | None:
         return self.version().db_version
