@@ -3,6 +3,7 @@
 #   make dev   - the same functions against fake-gcs-server, the Firestore and Pub/Sub emulators
 #   make test  - lint, the infra checks, then the test suite
 #   make infra-check - routes file current, terraform fmt (where installed), checkov on infra/
+#   make rescan - rescan files scanned with older signatures (after a signature update)
 #   make web   - build the web app (web/dist) if a source or the lockfile changed
 #   make mutation - mutmut over the security-critical modules; writes tests/MUTATION.md (not CI)
 #   make schemathesis - a long Schemathesis run against the embedded server (SCHEMATHESIS_MAX_EXAMPLES)
@@ -19,7 +20,7 @@ export AUTH_DEV_SECRET ?= local-dev-secret-do-not-deploy-0123456789
 export WORKSPACE_STORAGE_DIR ?= Runtime
 export PORT ?= 8080
 
-.PHONY: dev run test lint fmt bench bench-scan bench-web system-deps venv clean token sweep checkov infra-check infra-routes web mutation mutation-deps schemathesis
+.PHONY: dev run test lint fmt bench bench-scan bench-web system-deps venv clean token sweep checkov infra-check infra-routes web mutation mutation-deps schemathesis rescan
 
 $(STAMP): requirements.txt requirements-dev.txt $(CLIENT_META)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -74,6 +75,9 @@ token: venv
 
 sweep: venv
 	$(PY) -m localdev.sweep
+
+rescan: venv
+	$(PY) -m localdev.rescan
 
 lint: venv
 	$(VENV)/bin/ruff check .

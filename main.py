@@ -16,6 +16,8 @@ from functions.files import files
 from functions.logs import logs
 from functions.media import media
 from functions.memory import memory
+from functions.publish import publish_events
+from functions.rescan import rescan
 from functions.scan import scan_uploaded_file
 from functions.search import search
 from functions.sweep import sweep
@@ -25,5 +27,5 @@ from shared.logging_config import configure_logging
 configure_logging()
 functions_framework.errorhandler(HTTPException)(framework_error)
 
-__all__ = ["auth", "files", "logs", "media", "memory", "scan_uploaded_file", "search", "sweep",
-           "workspace"]
+__all__ = ["auth", "files", "logs", "media", "memory", "publish_events", "rescan",
+           "scan_uploaded_file", "search", "sweep", "workspace"]

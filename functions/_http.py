@@ -37,6 +37,7 @@ from shared.errors import (
     http_status,
 )
 from shared.jsonbody import encode_json
+from shared.logging_config import log_access, request_scope
 from shared.scopes import Access
 
 log = logging.getLogger("workspace.http")
@@ -137,7 +138,16 @@ class Router:
         return register
 
     def dispatch(self, request: Request) -> Response:
-        """Answer one request: preflight, match, authenticate, call, map errors, add CORS."""
+        """Answer one request (its log lines carry its trace; it ends with an access line)."""
+        with request_scope(request.method, (request.script_root or "") + request.path,
+                           request.headers, request.remote_addr,
+                           request.environ.get("SERVER_PROTOCOL")):
+            response = self._dispatch(request)
+            log_access(response.status_code, response.content_length)
+            return response
+
+    def _dispatch(self, request: Request) -> Response:
+        """Preflight, match, authenticate, call, map errors, add CORS."""
         origin = request.headers.get("Origin")
         if request.method == "OPTIONS":
             return self._cors(Response(status=204), origin, preflight=True)
@@ -146,7 +156,8 @@ class Router:
         except WorkspaceError as exc:
             status = http_status(exc)
             if status >= 500:
-                log.error("request failed: %s", exc.message)
+                log.error("request failed: %s", exc.message, extra={"json_fields": {
+                    "event": "request_failed", "error_class": type(exc).__name__}})
             response = json_response(exc.body(), status, exc.headers())
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)

@@ -116,6 +116,11 @@ def restore_version(request: Request, ctx: RequestContext, file_id: str,
     return record.to_api(), 201
 
 
+@router.route(f"{FILES}/<id:file_id>/rescan", methods=["POST"], access=needs("files:write"))
+def rescan(request: Request, ctx: RequestContext, file_id: str) -> dict[str, object]:
+    return factory.rescans().rescan_file(ctx, file_id).to_api()
+
+
 @router.route(f"{FILES}/batch-delete", methods=["POST"], access=needs("files:write"))
 def batch_delete(request: Request, ctx: RequestContext) -> dict[str, object]:
     body = parse_json_object(read_body(request, 64 * 1024), request.content_type, {"ids"},

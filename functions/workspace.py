@@ -1,7 +1,8 @@
-"""The ``workspace`` function: workspace summaries, API keys and the health check.
+"""The ``workspace`` function: workspace summaries, API keys, the event feed and the health
+check.
 
-API keys live here because ``/api/assistant/workspace/keys`` falls under this function's
-prefix in the route table (``shared.routes``); managing them needs a user's token.
+API keys and ``/events`` live here because their paths fall under this function's prefix in
+the route table (``shared.routes``); managing keys needs a user's token.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def summary(request: Request, ctx: RequestContext) -> dict[str, object]:
     return factory.workspace_service().summary(ctx)
 
 
+@router.route(f"{API_PREFIX}/events", access=needs("files:read"), params=("cursor", "limit"))
+def events(request: Request, ctx: RequestContext) -> dict[str, object]:
+    return factory.event_feed().page(ctx, request.args.get("cursor"),
+                                     request.args.get("limit"))
+
+
 @router.route(KEYS, methods=["POST"], access=USER_ONLY)
 def create_key(request: Request, ctx: RequestContext) -> tuple[dict[str, object], int]:
     body = parse_json_object(read_body(request, KEY_BODY_BYTES), request.content_type,
@@ -64,6 +71,6 @@ def healthz(request: Request, ctx: None) -> Response:
 
 @functions_framework.http
 def workspace(request: Request) -> Response:
-    """Entry point: ``GET /api/assistant/workspace``, ``/summary``, ``/usage``, ``/keys``
-    and ``/healthz``."""
+    """Entry point: ``GET /api/assistant/workspace``, ``/summary``, ``/usage``, ``/events``,
+    ``/keys`` and ``/healthz``."""
     return router.dispatch(request)

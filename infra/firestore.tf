@@ -83,3 +83,15 @@ resource "google_firestore_index" "composite" {
     }
   }
 }
+
+# Outbox events carry ``expire_at`` (EVENT_RETENTION_DAYS after the change): the TTL policy
+# deletes them; the publisher has delivered them to Pub/Sub long before.
+resource "google_firestore_field" "event_expiry" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = "events"
+  field      = "expire_at"
+
+  ttl_config {}
+  index_config {}
+}

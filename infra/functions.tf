@@ -36,9 +36,12 @@ locals {
     media = { memory = "2Gi", cpu = "1", timeout = 540, max_instances = 10 }
     # one sweep at a time; Cloud Scheduler waits up to 30 minutes for an HTTP target.
     sweep = { memory = "512Mi", cpu = null, timeout = 1800, max_instances = 1 }
+    # one rescan pass at a time (its saved position is compare-and-swap); the front reads
+    # the bytes, so memory stays small.
+    rescan = { memory = "512Mi", cpu = null, timeout = 1800, max_instances = 1 }
   }
 
-  function_keys = toset(concat(keys(local.http_functions), ["scan_uploaded_file"]))
+  function_keys = toset(concat(keys(local.http_functions), ["scan_uploaded_file", "publish_events"]))
 
   # Settings every function reads (shared/config.py).
   common_env = {
@@ -60,6 +63,7 @@ locals {
     CLAMAV_TIMEOUT_SECONDS     = tostring(var.clamav_timeout_seconds)
     FILE_RETENTION_DAYS        = tostring(var.file_retention_days)
     LOG_RETENTION_DAYS         = tostring(var.log_retention_days)
+    EVENT_RETENTION_DAYS       = tostring(var.event_retention_days)
     DOWNLOAD_URL_TTL_SECONDS   = tostring(var.download_url_ttl_seconds)
     UPLOAD_URL_TTL_SECONDS     = tostring(var.upload_url_ttl_seconds)
     LOG_FORMAT                 = "json"
@@ -79,6 +83,13 @@ locals {
       # Older events are acknowledged and dropped: the incoming object has expired by then
       # (lifecycle: one day) and the sweep re-drives anything stuck.
       SCAN_EVENT_MAX_AGE_SECONDS = "86400"
+    }
+    # The outbox's publisher, and the sweep as its backstop, drain to the events topic.
+    publish_events = { EVENTS_TOPIC = google_pubsub_topic.events.id }
+    sweep          = { EVENTS_TOPIC = google_pubsub_topic.events.id }
+    rescan = {
+      RESCAN_BATCH           = "50"
+      RESCAN_RATE_PER_SECOND = tostring(var.rescan_rate_per_second)
     }
   }
 }
@@ -257,6 +268,15 @@ resource "google_cloud_run_v2_service_iam_member" "sweep_scheduler" {
   project  = var.project_id
   location = var.region
   name     = google_cloudfunctions2_function.http["sweep"].name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.scheduler.email}"
+}
+
+# rescan: only Cloud Scheduler's service account, with an OIDC token.
+resource "google_cloud_run_v2_service_iam_member" "rescan_scheduler" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.http["rescan"].name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.scheduler.email}"
 }

@@ -92,8 +92,15 @@ locals {
     "sweep:incoming" = { who = "sweep", bucket = "incoming", role = "user" }
     # ... which may end in quarantine.
     "sweep:quarantine" = { who = "sweep", bucket = "quarantine", role = "creator" }
-    # ClamAV's POST /scan/gcs streams an upload by (bucket, name, generation).
+    # ClamAV's POST /scan/gcs streams an upload by (bucket, name, generation) ...
     "clamav:incoming" = { who = "clamav", bucket = "incoming", role = "viewer" }
+    # ... and a stored file's generation, for a rescan.
+    "clamav:files" = { who = "clamav", bucket = "files", role = "viewer" }
+    # Rescans (the job, and POST /files/{id}/rescan) move an infected blob to quarantine:
+    # read and delete it in files, create its copy in quarantine.
+    "rescan:files"      = { who = "rescan", bucket = "files", role = "user" }
+    "rescan:quarantine" = { who = "rescan", bucket = "quarantine", role = "creator" }
+    "files:quarantine"  = { who = "files", bucket = "quarantine", role = "creator" }
     # freshclam reads the signature mirror through a read-only volume.
     "clamav:cvd_mirror" = { who = "clamav", bucket = "cvd_mirror", role = "viewer" }
     # cvdupdate rewrites the databases and its own state file in the mirror.
@@ -106,8 +113,8 @@ locals {
   signing_functions = ["files"]
 
   # Identities allowed to call the ClamAV front (run.invoker + CLAMAV_FRONT_ALLOWED_INVOKERS):
-  # the four that scan, plus workspace, whose public /healthz pings the scanner's /readyz.
-  scanner_clients = ["files", "media", "scan_uploaded_file", "sweep", "workspace"]
+  # the five that scan, plus workspace, whose public /healthz pings the scanner's /readyz.
+  scanner_clients = ["files", "media", "scan_uploaded_file", "sweep", "rescan", "workspace"]
 }
 
 resource "google_storage_bucket_iam_member" "grants" {

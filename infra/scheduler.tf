@@ -32,3 +32,37 @@ resource "google_cloud_scheduler_job" "sweep" {
 
   depends_on = [google_cloud_run_v2_service_iam_member.sweep_scheduler]
 }
+
+# The rescan job, after the signature mirror's update (clamav.tf refreshes it every second
+# hour at cvd_update_minute; freshclam in the ClamAV service then reloads clamd): hourly, half
+# an hour after the mirror's minute. A run with nothing to rescan asks clamd's version and
+# counts; an unfinished pass is resumed by the next run.
+resource "google_cloud_scheduler_job" "rescan" {
+  name             = "${var.name_prefix}-rescan"
+  region           = var.region
+  description      = "Rescan files scanned with older ClamAV signatures."
+  schedule         = "${(var.cvd_update_minute + 30) % 60} * * * *"
+  time_zone        = "Etc/UTC"
+  attempt_deadline = "1800s"
+
+  retry_config {
+    retry_count          = 2
+    min_backoff_duration = "120s"
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = google_cloudfunctions2_function.http["rescan"].service_config[0].uri
+    headers = {
+      "Content-Type" = "application/json"
+    }
+    body = base64encode("{}")
+
+    oidc_token {
+      service_account_email = google_service_account.scheduler.email
+      audience              = google_cloudfunctions2_function.http["rescan"].service_config[0].uri
+    }
+  }
+
+  depends_on = [google_cloud_run_v2_service_iam_member.rescan_scheduler]
+}

@@ -219,3 +219,31 @@ variable "cloud_armor_policy" {
   type        = string
   default     = null
 }
+
+variable "event_retention_days" {
+  description = "Days the event outbox keeps each event (GET /events; Firestore TTL on expire_at)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.event_retention_days >= 1 && var.event_retention_days <= 3650
+    error_message = "event_retention_days: 1 to 3650."
+  }
+}
+
+variable "rescan_rate_per_second" {
+  description = "Files the rescan job rescans per second at most (after a signature update)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.rescan_rate_per_second >= 1 && var.rescan_rate_per_second <= 1000
+    error_message = "rescan_rate_per_second: 1 to 1000."
+  }
+}
+
+variable "alert_email" {
+  description = "Where alerts go (an email notification channel); empty: alerts without a channel."
+  type        = string
+  default     = ""
+}

@@ -2,8 +2,11 @@
 
 ClamAV's signature CDN is unreachable from these machines, so the database directory holds
 ``clamav/test-signatures.ndb`` (detects EICAR) plus any official database Debian's
-``clamav`` package left in ``/var/lib/clamav``. clamd runs in its own process group and is
-stopped through it (``ManagedProcess``): never pkill.
+``clamav`` package left in ``/var/lib/clamav``. Unless an official ``daily`` database is
+there (its version is then clamd's), the test signatures are written as a versioned
+``daily.cud`` (``localdev.signatures``), so ``VERSION`` names a database version, and
+``add_signature`` ships a new one: a new signature, the next version, ``RELOAD``. clamd runs
+in its own process group and is stopped through it (``ManagedProcess``): never pkill.
 
 ``check_test_signature`` is how the local server decides whether to trust a clamd it did not
 start: anything can answer PING on a port (a fake that says OK to everything let EICAR be
@@ -13,13 +16,16 @@ the project's signature by detecting the EICAR test string as ``TEST_SIGNATURE``
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 
 from localdev.process import ManagedProcess, free_port
+from localdev.signatures import ndb_line, write_test_db
 from shared.errors import WorkspaceError
 from shared.scanning.clamd import ClamdScanner
 
@@ -40,6 +46,11 @@ OFFICIAL_SUFFIXES = {".cvd", ".cld", ".cud"}
 TEST_SIGNATURE = "Workspace.Test.EICAR.UNOFFICIAL"
 # The EICAR test string, in two halves so that no file in the repository holds it whole.
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def official_daily() -> bool:
+    """True when Debian's database directory holds an official ``daily`` database."""
+    return any((OFFICIAL_DB_DIR / f"daily{suffix}").exists() for suffix in OFFICIAL_SUFFIXES)
 
 
 class ClamdNotTrusted(RuntimeError):
@@ -86,17 +97,48 @@ class ClamdProcess(ManagedProcess):
     name = "clamd"
 
     def __init__(self, workdir: str | os.PathLike[str], port: int | None = None,
-                 max_file_mb: int = 100) -> None:
+                 max_file_mb: int = 100, db_version: int | None = 1) -> None:
+        """``db_version``: the test database's version (None: a plain, unversioned .ndb)."""
         super().__init__(workdir, port)
         self.max_file_mb = max_file_mb
         self.conf = self.workdir / "clamd.conf"
+        self.db = self.workdir / "db"
+        self.db_version = None if official_daily() else db_version
+        self.extra: list[str] = []
+
+    def _write_signatures(self) -> None:
+        if self.db_version is None:
+            shutil.copy(TEST_SIGNATURES, self.db / TEST_SIGNATURES.name)
+        else:
+            write_test_db(self.db, TEST_SIGNATURES, self.db_version, self.extra)
+
+    def add_signature(self, name: str, pattern: bytes, timeout: float = 30.0) -> int:
+        """Ship a signature update: ``name`` now matches ``pattern``, in the next database
+        version, loaded with ``RELOAD``; returns that version once ``VERSION`` reports it."""
+        if self.db_version is None:
+            raise RuntimeError("an unversioned test database cannot be updated")
+        self.db_version += 1
+        self.extra.append(ndb_line(name, pattern))
+        self._write_signatures()
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(b"zRELOAD\0")
+            sock.recv(64)
+        scanner = ClamdScanner("127.0.0.1", self.port, timeout=2)
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(WorkspaceError):
+                if scanner.db_version() == self.db_version:
+                    return self.db_version
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"clamd did not load database {self.db_version}")
+            time.sleep(0.1)
 
     def prepare(self) -> None:
-        db = self.workdir / "db"
+        db = self.db
         tmp = self.workdir / "tmp"
         for folder in (db, tmp):
             folder.mkdir(parents=True, exist_ok=True)
-        shutil.copy(TEST_SIGNATURES, db / TEST_SIGNATURES.name)
+        self._write_signatures()
         if OFFICIAL_DB_DIR.is_dir():
             for item in OFFICIAL_DB_DIR.iterdir():
                 target = db / item.name
@@ -117,7 +159,9 @@ class ClamdProcess(ManagedProcess):
             f"MaxFileSize {limit}M\n"
             "AlertExceedsMax yes\n"
             "AlertEncrypted yes\n"
-            "ConcurrentDatabaseReload no\n"
+            # A RELOAD (add_signature) swaps the new engine in once it is built; without
+            # this clamd first waits for its idle threads to time out (30 s).
+            "ConcurrentDatabaseReload yes\n"
             "MaxThreads 8\n"
         )
 

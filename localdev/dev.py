@@ -1,6 +1,7 @@
 """``make dev``: the cloud backends on one machine, then every function served against them.
 
-Starts the Pub/Sub emulator (with the finalize topic), fake-gcs-server (publishing
+Starts the Pub/Sub emulator (with the finalize topic and the events topic, which the outbox
+publisher, ``localdev.publisher``, drains the outbox to), fake-gcs-server (publishing
 ``OBJECT_FINALIZE`` to that topic), the Firestore emulator, clamd and the ClamAV HTTP front
 (as on Cloud Run: every scan goes through it, and the finalize scan is ``POST /scan/gcs``,
 so no object byte passes through the function), creates the files,
@@ -27,11 +28,13 @@ from localdev.emulators import FakeGcs, FirestoreEmulator, PubSubEmulator
 from localdev.events import FunctionProcess, create_push_subscription
 from localdev.gcs_keys import create_buckets, write_service_account_key
 from localdev.process import ManagedProcess
+from localdev.publisher import PublisherProcess
 from shared.logging_config import configure_logging
 
 log = logging.getLogger("localdev.dev")
 PROJECT = "workspace-dev"
 TOPIC = "gcs-finalize"
+EVENTS_TOPIC = "workspace-events"
 BUCKET = "workspace-files"
 INCOMING = "workspace-incoming"
 QUARANTINE = "workspace-quarantine"
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         pubsub = PubSubEmulator(root / "pubsub").start()
         started.append(pubsub)
         create_topic(pubsub, PROJECT, TOPIC)
+        create_topic(pubsub, PROJECT, EVENTS_TOPIC)
         gcs = FakeGcs(root / "gcs", pubsub=(pubsub.host_port, PROJECT, TOPIC)).start()
         started.append(gcs)
         create_buckets(gcs.url, PROJECT, BUCKET, INCOMING, QUARANTINE)
@@ -87,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
             "STORAGE_EMULATOR_HOST": gcs.url,
             "FIRESTORE_EMULATOR_HOST": firestore.host_port,
             "PUBSUB_EMULATOR_HOST": pubsub.host_port,
+            "EVENTS_TOPIC": EVENTS_TOPIC,
             "GCS_SIGNING_KEY_FILE": str(key_file),
             "CLAMAV_SERVICE_HOST": "127.0.0.1",
             "CLAMAV_SERVICE_PORT": str(clamd.port if clamd else 1),
@@ -98,18 +103,21 @@ def main(argv: list[str] | None = None) -> None:
                                dict(os.environ)).start()
         started.append(scan)
         create_push_subscription(pubsub.host_port, PROJECT, TOPIC, SUBSCRIPTION, scan.url)
+        started.append(PublisherProcess(root / "publisher", dict(os.environ)).start())
         print("make dev: local cloud stack is up", flush=True)
         print(json.dumps({
             "api": f"http://127.0.0.1:{os.environ.get('PORT', '8080')}/api/assistant/workspace",
             "fake_gcs_server": gcs.url, "firestore_emulator": firestore.host_port,
             "pubsub_emulator": pubsub.host_port, "finalize_topic": f"{PROJECT}/{TOPIC}",
+            "events_topic": f"{PROJECT}/{EVENTS_TOPIC}",
             "clamd": f"127.0.0.1:{clamd.port}" if clamd else "disabled",
             "clamav_front": front.url if front else "disabled",
             "web_app": f"http://127.0.0.1:{os.environ.get('PORT', '8080')}/",
             "firebase_auth_emulator": auth.host_port if auth else "off (AUTH_MODE=firebase)",
             "bucket": BUCKET, "incoming_bucket": INCOMING, "quarantine_bucket": QUARANTINE,
             "scan_uploaded_file": scan.url, "push_subscription": f"{PROJECT}/{SUBSCRIPTION}",
-            "sweep": "make sweep (same environment)"}, indent=2), flush=True)
+            "sweep": "make sweep (same environment)",
+            "rescan": "make rescan (same environment)"}, indent=2), flush=True)
         from localdev import server
 
         server.main(["--no-clamd"])

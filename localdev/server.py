@@ -176,7 +176,9 @@ def main(argv: list[str] | None = None) -> None:
             "bind": f"{args.host}:{args.port}", "workers": 1,
             "worker_class": GuardedWorker.configured(limits),
             "threads": args.threads, "timeout": 0, "graceful_timeout": 5,
-            "accesslog": "-", "loglevel": "warning",
+            # Access lines come from the router (path only: a query string can hold a
+            # signed link's signature); gunicorn's own would print the whole request line.
+            "accesslog": None, "loglevel": "warning",
         }).run()
     finally:
         if clamd:

@@ -85,6 +85,12 @@ class Settings:
     http_idle_timeout_seconds: int = 30
     http_min_bytes_per_second: int = 1024
     api_key_rate_per_minute: int = 600
+    event_retention_days: int = 7
+    events_topic: str = ""
+    pubsub_emulator_host: str = ""
+    events_lease_seconds: int = 60
+    rescan_batch: int = 50
+    rescan_rate_per_second: int = 5
 
     @property
     def max_file_size_bytes(self) -> int:
@@ -172,6 +178,13 @@ class Settings:
             http_min_bytes_per_second=env.int("HTTP_MIN_BYTES_PER_SECOND", 1024, minimum=0),
             api_key_rate_per_minute=env.int("API_KEY_RATE_PER_MINUTE", 600, minimum=0,
                                             maximum=1_000_000),
+            event_retention_days=env.int("EVENT_RETENTION_DAYS", 7, minimum=1, maximum=3650),
+            events_topic=env.str("EVENTS_TOPIC"),
+            pubsub_emulator_host=env.str("PUBSUB_EMULATOR_HOST"),
+            events_lease_seconds=env.int("EVENTS_LEASE_SECONDS", 60, minimum=1, maximum=3600),
+            rescan_batch=env.int("RESCAN_BATCH", 50, minimum=1, maximum=1000),
+            rescan_rate_per_second=env.int("RESCAN_RATE_PER_SECOND", 5, minimum=1,
+                                           maximum=1000),
         )
         settings.check()
         return settings

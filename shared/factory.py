@@ -29,7 +29,11 @@ from shared.maintenance import Maintenance
 from shared.memory.service import MemoryService
 from shared.metadata.base import MetadataStore
 from shared.oplog import LogService
+from shared.outbox.feed import EventFeed
+from shared.outbox.publisher import EventPublisher
 from shared.quota import Quota
+from shared.rescans.job import RescanJob
+from shared.rescans.service import Rescans
 from shared.scanning.base import ObjectOpener, Scanner
 from shared.search import SearchService
 from shared.signing import UrlSigner, load_or_create_key
@@ -207,9 +211,50 @@ def direct_uploads() -> DirectUploads:
 @_Once
 def maintenance() -> Maintenance:
     """The scheduled sweep (purge, stale reservations, direct-upload reconciliation, idle
-    folder moves, log retention)."""
+    folder moves, retention, and the outbox's backstop drain when ``EVENTS_TOPIC`` is
+    set)."""
+    settings = get_settings()
     return Maintenance(FileMaintenance(blob_store(), metadata_store()), direct_uploads(),
-                       metadata_store(), get_settings().log_retention_days, folder_service())
+                       metadata_store(), settings.log_retention_days,
+                       settings.event_retention_days,
+                       event_publisher() if settings.events_topic else None,
+                       folder_service())
+
+
+@_Once
+def rescans() -> Rescans:
+    """Rescans of stored files (``POST /files/{id}/rescan``, the rescan job)."""
+    return Rescans(blob_store(), metadata_store(), scanner(),
+                   get_settings().max_file_size_bytes)
+
+
+@_Once
+def rescan_job() -> RescanJob:
+    """The rescan pass after a signature update (``RESCAN_BATCH``, ``RESCAN_RATE_PER_SECOND``)."""
+    settings = get_settings()
+    return RescanJob(rescans(), metadata_store(), settings.rescan_batch,
+                     settings.rescan_rate_per_second)
+
+
+@_Once
+def event_feed() -> EventFeed:
+    """``GET /events``: the outbox, per workspace."""
+    return EventFeed(metadata_store())
+
+
+@_Once
+def event_publisher() -> EventPublisher:
+    """The outbox's publisher to ``EVENTS_TOPIC`` (Pub/Sub; the emulator when
+    ``PUBSUB_EMULATOR_HOST`` is set)."""
+    from shared.errors import ConfigError
+    from shared.outbox.pubsub import PubSubSink
+
+    settings = get_settings()
+    if not settings.events_topic:
+        raise ConfigError("publishing events needs EVENTS_TOPIC")
+    return EventPublisher(metadata_store(), PubSubSink(settings.gcp_project,
+                                                       settings.events_topic),
+                          settings.events_lease_seconds)
 
 
 @_Once
@@ -306,6 +351,7 @@ def reset() -> None:
     reset_settings()
     for built in (gcs_objects, blob_store, metadata_store, scanner, signer, authenticator,
                   key_service, credentials, quota, file_service, file_edits, folder_service,
-                  direct_uploads, maintenance, log_service, memory_service, search_service,
-                  workspace_service, media_service, front_settings, scan_front):
+                  direct_uploads, maintenance, rescans, rescan_job, event_feed, event_publisher,
+                  log_service, memory_service, search_service, workspace_service, media_service,
+                  front_settings, scan_front):
         built.cache_clear()

@@ -55,6 +55,7 @@ class FileRecord:
     updated_at: str
     deleted_at: str | None = None
     revision: int = 0  # bumped by every change to the record (content or metadata)
+    scan: dict[str, Any] | None = None  # the live version's scan record (``Verdict.record``)
 
     @property
     def is_deleted(self) -> bool:
@@ -86,6 +87,7 @@ class FileRecord:
             "metadata": self.metadata,
             "is_deleted": self.is_deleted,
             "deleted_at": self.deleted_at,
+            "scan": self.scan,
         }
 
     def to_search_hit(self) -> dict[str, Any]:
@@ -260,6 +262,7 @@ class Finalization:
     storage_path: str
     facts: BlobFacts
     expected_version: int | None = None
+    scan: dict[str, Any] | None = None  # the verdict's scan record, stored with the version
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,7 @@ class FileVersion:
     created_by: str | None
     superseded_at: str | None = None
     purged: bool = False
+    scan: dict[str, Any] | None = None  # its scan record (the latest, after rescans)
 
     def to_api(self, live: bool, kept_until: str | None) -> dict[str, Any]:
         """The version listing's JSON."""
@@ -289,7 +293,7 @@ class FileVersion:
                 "mime_type": self.mime_type, "created_at": self.created_at,
                 "created_by": self.created_by, "live": live,
                 "superseded_at": self.superseded_at, "kept_until": kept_until,
-                "available": not self.purged}
+                "available": not self.purged, "scan": self.scan}
 
 
 @dataclass(frozen=True)
@@ -338,13 +342,9 @@ class MemoryVersion:
 
     def to_api(self, with_content: bool) -> dict[str, Any]:
         """Version metadata, and the text when asked for one version."""
-        body: dict[str, Any] = {
-            "version": self.version,
-            "length": len(self.content),
-            "created_at": self.created_at,
-            "updated_by": self.updated_by,
-            "operation": self.operation,
-        }
+        body: dict[str, Any] = {"version": self.version, "length": len(self.content),
+                                "created_at": self.created_at, "updated_by": self.updated_by,
+                                "operation": self.operation}
         if with_content:
             body["content"] = self.content
         return body

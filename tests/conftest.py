@@ -21,7 +21,10 @@ from localdev.emulators import FakeGcs, FirestoreEmulator, fake_gcs_binary, fire
 from shared import factory
 from shared.auth import mint_dev_token
 
-pytest_plugins = ["tests.media_fixtures", "tests.scan_fixtures", "tests.direct_fixtures"]
+# media and scanning fixtures, the in-process direct-upload harness, and the local cloud of
+# the end-to-end tests
+pytest_plugins = ["tests.media_fixtures", "tests.scan_fixtures", "tests.direct_fixtures",
+                  "tests.cloud_stack"]
 
 DEV_SECRET = "test-secret-0123456789-abcdefghijklmnop"
 API = "/api/assistant/workspace"

@@ -34,7 +34,9 @@ BROAD_ROLES = {"roles/owner", "roles/editor", "roles/storage.admin",
                "roles/storage.objectAdmin", "roles/run.admin", "roles/iam.serviceAccountUser"}
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 METADATA_ONLY = {"logs", "memory", "search", "workspace"}
-SCANNERS = {"files", "media", "scan_uploaded_file", "sweep"}
+SCANNERS = {"files", "media", "scan_uploaded_file", "sweep", "rescan"}
+#: Event functions besides the scan: the outbox publisher (Firestore trigger, events.tf).
+EVENT_FUNCTIONS = {"scan_uploaded_file", "publish_events"}
 #: Margin between the worst scan and the scan function's timeout: copy, hash, Firestore.
 SCAN_MARGIN_SECONDS = 120
 
@@ -96,7 +98,7 @@ def check_scan_trigger(config: Config) -> list[str]:
     instances, _ = function_instances(config)
     problems += [f"{inst.address}: an HTTP function has an event_trigger"
                  for inst in instances
-                 if inst.address != scan.address and block(inst.body, "event_trigger")]
+                 if inst.entry_point not in EVENT_FUNCTIONS and block(inst.body, "event_trigger")]
     trigger = block(scan.body, "event_trigger")
     if trigger is None:
         return [*problems, f"{scan.address}: no event_trigger"]

@@ -18,7 +18,7 @@ from tests import infra_checks as ic
 from tests.infra_hcl import INFRA, ROOT, Config, exported_entry_points, load_config
 
 FINAL_ENTRY_POINTS = ["files", "logs", "memory", "search", "workspace", "media",
-                      "scan_uploaded_file", "sweep", "auth"]
+                      "scan_uploaded_file", "sweep", "auth", "rescan", "publish_events"]
 #: Names contract.md adds to shared/config.py (issues 5 and 6), plus names read outside
 #: Settings (logging, the project) and by the ClamAV front.
 CONTRACT_ENV = {"INCOMING_GCS_BUCKET_NAME", "QUARANTINE_GCS_BUCKET_NAME",

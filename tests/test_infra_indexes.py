@@ -129,9 +129,9 @@ def test_log_entries_expire_by_a_ttl_policy_and_the_sweep_has_its_index() -> Non
     from tests.metadata_helpers import entry
 
     fields = load_config().resources["google_firestore_field"]
-    ttl = [body for body in fields.values() if body.get("field") == "expire_at"]
-    assert len(ttl) == 1 and ttl[0]["collection"] == "logs"
-    assert block(ttl[0], "ttl_config") is not None
+    ttl = [body for body in fields.values() if body.get("field") == "expire_at"
+           and body.get("collection") == "logs"]
+    assert len(ttl) == 1 and block(ttl[0], "ttl_config") is not None
     ts = [body for body in fields.values() if body.get("field") == "ts"]
     assert len(ts) == 1 and ts[0]["collection"] == "logs"
     scopes = {(i["order"], i["query_scope"]) for i in blocks(block(ts[0], "index_config"),

@@ -602,6 +602,11 @@ def test_every_operation_answers_as_documented(doc, live):
     live.call("GET", f"{FILES}/search", 400)
 
     live.call("GET", one, 200, file_id=file_id)
+    assert live.call("POST", f"{one}/rescan", 200, file_id=file_id).get_json()["scan"]
+    live.call("POST", f"{one}/rescan", 404, file_id="file_999999")
+    events = live.call("GET", f"{API_PREFIX}/events", 200, query="limit=1").get_json()
+    live.call("GET", f"{API_PREFIX}/events", 200, query=f"cursor={events['next_cursor']}")
+    live.call("GET", f"{API_PREFIX}/events", 400, query="cursor=nonsense")
     live.call("POST", FILES, 201, **upload_body(b"a lighthouse at night\n", "frame1.txt",
                                                 overwrite="true", expected_version="1"))
     stale = live.call("POST", FILES, 409, **upload_body(b"lost race\n", "frame1.txt",

@@ -44,6 +44,8 @@ EXPECTED = {
     ("GET", f"{API_PREFIX}/folders"): ("files:read",),
     ("POST", f"{API_PREFIX}/folders/move"): ("files:write",),
     ("GET", f"{API_PREFIX}/folders/moves/{{move_id}}"): ("files:read",),
+    ("POST", f"{F}/{{file_id}}/rescan"): ("files:write",),
+    ("GET", f"{API_PREFIX}/events"): ("files:read",),
     ("GET", f"{F}/{{file_id}}/versions"): ("files:read",),
     ("GET", f"{F}/{{file_id}}/content"): ("files:read",),
     ("GET", f"{API_PREFIX}/logs"): ("logs:read",),

@@ -24,7 +24,7 @@ from shared.models import FILE_TYPES, FileQuery, FileRecord, Hits, Page, Workspa
 from shared.queries import SearchQuery, session_folder
 from shared.quota import Quota
 from shared.routes import API_PREFIX
-from shared.scanning.base import Scanner
+from shared.scanning.base import Scanner, ingress
 from shared.signing import UrlSigner
 from shared.storage.base import BlobStore
 from shared.timeutil import plus_seconds, utcnow
@@ -81,7 +81,8 @@ class FileService:
         upload = InlineUpload(self.stores, ctx, self.workspace(ctx))
         try:
             read_form(stream, content_type, "file", upload, max_total=limit + MULTIPART_OVERHEAD)
-            return upload.finish()
+            with ingress("upload"):
+                return upload.finish()
         finally:
             upload.close()
 
@@ -120,7 +121,8 @@ class FileService:
             upload.file_start(record.filename)
             while chunk := stream.read(READ_CHUNK):
                 upload.file_data(chunk)
-            return upload.finish()
+            with ingress("restore_version"):
+                return upload.finish()
         finally:
             upload.close()
 

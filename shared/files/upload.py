@@ -149,7 +149,7 @@ class InlineUpload:
             self._release()
         key = self._reserve(draft, overwrite) if self._reservation is None else self._intent_key
         assert key is not None and self._reservation is not None
-        return self._commit(draft, facts, self._reservation, key)
+        return self._commit(draft, facts, self._reservation, key, verdict.record(utcnow()))
 
     def _refuse_infected(self, draft: FileDraft, verdict: Verdict, facts: BlobFacts) -> None:
         """Raise ``Infected`` (after logging the scan) when the verdict found malware."""
@@ -163,7 +163,7 @@ class InlineUpload:
         raise Infected(signature)
 
     def _commit(self, draft: FileDraft, facts: BlobFacts, reservation: Reservation,
-                key: str) -> FileRecord:
+                key: str, scan: dict[str, object]) -> FileRecord:
         """Promote, then finalize; on failure delete what was promoted, unless the outcome
         is unknown (see below). ``close`` releases the reservation."""
         assert self._ingest is not None
@@ -179,7 +179,7 @@ class InlineUpload:
                                    "size_bytes": facts.size_bytes, "path": draft.path,
                                    "checksum": facts.checksum})  # the store adds "version"
             done = Finalization(draft, reservation, key, blobs.storage_path(key), facts,
-                                self.form.fields.expected_version)
+                                self.form.fields.expected_version, scan)
             record, _previous = meta.finalize_file(self.ws.id, done, entry,
                                                    self.stores.retention_seconds)
         except BaseException as exc:

@@ -49,7 +49,7 @@ from shared.media.gcs_input import GcsInput
 from shared.media.sources import Incoming, Sources, data_details, kind_of
 from shared.metadata.base import new_log_id
 from shared.models import BlobFacts, FileRecord, LogEntry
-from shared.scanning.base import SCAN_READ_BYTES, Scanner, Verdict
+from shared.scanning.base import SCAN_READ_BYTES, Scanner, Verdict, ingress, report
 from shared.timeutil import utcnow
 from shared.validation import check_session_id
 
@@ -201,6 +201,11 @@ class MediaService:
         """Normalise one input into the exec dir and answer in ``return_format``.
 
         ``staged``: a data URI's bytes already taken in (``file`` is then its header)."""
+        with ingress("media"):
+            return self._store(ctx, file, return_format, staged)
+
+    def _store(self, ctx: ExecutionContext, file: str, return_format: str,
+               staged: StagedData | None) -> StoredMedia:
         if return_format not in RETURN_FORMATS:
             raise BadRequest(f"return_format must be one of: {', '.join(RETURN_FORMATS)}")
         check_exec_id(ctx.graph_exec_id)
@@ -262,7 +267,7 @@ class MediaService:
 
     def _scan_local(self, local: LocalFile) -> tuple[Verdict, BlobFacts]:
         """Scan, hash and sniff a file in place, in one pass of bounded memory."""
-        sha, head, size = hashlib.sha256(), b"", 0
+        sha, head, size, started = hashlib.sha256(), b"", 0, time.monotonic()
         with self.scanner.open_session() as session:
             while chunk := os.read(local.fd, SCAN_READ_BYTES):
                 size += len(chunk)
@@ -272,6 +277,7 @@ class MediaService:
                 head = head or chunk[: mime.SNIFF_BYTES]
                 session.feed(chunk)
             verdict = session.finish()
+        report(verdict, size, int((time.monotonic() - started) * 1000))
         mime_type = mime.sniff(head, local.name)
         return verdict, BlobFacts(size, sha.hexdigest(), mime_type, mime.file_type_of(mime_type))
 

@@ -10,7 +10,9 @@ A backend implements a few primitives per role, each one atomic:
 - ``MemoryRole``: the global memory, changed only through one atomic ``mutate_memory``;
 - ``DocRole``: small keyed documents with optimistic concurrency (upload tickets, event
   locks, and the blob purge queue);
-- ``KeyRole`` (``keys.py``): workspace API keys and their rate-limit buckets.
+- ``KeyRole`` (``keys.py``): workspace API keys and their rate-limit buckets;
+- ``OutboxRole`` (``outbox.py``): the events each change writes with it, read and drained;
+- ``ScanRole`` (``scans.py``): scan records, rescan candidates and rescans.
 
 Conveniences are built here on the primitives: the purge queue (``schedule_purge``,
 ``due_purges``, ``mark_purged``) on keyed documents, and ranked search on each backend's
@@ -31,7 +33,9 @@ from shared.errors import Conflict
 from shared.metadata.edits import FileEditRole
 from shared.metadata.folders import FolderRole
 from shared.metadata.keys import KeyRole
+from shared.metadata.outbox import OutboxRole
 from shared.metadata.ranking import log_search_text, newest_first, rank_record
+from shared.metadata.scans import ScanRole
 from shared.models import (
     FileDraft,
     FileQuery,
@@ -173,11 +177,13 @@ class FileRole(abc.ABC):
 
     @abc.abstractmethod
     def mark_infected(self, workspace_id: str, file_id: str, details: dict[str, Any],
-                      entry: LogEntry) -> FileRecord | None:
-        """Turn a pending new-file reservation into ``status: infected``, with its log entry.
+                      entry: LogEntry, checksum: str | None = None) -> FileRecord | None:
+        """Turn a pending new-file reservation into ``status: infected``, with its log entry
+        and its ``infected`` event (about version 1 and ``checksum``, the refused bytes).
 
-        ``details`` are merged into the record's metadata (``scan`` key). None when the
-        record is not a pending new file any more (nothing changes then).
+        ``details`` (the scan record) become the record's ``scan`` and are merged into its
+        metadata (``scan`` key). None when the record is not a pending new file any more
+        (nothing changes then).
         """
 
     @abc.abstractmethod
@@ -294,9 +300,9 @@ class DocRole(abc.ABC):
 
 
 class MetadataStore(FileEditRole, FolderRole, WorkspaceRole, FileRole, LogRole, MemoryRole,
-                    DocRole, KeyRole):
-    """Workspaces, file records, folders, the operation log, the memory, keyed documents
-    and keys."""
+                    DocRole, KeyRole, OutboxRole, ScanRole):
+    """Workspaces, file records, folders, the operation log, the memory, keyed documents,
+    keys, the event outbox and scan records."""
 
     name: str = "metadata"
 

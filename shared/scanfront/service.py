@@ -9,8 +9,9 @@ through a ``Digest``: the same pass that scans also hashes (SHA-256) and sniffs 
 which is what lets the finalize function register a direct upload without reading a byte.
 
 Every scan answers a ``ScanResult``: ``{verdict: clean|infected|error, signature,
-bytes_scanned, duration_ms, sha256, mime_type}``. ``respond`` maps outcomes to HTTP statuses
-in one place:
+bytes_scanned, duration_ms, sha256, mime_type, engine, db_version}`` (the engine and the
+signature database version clamd reported just before the scan, for the scan record).
+``respond`` maps outcomes to HTTP statuses in one place:
 clean or infected → 200; no verdict (clamd down, GCS unavailable) → 503 with verdict
 ``error``; everything else is a ``WorkspaceError`` with its usual status (object or
 generation gone → 404, too large → 413, bad input → 400) and an ``{"error": ...}`` body.
@@ -37,8 +38,8 @@ from shared.jsonbody import get_str, parse_json_object
 from shared.models import ObjectRef
 from shared.scanfront.auth import IdTokenVerifier
 from shared.scanfront.settings import FrontSettings
-from shared.scanning.base import SCAN_READ_BYTES, ObjectScan
-from shared.scanning.clamd import ClamdScanner
+from shared.scanning.base import SCAN_READ_BYTES, ObjectScan, ingress
+from shared.scanning.clamd import ClamdScanner, parse_version
 from shared.scanning.digest import Digest
 from shared.storage.gcs.connection import READ_ONLY, GcsConnection
 from shared.storage.gcs.objects import GcsObjects
@@ -48,8 +49,6 @@ log = logging.getLogger(__name__)
 GCS_FIELDS = {"bucket", "name", "generation", "filename"}
 GCS_BODY_MAX = 16 * 1024  # a name is at most 1024 bytes, even \u-escaped this is plenty
 _DIGITS = re.compile(r"[1-9][0-9]{0,18}")
-# "ClamAV 1.4.6/27432/Tue Oct  1 08:32:09 2024": engine / database version / database date.
-_VERSION = re.compile(r"(ClamAV [^/]+)(?:/(\d+)/(.+))?")
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,8 @@ class ScanResult:
     duration_ms: int
     sha256: str | None = None
     mime_type: str | None = None
+    engine: str | None = None
+    db_version: int | None = None
 
     @classmethod
     def of(cls, scan: ObjectScan, started: float) -> ScanResult:
@@ -69,7 +70,8 @@ class ScanResult:
         verdict, facts = scan.verdict, scan.facts
         return cls("infected" if verdict.infected else "clean",
                    verdict.signature if verdict.infected else None,
-                   facts.size_bytes, _ms_since(started), facts.checksum, facts.mime_type)
+                   facts.size_bytes, _ms_since(started), facts.checksum, facts.mime_type,
+                   verdict.engine, verdict.db_version)
 
     def to_api(self) -> dict[str, Any]:
         """The JSON body."""
@@ -133,7 +135,8 @@ class ScanFront:
                 digest.write(chunk)
             if content_length is not None and digest.size != content_length:
                 raise BadRequest("the request body ended early")
-            verdict, facts = digest.finish("")
+            with ingress("front:body"):
+                verdict, facts = digest.finish("")
         finally:
             digest.abort()
         return ScanResult.of(ObjectScan(verdict, facts), started)
@@ -159,8 +162,10 @@ class ScanFront:
         generation = parse_generation(body["generation"])
         assert bucket is not None and name is not None
         started = time.monotonic()
-        scan = self.scanner.scan_object(ObjectRef(bucket, name, generation),
-                                        filename or name.rsplit("/", 1)[-1], self.max_bytes)
+        with ingress("front:gcs"):
+            scan = self.scanner.scan_object(ObjectRef(bucket, name, generation),
+                                            filename or name.rsplit("/", 1)[-1],
+                                            self.max_bytes)
         return ScanResult.of(scan, started)
 
     def respond(self, scan: Callable[[], ScanResult]) -> tuple[dict[str, Any], int]:
@@ -193,12 +198,11 @@ class ScanFront:
         except (pyclamd.ConnectionError, OSError, ValueError) as exc:
             log.warning("readiness: clamd does not answer: %s", exc)
             return {"ready": False, "error": "clamd does not answer"}, 503
-        match = _VERSION.fullmatch(version)
-        if match is None:
+        parsed = parse_version(version)
+        if parsed is None:
             return {"ready": False, "error": "clamd answered VERSION oddly"}, 503
-        info: dict[str, Any] = {"engine": match.group(1),
-                                "database_version": int(match.group(2) or 0) or None,
-                                "database_date": match.group(3)}
+        info: dict[str, Any] = {"engine": parsed.engine, "database_version": parsed.db_version,
+                                "database_date": parsed.db_date}
         if "STATE: VALID" not in stats:
             return {"ready": False, "error": "clamd has no valid signature database",
                     **info}, 503

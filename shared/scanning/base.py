@@ -8,19 +8,30 @@ HTTP front, disabled) implements ``open_session`` and ``ping``; ``scan_stream`` 
 its SHA-256 and MIME type in the same pass (``ObjectScan``). By default it streams the object
 through a ``Digest`` read with the ``ObjectOpener`` given at construction; the HTTP front's
 client overrides it so the front reads the object itself and no byte passes through the caller.
+
+A ``Verdict`` names the engine and signature database version that gave it (clamd's
+``VERSION``, asked before the scan, so a reload during the scan never makes a record claim
+newer signatures than it had); ``Verdict.record`` is the scan record stored on a file
+version. ``report`` writes the one structured log line of each scan, tagged with the
+ingress the caller declared (``ingress``).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+import contextlib
+import contextvars
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from shared.errors import ConfigError
 from shared.models import BlobFacts, ObjectRef
 
 SCAN_READ_BYTES = 1024 * 1024  # what a scan reads from a stream at a time
+scan_log = logging.getLogger("workspace.scan")
+_INGRESS: contextvars.ContextVar[str] = contextvars.ContextVar("scan_ingress", default="other")
 
 # Opens exactly one object generation for reading: 404 when gone, 413 over ``max_bytes``.
 ObjectOpener = Callable[[ObjectRef, int | None], BinaryIO]
@@ -33,6 +44,46 @@ class Verdict:
     infected: bool
     signature: str | None = None
     bytes_scanned: int = 0
+    engine: str | None = None  # "ClamAV 1.4.6", "disabled"
+    db_version: int | None = None  # the signature database version (None: not versioned)
+
+    @property
+    def label(self) -> str:
+        """``clean``, ``infected``, or ``unscanned`` (scanning disabled)."""
+        if self.infected:
+            return "infected"
+        return "unscanned" if self.engine == "disabled" else "clean"
+
+    def record(self, scanned_at: str) -> dict[str, Any]:
+        """The scan record stored on a file version: ``{verdict, signature?, engine,
+        db_version, scanned_at, bytes}``."""
+        out: dict[str, Any] = {"verdict": self.label, "engine": self.engine,
+                               "db_version": self.db_version, "scanned_at": scanned_at,
+                               "bytes": self.bytes_scanned}
+        if self.infected:
+            out["signature"] = self.signature or "unknown"
+        return out
+
+
+@contextlib.contextmanager
+def ingress(label: str) -> Iterator[None]:
+    """Scans inside this block are reported as coming through ``label`` (upload, media,
+    direct_upload, rescan, front)."""
+    token = _INGRESS.set(label)
+    try:
+        yield
+    finally:
+        _INGRESS.reset(token)
+
+
+def report(verdict: Verdict, size: int, duration_ms: int) -> None:
+    """The one structured log line of a scan (never a name, path or byte of content)."""
+    fields = {"event": "scan", "verdict": verdict.label, "bytes": size,
+              "duration_ms": duration_ms, "engine": verdict.engine,
+              "db_version": verdict.db_version, "ingress": _INGRESS.get()}
+    scan_log.info("scan %s: %d bytes in %d ms (%s, db %s, via %s)", verdict.label, size,
+                  duration_ms, verdict.engine, verdict.db_version, fields["ingress"],
+                  extra={"json_fields": fields})
 
 
 @dataclass(frozen=True)
@@ -79,6 +130,11 @@ class Scanner(abc.ABC):
     @abc.abstractmethod
     def ping(self) -> bool:
         """True when the scanner answers right now (health checks)."""
+
+    def db_version(self) -> int | None:
+        """The signature database version the scanner has loaded now (None: unversioned or
+        no scanning); ``ScannerUnavailable`` when it does not answer."""
+        return None
 
     def scan_stream(self, stream: BinaryIO, chunk_size: int = SCAN_READ_BYTES) -> Verdict:
         """Scan a whole file-like object in chunks, without reading it into memory."""

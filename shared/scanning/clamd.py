@@ -5,15 +5,20 @@ which may send only part of a frame, and reads fixed 4 KiB chunks. ``_FullSendSo
 every send a ``sendall``, and ``ClamdSession`` sends large frames as the upload streams in,
 reusing pyclamd's connection setup and response parsing. A file larger than the socket
 buffer therefore arrives at clamd whole (``tests/test_scanner.py`` proves it).
+
+Each session first asks clamd's ``VERSION`` (``ScannerVersion``: the engine and the signature
+database version), so its verdict says which signatures judged the bytes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import select
 import socket
 import struct
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import pyclamd
@@ -25,6 +30,26 @@ log = logging.getLogger(__name__)
 
 _END = struct.pack("!L", 0)
 _SIZE_LIMIT = "INSTREAM size limit exceeded"
+# "ClamAV 1.4.6/27432/Tue Oct  1 08:32:09 2024": engine / database version / database date.
+_VERSION = re.compile(r"(ClamAV [^/]+)(?:/(\d+)/(.+))?")
+
+
+@dataclass(frozen=True)
+class ScannerVersion:
+    """What clamd's ``VERSION`` says: the engine, and the database version and date (None
+    when only unversioned signature files are loaded)."""
+
+    engine: str
+    db_version: int | None
+    db_date: str | None
+
+
+def parse_version(text: str) -> ScannerVersion | None:
+    """``VERSION``'s answer, or None when it is not one."""
+    match = _VERSION.fullmatch(text.strip("\0\n "))
+    if match is None:
+        return None
+    return ScannerVersion(match.group(1), int(match.group(2) or 0) or None, match.group(3))
 
 
 class _FullSendSocket:
@@ -75,8 +100,9 @@ class _Clamd(pyclamd.ClamdNetworkSocket):
 class ClamdSession(ScanSession):
     """One INSTREAM conversation; frames are sent as ``feed`` is called."""
 
-    def __init__(self, client: _Clamd) -> None:
+    def __init__(self, client: _Clamd, version: ScannerVersion | None = None) -> None:
         self._client = client
+        self._version = version
         self._bytes = 0
         self._done = False
         try:
@@ -127,10 +153,14 @@ class ClamdSession(ScanSession):
             _, reason, status = self._client._parse_response(reply)
         except (IndexError, ValueError) as exc:
             raise ScannerUnavailable("virus scanner gave a malformed answer") from exc
+        engine = self._version.engine if self._version else None
+        db_version = self._version.db_version if self._version else None
         if status == "OK":
-            return Verdict(infected=False, bytes_scanned=self._bytes)
+            return Verdict(infected=False, bytes_scanned=self._bytes, engine=engine,
+                           db_version=db_version)
         if status == "FOUND":
-            return Verdict(infected=True, signature=reason, bytes_scanned=self._bytes)
+            return Verdict(infected=True, signature=reason, bytes_scanned=self._bytes,
+                           engine=engine, db_version=db_version)
         log.error("clamd returned an error verdict: %s", reply[:200])
         raise ScannerUnavailable("virus scanner could not scan the file")
 
@@ -164,7 +194,36 @@ class ClamdScanner(Scanner):
         return _Clamd(self.host, self.port, timeout or self.timeout)
 
     def open_session(self) -> ScanSession:
-        return ClamdSession(self._client())
+        # The verdict needs INSTREAM, not VERSION: without an answer to VERSION the record
+        # names no database (so the rescan job takes the file again), the scan goes on.
+        try:
+            version: ScannerVersion | None = self.version()
+        except ScannerUnavailable:
+            log.debug("clamd did not answer VERSION; the scan record names no database")
+            version = None
+        return ClamdSession(self._client(), version)
+
+    def db_version(self) -> int | None:
+        return self.version().db_version
+
+    def version(self) -> ScannerVersion:
+        """clamd's engine and signature database version, asked now (never cached: a
+        ``RELOAD`` changes it); ``ScannerUnavailable`` when clamd does not answer."""
+        client = self._client(timeout=min(self.timeout, 10.0))
+        try:
+            client._init_socket()
+            client._send_command("VERSION")
+            found = parse_version(client.read_reply())
+        except (pyclamd.ConnectionError, OSError) as exc:
+            raise ScannerUnavailable("virus scanner unavailable") from exc
+        finally:
+            sock = getattr(client, "clamd_socket", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.close()
+        if found is None:
+            raise ScannerUnavailable("virus scanner answered VERSION oddly")
+        return found
 
     def ping(self) -> bool:
         client = self._client(timeout=2.0)

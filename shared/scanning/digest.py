@@ -9,6 +9,7 @@ with memory bounded by the chunk size. It keeps nothing: staging is ``shared.fil
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import TYPE_CHECKING
 
 from shared import mime
@@ -27,6 +28,7 @@ class Digest:
         self.size = 0
         self._sha = hashlib.sha256()
         self._head = bytearray()
+        self._started = time.monotonic()
         self._scan: ScanSession = scanner.open_session()
         self.finished = False
 
@@ -44,9 +46,12 @@ class Digest:
         self._scan.feed(chunk)
 
     def finish(self, filename: str) -> tuple[Verdict, BlobFacts]:
-        """End the stream: the scanner's verdict and what the bytes are."""
+        """End the stream: the scanner's verdict and what the bytes are (and its log line)."""
+        from shared.scanning.base import report  # base builds on this module
+
         verdict = self._scan.finish()
         self.finished = True
+        report(verdict, self.size, int((time.monotonic() - self._started) * 1000))
         mime_type = mime.sniff(bytes(self._head), filename)
         facts = BlobFacts(
             size_bytes=self.size,

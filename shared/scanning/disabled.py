@@ -22,7 +22,7 @@ class _PassSession(ScanSession):
     def finish(self) -> Verdict:
         log.warning("virus scanning is DISABLED (CLAMAV_SERVICE_ENABLED=false): %d bytes unscanned",
                     self._bytes)
-        return Verdict(infected=False, bytes_scanned=self._bytes)
+        return Verdict(infected=False, bytes_scanned=self._bytes, engine="disabled")
 
     def abort(self) -> None:
         return None

@@ -40,7 +40,7 @@ from requests.adapters import HTTPAdapter
 from shared import mime
 from shared.errors import BadRequest, NotFound, PayloadTooLarge, ScannerUnavailable
 from shared.models import BlobFacts, ObjectRef
-from shared.scanning.base import ObjectScan, Scanner, ScanSession, Verdict
+from shared.scanning.base import ObjectScan, Scanner, ScanSession, Verdict, report
 from shared.streaming import BodyPump, PumpAborted, PumpStopped
 
 log = logging.getLogger(__name__)
@@ -106,10 +106,24 @@ class HttpScanner(Scanner):
         response.close()
         return response.status_code == 200
 
+    def db_version(self) -> int | None:
+        """The front's ``/readyz`` names the database clamd has loaded."""
+        try:
+            response = self.http.get(f"{self.url}/readyz", headers=self.headers(),
+                                     timeout=(CONNECT_TIMEOUT, 30))
+            body = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise ScannerUnavailable("virus scanner unavailable") from exc
+        if response.status_code != 200 or not isinstance(body, dict):
+            raise ScannerUnavailable("virus scanner is not ready")
+        version = body.get("database_version")
+        return version if isinstance(version, int) and version > 0 else None
+
     def scan_object(self, ref: ObjectRef, filename: str, max_bytes: int) -> ObjectScan:
         """The front reads, hashes, sniffs and scans the object: no byte passes through here."""
         body = {"bucket": ref.bucket, "name": ref.name, "generation": ref.generation,
                 "filename": filename}
+        started = time.monotonic()
         try:
             response = self.http.post(f"{self.url}/scan/gcs", json=body,
                                       headers=self.headers(),
@@ -118,6 +132,7 @@ class HttpScanner(Scanner):
             log.error("virus scanner front unreachable: %s", exc)
             raise ScannerUnavailable("virus scanner unavailable") from exc
         verdict = verdict_of(response)
+        report(verdict, verdict.bytes_scanned, int((time.monotonic() - started) * 1000))
         if verdict.bytes_scanned > max_bytes:
             raise PayloadTooLarge(f"the object is larger than {max_bytes} bytes",
                                   max_bytes=max_bytes)
@@ -161,10 +176,13 @@ def verdict_of(response: requests.Response, expected_bytes: int | None = None) -
     if expected_bytes is not None and scanned != expected_bytes:
         log.error("virus scanner front scanned %d bytes of %d", scanned, expected_bytes)
         raise ScannerUnavailable("virus scanner saw a different byte count")
+    engine = body.get("engine") if isinstance(body.get("engine"), str) else None
+    db_version = body.get("db_version")
+    db_version = db_version if isinstance(db_version, int) and db_version > 0 else None
     if verdict == "infected":
         return Verdict(infected=True, signature=str(body.get("signature") or "unknown"),
-                       bytes_scanned=scanned)
-    return Verdict(infected=False, bytes_scanned=scanned)
+                       bytes_scanned=scanned, engine=engine, db_version=db_version)
+    return Verdict(infected=False, bytes_scanned=scanned, engine=engine, db_version=db_version)
 
 
 class HttpScanSession(ScanSession):

@@ -165,6 +165,17 @@ class BlobStore(abc.ABC):
     def sweep_staging(self, older_than_seconds: float) -> int:
         """Delete staging leftovers of crashed uploads; returns how many."""
 
+    def pinned(self, key: str) -> ObjectRef | None:
+        """The exact generation now stored at ``key``, for a scan pinned to it (a rescan);
+        None where blobs have no generations (local files: read them as a stream)."""
+        return None
+
+    @abc.abstractmethod
+    def quarantine(self, key: str, generation: int | None, reason: dict[str, str]) -> str:
+        """Move the blob at ``key`` (that ``generation``, where blobs have them) where
+        nothing serves it: the quarantine bucket on GCS, the ``.quarantine`` folder on local
+        disk. Repeatable; returns where it went (for the log). ``NotFound`` when it is gone."""
+
     def signed_download_url(self, key: str, filename: str, mime_type: str,
                             ttl_seconds: int) -> tuple[str, int]:
         """A direct GET URL served as an attachment, and its expiry (Unix seconds).

@@ -21,6 +21,7 @@ from shared.errors import Conflict, NotFound
 from shared.storage.base import BlobStore, StagedBlob, check_key
 
 STAGING_DIR = ".staging"
+QUARANTINE_DIR = ".quarantine"
 DIR_MODE = 0o700
 
 
@@ -119,6 +120,18 @@ class LocalBlobStore(BlobStore):
             except OSError:
                 break
         return True
+
+    def quarantine(self, key: str, generation: int | None, reason: dict[str, str]) -> str:
+        source = self._path(key)
+        target = self.root / QUARANTINE_DIR / check_key(key)
+        self._make_dirs(self.root / QUARANTINE_DIR)
+        self._make_dirs(target.parent)
+        try:
+            os.replace(source, target)  # same file system: atomic, and repeatable
+        except FileNotFoundError as exc:
+            if not target.exists():
+                raise NotFound("blob not found") from exc
+        return f"{self.scheme}://{QUARANTINE_DIR}/{key}"
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

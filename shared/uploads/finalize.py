@@ -36,7 +36,7 @@ from shared.errors import Conflict
 from shared.files.upload import STALE_UPLOAD_SECONDS
 from shared.metadata.base import Doc, MetadataStore, new_log_id
 from shared.models import BlobFacts, Finalization, LogEntry, LogQuery, ObjectRef
-from shared.scanning.base import Scanner
+from shared.scanning.base import Scanner, Verdict, ingress
 from shared.storage.base import BlobStore, LandingZone, ObjectInfo, blob_key
 from shared.timeutil import plus_seconds, utcnow
 from shared.uploads.events import ObjectEvent
@@ -76,7 +76,8 @@ class Finalizer:
         max_age = self.settings.scan_event_max_age_seconds
         if event.event_time is not None and (now - event.event_time).total_seconds() > max_age:
             log.warning("dropped a stale finalize event for %s (older than %d s)",
-                        event.ref.id, max_age)
+                        event.ref.id, max_age,
+                        extra={"json_fields": {"event": "finalize_dead_letter"}})
             self._log_stale(event)
             return "stale"
         return self.process(event.ref)
@@ -89,8 +90,11 @@ class Finalizer:
             return "duplicate"
         try:
             outcome = self._process(ref)
-        except BaseException:
+        except BaseException as exc:
             self.locks.release(lock)
+            log.warning("finalize of %s failed (%s); the event is redelivered", ref.id,
+                        type(exc).__name__, extra={"json_fields": {"event": "finalize_retry",
+                                               "error_class": type(exc).__name__}})
             raise
         self.locks.done(lock, outcome)
         log.info("scan_uploaded_file %s: %s", ref.id, outcome["outcome"])
@@ -118,12 +122,13 @@ class Finalizer:
             return {"outcome": "ready", "file_id": ticket.file_id}
         if obj.size != ticket.size_bytes:
             return self._unexpected(obj, ticket, doc, "size differs from reservation")
-        scan = self.scanner.scan_object(obj.ref, ticket.draft.filename, ticket.size_bytes)
+        with ingress("direct_upload"):
+            scan = self.scanner.scan_object(obj.ref, ticket.draft.filename, ticket.size_bytes)
         if scan.facts.size_bytes != ticket.size_bytes:
             return self._unexpected(obj, ticket, doc, "size differs from reservation")
         if scan.verdict.infected:
-            return self._infected(obj, ticket, doc, scan.verdict.signature or "unknown")
-        return self._promote(obj, ticket, doc, scan.facts)
+            return self._infected(obj, ticket, doc, scan.verdict, scan.facts.checksum)
+        return self._promote(obj, ticket, doc, scan.facts, scan.verdict)
 
     def _file_key(self, ticket: Ticket) -> str:
         return blob_key(ticket.workspace_id, ticket.file_id, ticket.slot,
@@ -133,8 +138,8 @@ class Finalizer:
         record = self.meta.get_file(ticket.workspace_id, ticket.file_id)
         return record is not None and record.storage_key == self._file_key(ticket)
 
-    def _promote(self, obj: ObjectInfo, ticket: Ticket, doc: Doc,
-                 facts: BlobFacts) -> dict[str, Any]:
+    def _promote(self, obj: ObjectInfo, ticket: Ticket, doc: Doc, facts: BlobFacts,
+                 verdict: Verdict) -> dict[str, Any]:
         key = self._file_key(ticket)
         # Intent first: a crash after the copy leaves a blob the purge removes, never a stray.
         self.meta.schedule_purge(key, plus_seconds(utcnow(), STALE_UPLOAD_SECONDS))
@@ -151,7 +156,7 @@ class Finalizer:
         outcome: dict[str, Any] = {"outcome": "ready", "file_id": ticket.file_id,
                                    "checksum": facts.checksum}
         done = Finalization(draft, ticket.reservation(), key, self.blobs.storage_path(key),
-                            facts, ticket.expected_version)
+                            facts, ticket.expected_version, verdict.record(entry.timestamp))
         try:
             self.meta.finalize_file(ticket.workspace_id, done, entry, self.retention_seconds)
         except Conflict as refused:
@@ -168,22 +173,26 @@ class Finalizer:
         if doc is not None:
             self.meta.delete_doc(doc)
 
-    def _infected(self, obj: ObjectInfo, ticket: Ticket, doc: Doc,
-                  signature: str) -> dict[str, Any]:
+    def _infected(self, obj: ObjectInfo, ticket: Ticket, doc: Doc, verdict: Verdict,
+                  checksum: str) -> dict[str, Any]:
+        signature = verdict.signature or "unknown"
         where = self.landing.quarantine(obj, {REASON: "infected", SIGNATURE: signature})
         self.landing.delete(obj.ref)
-        return self._record_infected(obj.ref, obj.size, where, ticket, doc, signature)
+        return self._record_infected(obj.ref, obj.size, where, ticket, doc, verdict, checksum)
 
     def _record_infected(self, ref: ObjectRef, size: int, where: str, ticket: Ticket,
-                         doc: Doc | None, signature: str) -> dict[str, Any]:
+                         doc: Doc | None, verdict: Verdict,
+                         checksum: str | None = None) -> dict[str, Any]:
+        signature = verdict.signature or "unknown"
         entry = self._scan_entry(ref, ticket.file_id, ticket, {
             "verdict": "infected", "signature": signature, "filename": ticket.draft.filename,
             "path": ticket.draft.path, "size_bytes": size, "slot": ticket.slot,
             "quarantine": where})
-        details = {"verdict": "infected", "signature": signature, "scanned_at": entry.timestamp}
+        details = verdict.record(entry.timestamp)
         marked = None
         if ticket.is_new:
-            marked = self.meta.mark_infected(ticket.workspace_id, ticket.file_id, details, entry)
+            marked = self.meta.mark_infected(ticket.workspace_id, ticket.file_id, details, entry,
+                                             checksum)
         if marked is None:  # an overwrite (the live version stays), or marked by a retry
             self._log_once(ticket.workspace_id, entry)
         log.warning("direct upload rejected: malware %s in workspace %s", signature,
@@ -223,8 +232,8 @@ class Finalizer:
             return {"outcome": "gone"}  # replaced or removed before it was ours
         where = self.landing.location(copy)
         if copy.metadata.get(REASON) == "infected" and ticket is not None:
-            return self._record_infected(ref, copy.size, where, ticket, doc,
-                                         copy.metadata.get(SIGNATURE, "unknown"))
+            verdict = Verdict(True, copy.metadata.get(SIGNATURE, "unknown"), copy.size)
+            return self._record_infected(ref, copy.size, where, ticket, doc, verdict)
         return self._record_unexpected(ref, copy.size, where, ticket, doc,
                                        copy.metadata.get(DETAIL, "unexpected"))
 

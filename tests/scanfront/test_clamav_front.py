@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from localdev.clamav_front import ClamavFront
+from localdev.clamd import ClamdProcess
 from localdev.process import ProcessExited
 from shared.errors import ConfigError
 from shared.scanfront.service import ScanFront
@@ -232,13 +233,26 @@ def test_clamd_down_is_503_error_and_not_ready(outage, bucket):
     assert_result(scan(url, EICAR), "infected", len(EICAR))
 
 
-def test_readiness_can_require_an_official_database(clamd):
-    """On Cloud Run the front is only ready once freshclam fetched a real database."""
-    local = ScanFront(FrontSettings(clamav_service_port=clamd.port))
-    assert local.readiness()[1] == 200
-    strict = ScanFront(FrontSettings(clamav_service_port=clamd.port, require_db_version=True))
-    body, status = strict.readiness()
-    assert status == 503 and body["database_version"] is None and "database" in body["error"]
+def test_readiness_can_require_an_official_database(tmp_path):
+    """On Cloud Run the front is only ready once freshclam fetched a real database: a clamd
+    with unversioned signatures only (a plain .ndb) is not ready then."""
+    plain = ClamdProcess(tmp_path / "clamd", db_version=None).start()
+    try:
+        local = ScanFront(FrontSettings(clamav_service_port=plain.port))
+        assert local.readiness()[1] == 200
+        strict = ScanFront(FrontSettings(clamav_service_port=plain.port,
+                                         require_db_version=True))
+        body, status = strict.readiness()
+        assert status == 503 and body["database_version"] is None
+        assert "database" in body["error"]
+    finally:
+        plain.stop()
+
+
+def test_scans_name_the_engine_and_database_version(front, clamd):
+    """The scan record's engine and DB version come from clamd's VERSION, through the front."""
+    body = scan(front.url, b"plain text").json()
+    assert body["engine"].startswith("ClamAV ") and body["db_version"] == clamd.db_version
 
 
 # -- ID-token auth (production mode) -------------------------------------------------------

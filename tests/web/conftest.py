@@ -2,7 +2,7 @@
 
 Chromium is Debian's (``/usr/bin/chromium``) driven by Playwright. The ``make run`` server is a
 ``LocalServer`` on the embedded backends with the session clamd; the ``make dev`` server runs
-against the direct-upload stack of ``tests/test_direct_upload_e2e.py`` (fake-gcs-server
+against the local cloud of ``tests/cloud_stack.py`` (fake-gcs-server
 publishing finalize events, Firestore, Pub/Sub, clamd, ``scan_uploaded_file``). The Firebase
 Auth emulator is ``localdev.firebase_auth`` (firebase-tools from npm), as ``make dev`` runs it.
 Screenshots go to ``tests/web/output/`` (or ``WEB_TEST_OUTPUT``).
@@ -23,8 +23,8 @@ import pytest
 from localdev import firebase_auth
 from localdev.firebase_auth import AuthEmulator
 from localdev.process import LocalServer
+from tests.cloud_stack import Stack  # the make dev stack (the session fixture `stack`)
 from tests.conftest import base_env, require
-from tests.test_direct_upload_e2e import Stack, stack  # noqa: F401 - the make dev stack
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -87,7 +87,7 @@ def auth_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthEmul
 
 
 @pytest.fixture(scope="module")
-def cloud_server(web_built: Path, stack: Stack,  # noqa: F811
+def cloud_server(web_built: Path, stack: Stack,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """``make dev``: the same functions on fake-gcs-server, Firestore and Pub/Sub."""
     env = {**stack.env, "MAX_FILE_SIZE_MB": "1"}
@@ -97,7 +97,7 @@ def cloud_server(web_built: Path, stack: Stack,  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def firebase_server(web_built: Path, stack: Stack, auth_emulator: AuthEmulator,  # noqa: F811
+def firebase_server(web_built: Path, stack: Stack, auth_emulator: AuthEmulator,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """``make dev`` with ``AUTH_MODE=firebase`` against the Auth emulator."""
     env = {**stack.env, "AUTH_MODE": "firebase", "FIREBASE_PROJECT_ID": FIREBASE_PROJECT,

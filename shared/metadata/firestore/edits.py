@@ -14,6 +14,7 @@ from typing import Any
 
 from shared import text_index
 from shared.errors import Conflict, NotFound
+from shared.events import file_event
 from shared.metadata.edits import check_edit, edit_entry, edited
 from shared.metadata.firestore import layout as fd
 from shared.metadata.firestore.access import edge
@@ -95,6 +96,7 @@ class FirestoreFileEdits(FirestoreBase):
                          {"superseded_at": None, "kept": False})
             self._drop_purge(batch, record.storage_key)
             batch.create(log_ref, self._log_doc(entry))
+            self._put_event(batch, file_event("restored", restored, now))
             fd.touch(batch, ws, now)
             self.fs.commit(batch, marker=log_ref)
             return restored

@@ -10,7 +10,8 @@ guarantees stay those of a transaction:
   unique and increasing (a lost path race leaves a gap);
 - overwrite versions come from an ``Increment`` of the record's ``reserved_version``;
 - a record changes only if unchanged since read (``last_update_time``), together with its
-  log entry; a commit whose reply was lost is recognised by that entry.
+  log entry and its event (``ready``, ``deleted``, ``infected``); a commit whose reply was
+  lost is recognised by that entry.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from google.cloud import firestore
 
 from shared.cursor import decode_cursor, encode_cursor
 from shared.errors import Conflict, NotFound
+from shared.events import file_event
 from shared.metadata.base import check_expected, format_file_id, stamped, version_purge
 from shared.metadata.firestore import layout as fd
 from shared.metadata.firestore.access import Lost, edge
@@ -113,7 +115,7 @@ class FirestoreFiles(FirestoreBase):
             now = utcnow()
             fields = fd.finalized_fields(
                 landing.draft, version, done.storage_key, done.storage_path,
-                done.facts, extension_of(landing.draft.filename), data["path"], now)
+                done.facts, extension_of(landing.draft.filename), data["path"], now, done.scan)
             fields["revision"] = fd.revision_of(data) + 1
             batch = self.db.batch()
             batch.update(ref, fields, option=self.fs.if_unchanged(snap))
@@ -125,9 +127,11 @@ class FirestoreFiles(FirestoreBase):
             if previous != done.storage_key:  # the record claims the blob: drop its intent
                 self._drop_purge(batch, done.storage_key)
             batch.create(log_ref, self._log_doc(stamped(entry, version)))
+            record = fd.record({**data, **fields})
+            self._put_event(batch, file_event("ready", record, now))
             fd.touch(batch, ws, now)
             self.fs.commit(batch, marker=log_ref)
-            return fd.record({**data, **fields}), previous
+            return record, previous
 
         return self.fs.optimistic(attempt)
 
@@ -232,15 +236,17 @@ class FirestoreFiles(FirestoreBase):
             if data["storage_key"]:
                 self._supersede(batch, ws, workspace_id, data, now, retention_seconds)
             batch.create(log_ref, self._log_doc(entry))
+            record = fd.record({**data, **changes})
+            self._put_event(batch, file_event("deleted", record, now))
             fd.touch(batch, ws, now)
             self.fs.commit(batch, marker=log_ref)
-            return fd.record({**data, **changes})
+            return record
 
         return self.fs.optimistic(attempt)
 
     @edge
     def mark_infected(self, workspace_id: str, file_id: str, details: dict[str, Any],
-                      entry: LogEntry) -> FileRecord | None:
+                      entry: LogEntry, checksum: str | None = None) -> FileRecord | None:
         ws = self._ws(workspace_id)
         ref = ws.collection("files").document(fd.doc_id(file_id))
         log_ref = fd.log_ref(ws, entry)
@@ -251,14 +257,17 @@ class FirestoreFiles(FirestoreBase):
             if (data is None or data["deleted_at"] is not None or data["status"] != "pending"
                     or data["version"] != 0):
                 return None
-            metadata = {**json.loads(data["metadata_json"]), "scan": details}
+            metadata, now = {**json.loads(data["metadata_json"]), "scan": details}, utcnow()
             changes = {"status": "infected", "metadata_json": json.dumps(metadata),
-                       "updated_at": utcnow(), "revision": fd.revision_of(data) + 1}
+                       "updated_at": now, "revision": fd.revision_of(data) + 1,
+                       **fd.scan_fields(details)}
             batch = self.db.batch()
             batch.update(ref, changes, option=self.fs.if_unchanged(snap))
             batch.create(log_ref, self._log_doc(entry))
+            record = fd.record({**data, **changes})
+            self._put_event(batch, file_event("infected", record, now, 1, checksum))
             self.fs.commit(batch, marker=log_ref)
-            return fd.record({**data, **changes})
+            return record
 
         return self.fs.optimistic(attempt)
 

@@ -12,6 +12,7 @@ Layout (one subtree per workspace, so every query is scoped to one user by const
     workspaces/{ws}/files/{file_id}           the record, plus live/searchable/facets/tokens
     workspaces/{ws}/versions/{id}_{v:012d}    one version of a file (kept: superseded, unpurged)
     workspaces/{ws}/logs/{id}                 one log entry, plus facets/tokens
+    workspaces/{ws}/events/{id}               one outbox event: pending, committed_at, expire_at
     {kind}/{key(key)}                         a keyed doc: key, data_json, scope, due_at
                                               (upload_tickets, scan_locks, purge_queue,
                                               folder_moves, folder_move_locks)
@@ -37,8 +38,10 @@ from typing import Any
 from google.cloud import firestore
 
 from shared import text_index
+from shared.events import Event
 from shared.metadata.firestore.query import DESC, Query
 from shared.metadata.ranking import log_search_text
+from shared.metadata.scans import scan_db, scan_time
 from shared.models import (
     BlobFacts,
     FileDraft,
@@ -154,10 +157,17 @@ def new_file_doc(workspace_id: str, file_id: str, number: int, draft: FileDraft,
     }
 
 
+def scan_fields(scan: dict[str, Any] | None) -> dict[str, Any]:
+    """A record's scan record and the two fields the rescan query filters and orders by."""
+    return {"scan_json": json.dumps(scan) if scan else None, "scan_db": scan_db(scan),
+            "scanned_at": scan_time(scan)}
+
+
 def finalized_fields(draft: FileDraft, version: int, storage_key: str, storage_path: str,
-                     facts: BlobFacts, extension: str, path: str, now: str) -> dict[str, Any]:
+                     facts: BlobFacts, extension: str, path: str, now: str,
+                     scan: dict[str, Any] | None = None) -> dict[str, Any]:
     """What finalizing a reservation changes."""
-    return {
+    return {**scan_fields(scan),
         "filename": draft.filename, "description": draft.description,
         "tags": list(draft.tags), "created_by": draft.created_by,
         "metadata_json": json.dumps(draft.metadata), "storage_key": storage_key,
@@ -188,6 +198,7 @@ def record(data: dict[str, Any]) -> FileRecord:
         checksum=data["checksum"], status=data["status"], version=data["version"],
         created_at=data["created_at"], updated_at=data["updated_at"],
         deleted_at=data["deleted_at"], revision=revision_of(data),
+        scan=json.loads(data["scan_json"]) if data.get("scan_json") else None,
     )
 
 
@@ -215,7 +226,7 @@ def version_doc(done: Finalization, version: int, now: str) -> dict[str, Any]:
             "size_bytes": done.facts.size_bytes, "checksum": done.facts.checksum,
             "mime_type": done.facts.mime_type, "created_at": now,
             "created_by": done.draft.created_by, "superseded_at": None, "purged": False,
-            "kept": False}
+            "kept": False, "scan_json": json.dumps(done.scan) if done.scan else None}
 
 
 def file_version(data: dict[str, Any]) -> FileVersion:
@@ -223,7 +234,8 @@ def file_version(data: dict[str, Any]) -> FileVersion:
     return FileVersion(data["file_id"], data["version"], data["storage_key"],
                        data["storage_path"], data["size_bytes"], data["checksum"],
                        data["mime_type"], data["created_at"], data["created_by"],
-                       data["superseded_at"], data["purged"])
+                       data["superseded_at"], data["purged"],
+                       json.loads(data["scan_json"]) if data.get("scan_json") else None)
 
 
 # -- logs -------------------------------------------------------------------------------
@@ -255,6 +267,21 @@ def log_entry(data: dict[str, Any]) -> LogEntry:
     return LogEntry(data["id"], data["ts"], data["operation_type"], data["resource_type"],
                     data["resource_id"], json.loads(data["details_json"]), data["agent_id"],
                     data["task_id"], data.get("session_id"))
+
+
+# -- events -----------------------------------------------------------------------------
+def event_doc(event: Event, retention_days: int) -> dict[str, Any]:
+    """An outbox event: ``pending`` until published, ordered by its commit time (a server
+    timestamp: successive changes of one record commit in order), expiring by TTL."""
+    row = {k: v for k, v in event.to_row().items() if k != "data"}
+    return {**row, "data_json": json.dumps(event.data),
+            "pending": True, "committed_at": firestore.SERVER_TIMESTAMP,
+            "expire_at": parse_ts(event.time) + timedelta(days=retention_days)}
+
+
+def event_of(data: dict[str, Any]) -> Event:
+    """An event document as an ``Event``."""
+    return Event.from_row({**data, "data": json.loads(data["data_json"])})
 
 
 # -- list queries -----------------------------------------------------------------------

@@ -4,8 +4,9 @@ The memory is one document, ``workspaces/{ws}/state/memory``; each change also w
 ``memory_versions/{v:012d}`` and drops versions older than the last ``keep_versions``. The
 memory document remembers the oldest version kept (``oldest``), so trimming deletes known
 documents instead of querying for them. A change is one batch (memory, new version,
-dropped versions, log entry, workspace ``updated_at``) guarded by the memory document's
-update time, retried by ``FirestoreAccess.optimistic`` when another writer got there first.
+dropped versions, log entry, ``memory.updated`` event, workspace ``updated_at``) guarded by
+the memory document's update time, retried by ``FirestoreAccess.optimistic`` when another
+writer got there first.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from shared.events import memory_event
 from shared.metadata.firestore import layout as fd
 from shared.metadata.firestore.access import edge
 from shared.metadata.firestore.query import DESC, Query
@@ -75,6 +77,8 @@ class FirestoreMemory(FirestoreBase):
                 batch.delete(versions.document(_version_id(old)))
             log_ref = fd.log_ref(ws, change.entry)
             batch.create(log_ref, self._log_doc(change.entry))
+            self._put_event(batch, memory_event(workspace_id, doc.version, len(doc.content),
+                                                change.operation, now))
             fd.touch(batch, ws, now)
             fs.commit(batch, marker=log_ref)
             return doc

@@ -2,9 +2,9 @@
 
 It behaves like ``SqliteMetadataStore`` method for method (the contract suite runs on both).
 Composed from one mixin per role (``files``, ``edits``, ``folders`` and ``moves``, ``logs``,
-``memory``, ``docs``, ``keys``) over ``refs``; ``layout`` holds the document layout, ``query``
-the queries and their composite indexes, ``access`` the retry and commit plumbing. This
-module adds workspaces and health.
+``memory``, ``docs``, ``keys``, ``outbox``, ``scans``) over ``refs``; ``layout`` holds the
+document layout, ``query`` the queries and their composite indexes, ``access`` the retry and
+commit plumbing. This module adds workspaces and health.
 
 Concurrency: every change is one atomic batch with preconditions (optimistic concurrency)
 instead of a read-write transaction; a batch that loses a race is re-read and retried after
@@ -31,6 +31,8 @@ from shared.metadata.firestore.keys import FirestoreKeys
 from shared.metadata.firestore.logs import FirestoreLog
 from shared.metadata.firestore.memory import FirestoreMemory
 from shared.metadata.firestore.moves import FirestoreMoves
+from shared.metadata.firestore.outbox import FirestoreOutbox
+from shared.metadata.firestore.scans import FirestoreScans
 from shared.models import Workspace
 from shared.timeutil import utcnow
 
@@ -39,6 +41,7 @@ MAX_WORKSPACE_CACHE = 10_000
 
 class FirestoreMetadataStore(FirestoreMoves, FirestoreFolders, FirestoreFiles, FirestoreFileEdits,
                              FirestoreLog, FirestoreMemory, FirestoreDocs, FirestoreKeys,
+                             FirestoreOutbox, FirestoreScans,
                              MetadataStore):
     """Metadata in Cloud Firestore (or its emulator, when ``FIRESTORE_EMULATOR_HOST`` is set)."""
 

@@ -4,7 +4,7 @@ Several server processes may share one storage directory, so every write runs in
 ``BEGIN IMMEDIATE`` transaction (SQLite's write lock, held across processes); readers use
 WAL snapshots. Each thread keeps its own connection. The role mixins (``files``, ``logs``,
 ``memory``, ``docs``) build on the helpers here, so a change and its log entry (and its
-purge-queue entry) always commit in one transaction.
+purge-queue entry, and its event in the outbox) always commit in one transaction.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import BackendUnavailable
+from shared.events import Event
 from shared.metadata.base import PURGE_KIND
 from shared.metadata.ranking import log_search_text
 from shared.metadata.sqlite.schema import DB_NAME, FILE_COLUMNS, migrate, record_of
@@ -102,6 +103,13 @@ class SqliteBase:
         ).fetchone()[0]
         conn.execute("INSERT INTO logs_fts (rowid, text) VALUES (?, ?)",
                      (seq, log_search_text(entry)))
+
+    def _insert_event(self, conn: sqlite3.Connection, event: Event) -> None:
+        """Write ``event`` to the outbox (once: its id is the change's, see ``events``)."""
+        conn.execute("INSERT OR IGNORE INTO events (id, workspace_id, type, subject, time, data)"
+                     " VALUES (?,?,?,?,?,?)", (event.id, event.workspace_id, event.type,
+                                               event.subject, event.time,
+                                               json.dumps(event.data)))
 
     def _put_doc(self, conn: sqlite3.Connection, kind: str, key: str, data: dict[str, Any],
                  scope: str, due_at: str) -> None:

@@ -2,7 +2,8 @@
 
 Each change is one ``BEGIN IMMEDIATE`` transaction: the preconditions are read and checked
 inside it, so two edits that sent the same revision cannot both pass, and the record, its
-tag and search indexes, the version history, the purge queue and the log entry change
+tag and search indexes, the version history, the purge queue, the log entry and the event
+(an undelete is ``restored``; a metadata edit is no state change, so no event) change
 together.
 """
 
@@ -12,6 +13,7 @@ import json
 import sqlite3
 
 from shared.errors import Conflict, NotFound
+from shared.events import file_event
 from shared.metadata.edits import check_edit, edit_entry, edited
 from shared.metadata.ranking import search_text
 from shared.metadata.sqlite.connection import SqliteBase
@@ -72,6 +74,7 @@ class SqliteFileEdits(SqliteBase):
             assert restored is not None
             self._reindex(conn, rowid, restored)
             self._insert_log(conn, workspace_id, entry)
+            self._insert_event(conn, file_event("restored", restored, now))
             self._touch(conn, workspace_id, now)
             return restored
 

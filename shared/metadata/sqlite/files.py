@@ -2,8 +2,8 @@
 
 Invariants live in the schema itself: the partial unique index makes a live virtual path
 unique, and file numbers come from a per-workspace counter bumped inside the transaction that
-inserts the record. Finalize and delete write the record, its log entry and its purge-queue
-entry in one transaction.
+inserts the record. Finalize and delete write the record, its log entry, its purge-queue
+entry and its event (``ready``, ``deleted``, ``infected``) in one transaction.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.cursor import decode_cursor, encode_cursor
 from shared.errors import Conflict, NotFound
+from shared.events import file_event
 from shared.metadata.base import (
     check_expected,
     format_file_id,
@@ -22,6 +23,7 @@ from shared.metadata.base import (
 )
 from shared.metadata.folders import as_moved
 from shared.metadata.ranking import search_text
+from shared.metadata.scans import scan_db, scan_time
 from shared.metadata.sqlite.connection import SqliteBase
 from shared.metadata.sqlite.schema import (
     FILE_COLUMNS,
@@ -116,6 +118,7 @@ class SqliteFiles(SqliteBase):
             self._insert_log(conn, workspace_id, stamped(entry, version))
             record = self._get(conn, workspace_id, file_id)
             assert record is not None
+            self._insert_event(conn, file_event("ready", record, now))
             return record, previous
 
     @staticmethod
@@ -123,11 +126,12 @@ class SqliteFiles(SqliteBase):
                      version: int, now: str) -> None:
         conn.execute(
             "INSERT INTO file_versions (workspace_id, file_id, version, storage_key,"
-            " storage_path, size_bytes, checksum, mime_type, created_at, created_by)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " storage_path, size_bytes, checksum, mime_type, created_at, created_by, scan)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (workspace_id, done.reservation.file_id, version, done.storage_key,
              done.storage_path, done.facts.size_bytes, done.facts.checksum,
-             done.facts.mime_type, now, done.draft.created_by))
+             done.facts.mime_type, now, done.draft.created_by,
+             json.dumps(done.scan) if done.scan else None))
 
     def _supersede(self, conn: sqlite3.Connection, workspace_id: str, file_id: str,
                    version: int, storage_key: str, now: str, retention_seconds: int) -> None:
@@ -146,11 +150,13 @@ class SqliteFiles(SqliteBase):
             "UPDATE files SET filename = ?, description = ?, tags = ?, created_by = ?,"
             " metadata = ?, storage_key = ?, storage_path = ?, mime_type = ?, file_type = ?,"
             " file_extension = ?, size_bytes = ?, checksum = ?, status = 'ready',"
-            " version = ?, updated_at = ?, revision = revision + 1 WHERE rowid = ?",
+            " version = ?, updated_at = ?, revision = revision + 1, scan = ?, scan_db = ?,"
+            " scanned_at = ? WHERE rowid = ?",
             (draft.filename, draft.description, json.dumps(list(draft.tags)),
              draft.created_by, json.dumps(draft.metadata), done.storage_key, done.storage_path,
              facts.mime_type, facts.file_type, extension_of(draft.filename), facts.size_bytes,
-             facts.checksum, version, now, rowid),
+             facts.checksum, version, now, json.dumps(done.scan) if done.scan else None,
+             scan_db(done.scan), scan_time(done.scan), rowid),
         )
         conn.execute("DELETE FROM file_tags WHERE file_rowid = ?", (rowid,))
         conn.executemany("INSERT INTO file_tags VALUES (?, ?)", [(rowid, t) for t in draft.tags])
@@ -258,10 +264,11 @@ class SqliteFiles(SqliteBase):
             self._touch(conn, workspace_id, now)
             record = self._get(conn, workspace_id, file_id)
             assert record is not None
+            self._insert_event(conn, file_event("deleted", record, now))
             return record
 
     def mark_infected(self, workspace_id: str, file_id: str, details: dict[str, Any],
-                      entry: LogEntry) -> FileRecord | None:
+                      entry: LogEntry, checksum: str | None = None) -> FileRecord | None:
         with self._write() as conn:
             row = conn.execute(
                 "SELECT rowid, metadata FROM files WHERE workspace_id = ? AND id = ?"
@@ -269,12 +276,17 @@ class SqliteFiles(SqliteBase):
                 (workspace_id, file_id)).fetchone()
             if row is None:
                 return None
-            metadata = {**json.loads(row["metadata"]), "scan": details}
+            metadata, now = {**json.loads(row["metadata"]), "scan": details}, utcnow()
             conn.execute("UPDATE files SET status = 'infected', metadata = ?, updated_at = ?,"
-                         " revision = revision + 1 WHERE rowid = ?",
-                         (json.dumps(metadata), utcnow(), row["rowid"]))
+                         " revision = revision + 1, scan = ?, scan_db = ?, scanned_at = ?"
+                         " WHERE rowid = ?", (json.dumps(metadata), now, json.dumps(details),
+                                              scan_db(details), scan_time(details),
+                                              row["rowid"]))
             self._insert_log(conn, workspace_id, entry)
-            return self._get(conn, workspace_id, file_id)
+            record = self._get(conn, workspace_id, file_id)
+            assert record is not None
+            self._insert_event(conn, file_event("infected", record, now, 1, checksum))
+            return record
 
     def stale_reservations(self, older_than: str, limit: int) -> list[tuple[str, Reservation]]:
         rows = self._read(

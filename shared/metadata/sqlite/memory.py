@@ -1,14 +1,15 @@
 """``SqliteMemory``: the global-memory role on SQLite.
 
 A change reads the memory, applies the caller's mutation and writes the new version, its
-history row and its log entry in one ``BEGIN IMMEDIATE`` transaction, so concurrent appends
-from any number of processes serialize and none is lost.
+history row, its log entry and its ``memory.updated`` event in one ``BEGIN IMMEDIATE``
+transaction, so concurrent appends from any number of processes serialize and none is lost.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from shared.events import memory_event
 from shared.metadata.sqlite.connection import SqliteBase
 from shared.metadata.sqlite.schema import version_of
 from shared.models import MemoryChange, MemoryDoc, MemoryVersion
@@ -47,6 +48,8 @@ class SqliteMemory(SqliteBase):
             conn.execute("DELETE FROM memory_versions WHERE workspace_id = ? AND version <= ?",
                          (workspace_id, doc.version - keep_versions))
             self._insert_log(conn, workspace_id, change.entry)
+            self._insert_event(conn, memory_event(workspace_id, doc.version, len(doc.content),
+                                                  change.operation, now))
             self._touch(conn, workspace_id, now)
             return doc
 

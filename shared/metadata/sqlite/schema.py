@@ -3,8 +3,9 @@
 One file holds every table: workspaces, file records (a partial unique index makes a live
 virtual path unique), tags, FTS5 indexes for file and log search, the operation log, the
 memory and its kept versions, ``docs``: small keyed JSON documents with a revision
-counter (upload tickets, event locks and the blob purge queue are docs), and the API keys
-(``api_keys``, hashes only) with their rate-limit buckets (``api_key_buckets``).
+counter (upload tickets, event locks and the blob purge queue are docs), the API keys
+(``api_keys``, hashes only) with their rate-limit buckets (``api_key_buckets``), and the
+event outbox (``events``: its ``seq`` is the commit order the feed pages by).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ CREATE TABLE IF NOT EXISTS files (
     updated_at TEXT NOT NULL,
     deleted_at TEXT,
     revision INTEGER NOT NULL DEFAULT 0,
+    scan TEXT,
+    scan_db INTEGER NOT NULL DEFAULT 0,
+    scanned_at TEXT NOT NULL DEFAULT '',
     UNIQUE (workspace_id, id)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS files_live_path
@@ -69,6 +73,7 @@ CREATE TABLE IF NOT EXISTS file_versions (
     created_by TEXT,
     superseded_at TEXT,
     purged INTEGER NOT NULL DEFAULT 0,
+    scan TEXT,
     PRIMARY KEY (workspace_id, file_id, version)
 );
 CREATE INDEX IF NOT EXISTS file_versions_kept
@@ -143,16 +148,34 @@ CREATE TABLE IF NOT EXISTS api_key_buckets (
     tokens REAL NOT NULL,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    workspace_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    time TEXT NOT NULL,
+    data TEXT NOT NULL,
+    published INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS events_ws ON events (workspace_id, seq);
+CREATE INDEX IF NOT EXISTS events_pending ON events (published, seq);
+CREATE INDEX IF NOT EXISTS events_time ON events (time);
 """
 
 # Columns added after the first release: (table, column, type). ``CREATE TABLE IF NOT
 # EXISTS`` leaves an older file's tables as they were, so these are added by ``migrate``.
 ADDED_COLUMNS = (("logs", "session_id", "TEXT"),
-                 ("files", "revision", "INTEGER NOT NULL DEFAULT 0"))
+                 ("files", "revision", "INTEGER NOT NULL DEFAULT 0"),
+                 ("files", "scan", "TEXT"), ("files", "scan_db", "INTEGER NOT NULL DEFAULT 0"),
+                 ("files", "scanned_at", "TEXT NOT NULL DEFAULT ''"),
+                 ("file_versions", "scan", "TEXT"))
 # Run once, right after their column was added: values for rows written before it.
 BACKFILL = {("files", "revision"): "UPDATE files SET revision = version"}
 AFTER_MIGRATION = """
 CREATE INDEX IF NOT EXISTS logs_ws_session ON logs (workspace_id, session_id, ts DESC, id DESC);
+CREATE INDEX IF NOT EXISTS files_rescan
+    ON files (status, scan_db, scanned_at, workspace_id, id) WHERE deleted_at IS NULL;
 """
 
 
@@ -176,7 +199,7 @@ def migrate(conn: sqlite3.Connection) -> None:
 FILE_COLUMNS = (
     "id, workspace_id, number, filename, path, session_id, description, tags, created_by, "
     "metadata, storage_key, storage_path, mime_type, file_type, file_extension, size_bytes, "
-    "checksum, status, version, created_at, updated_at, deleted_at, revision"
+    "checksum, status, version, created_at, updated_at, deleted_at, revision, scan"
 )
 
 
@@ -193,6 +216,7 @@ def record_of(row: sqlite3.Row) -> FileRecord:
         checksum=row["checksum"], status=row["status"], version=row["version"],
         created_at=row["created_at"], updated_at=row["updated_at"],
         deleted_at=row["deleted_at"], revision=row["revision"],
+        scan=json.loads(row["scan"]) if row["scan"] else None,
     )
 
 
@@ -200,7 +224,8 @@ def file_version_of(row: sqlite3.Row) -> FileVersion:
     """A ``file_versions`` row as a ``FileVersion``."""
     return FileVersion(row["file_id"], row["version"], row["storage_key"], row["storage_path"],
                        row["size_bytes"], row["checksum"], row["mime_type"], row["created_at"],
-                       row["created_by"], row["superseded_at"], bool(row["purged"]))
+                       row["created_by"], row["superseded_at"], bool(row["purged"]),
+                       json.loads(row["scan"]) if row["scan"] else None)
 
 
 def log_of(row: sqlite3.Row) -> LogEntry:

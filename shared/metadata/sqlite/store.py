@@ -1,8 +1,8 @@
 """``SqliteMetadataStore``: the embedded metadata backend (one SQLite file, WAL, FTS5).
 
 Composed from one mixin per role (``files``, ``edits``, ``folders``, ``logs``, ``memory``,
-``docs``, ``keys``) over one connection base (``connection``); this module adds workspaces
-and health.
+``docs``, ``keys``, ``outbox``, ``scans``) over one connection base (``connection``); this
+module adds workspaces and health.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from shared.metadata.sqlite.folders import SqliteFolders
 from shared.metadata.sqlite.keys import SqliteKeys
 from shared.metadata.sqlite.logs import SqliteLog
 from shared.metadata.sqlite.memory import SqliteMemory
+from shared.metadata.sqlite.outbox import SqliteOutbox
+from shared.metadata.sqlite.scans import SqliteScans
 from shared.models import Workspace
 from shared.timeutil import utcnow
 
 
 class SqliteMetadataStore(SqliteFiles, SqliteFileEdits, SqliteFolders, SqliteLog, SqliteMemory,
-                          SqliteDocs, SqliteKeys, MetadataStore):
+                          SqliteDocs, SqliteKeys, SqliteOutbox, SqliteScans, MetadataStore):
     """Metadata in ``{WORKSPACE_STORAGE_DIR}/.workspace.sqlite3``."""
 
     name = "sqlite"

@@ -8,7 +8,9 @@ server-side copy pinned to the staged generation, after which the staging object
 Reads stream one pinned generation. Downloads can skip the service: ``signed_download_url``.
 
 When the deployment has incoming and quarantine buckets, the store also has a ``landing`` zone
-for direct uploads (``GcsLandingZone``).
+for direct uploads (``GcsLandingZone``). A stored blob that a rescan finds infected moves to
+the quarantine bucket (without one, to ``quarantine/`` in the files bucket, outside the
+prefix files are served from), copied from the exact generation that was scanned.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import BinaryIO, cast
 
 from shared.download import content_disposition
 from shared.errors import BackendUnavailable, ConfigError, NotFound
+from shared.models import ObjectRef
 from shared.storage.base import BlobStore, ObjectInfo, StagedBlob, check_key
 from shared.storage.gcs.landing import GcsLandingZone
 from shared.storage.gcs.objects import GcsObjects
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 STAGING_PREFIX = "staging/"
+QUARANTINE_PREFIX = "quarantine/"
 
 
 class GcsBlobStore(BlobStore):
@@ -53,6 +57,7 @@ class GcsBlobStore(BlobStore):
         self.objects = objects
         self.bucket_name = bucket
         self.chunk_size = chunk_size
+        self.quarantine_bucket = quarantine_bucket or bucket
         if incoming_bucket and quarantine_bucket:
             self.landing = GcsLandingZone(self, incoming_bucket, quarantine_bucket)
 
@@ -101,6 +106,24 @@ class GcsBlobStore(BlobStore):
     def delete(self, key: str) -> bool:
         obj = self._live(key)
         return obj is not None and self.objects.delete(obj.ref)
+
+    def pinned(self, key: str) -> ObjectRef | None:
+        obj = self._live(key)
+        if obj is None:
+            raise NotFound("blob not found")
+        return obj.ref
+
+    def quarantine(self, key: str, generation: int | None, reason: dict[str, str]) -> str:
+        name = f"{QUARANTINE_PREFIX}{self.object_name(key)}"
+        where = f"gcs://{self.quarantine_bucket}/{name}"
+        obj = self.objects.info(self.bucket_name, self.object_name(key), generation)
+        if obj is None:
+            if self.objects.info(self.quarantine_bucket, name) is not None:
+                return where  # moved by an earlier attempt
+            raise NotFound("blob not found")
+        self.objects.copy(obj, self.quarantine_bucket, name, reason)
+        self.objects.delete(obj.ref)
+        return where
 
     def sweep_staging(self, older_than_seconds: float) -> int:
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than_seconds)

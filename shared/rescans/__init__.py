@@ -1,0 +1,2 @@
+"""Rescans: one file on demand (``Rescans``), or every file scanned with older signatures
+after a signature update (``RescanJob``)."""
