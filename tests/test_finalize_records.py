@@ -69,8 +69,10 @@ def test_malware_records_name_everything(landing: Landing,
                                 "filename": "eicar.txt", "path": "/inbox/eicar.txt",
                                 "size_bytes": len(EICAR), "slot": 1, "quarantine": where}
     scan = landing.record(ticket["file_id"])["metadata"]["scan"]
+    engine, db_version = scan.pop("engine"), scan.pop("db_version")
+    assert engine.startswith("ClamAV ") and isinstance(db_version, int)
     assert scan == {"verdict": "infected", "signature": signature,
-                    "scanned_at": entry["timestamp"]}
+                    "scanned_at": entry["timestamp"], "bytes": len(EICAR)}
     assert lock_of(ref) == {"state": "done", "outcome": "infected",
                             "file_id": ticket["file_id"], "signature": signature}
     workspace = parse_incoming(ref.name)[0]  # type: ignore[index]

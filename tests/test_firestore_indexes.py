@@ -19,6 +19,7 @@ from shared.files.folders import folder_entries
 from shared.folderpaths import FOLDER_MOVE_KIND, FolderMove, new_move_id
 from shared.metadata.firestore import FirestoreMetadataStore
 from shared.metadata.firestore import query as fq
+from shared.metadata.scans import RescanCursor
 from shared.models import FileQuery, LogQuery
 from shared.timeutil import plus_seconds, utcnow
 from tests.metadata_helpers import (
@@ -67,7 +68,21 @@ def exercise_every_query(store: FirestoreMetadataStore) -> set[fq.QueryShape]:
     store.reserve_file(fws, draft("/stale.txt"), False)
     assert store.stale_reservations(plus_seconds(utcnow(), 1), 10)
     exercise_folders(store, fws)
+    exercise_events_and_rescans(store, fws)
     return set(fq.RECORDED_SHAPES)
+
+
+def exercise_events_and_rescans(store: FirestoreMetadataStore, fws: str) -> None:
+    """The outbox (a workspace's feed with a cursor, the pending drain, expiry) and the
+    rescan job's candidates (with a cursor) and their count."""
+    page = store.list_events(fws, None, 1)
+    store.list_events(fws, page.next_cursor, 1)
+    store.mark_published(store.pending_events(10))
+    store.expire_events("2000-01-01T00:00:00.000000Z", 10)
+    first = store.rescan_candidates(10**9, None, 1)
+    if first:
+        store.rescan_candidates(10**9, RescanCursor.of(first[-1]), 1)
+    store.count_rescan_candidates(10**9)
 
 
 def exercise_folders(store: FirestoreMetadataStore, fws: str) -> None:
@@ -95,7 +110,8 @@ def test_every_query_has_its_index_and_every_index_a_query(
         ("files", fq.COLLECTION_GROUP), ("logs", fq.COLLECTION), ("logs", fq.COLLECTION_GROUP),
         ("memory_versions", fq.COLLECTION), ("purge_queue", fq.COLLECTION),
         ("versions", fq.COLLECTION), ("paths", fq.COLLECTION),
-        ("folder_moves", fq.COLLECTION)}
+        ("folder_moves", fq.COLLECTION), ("events", fq.COLLECTION),
+        ("events", fq.COLLECTION_GROUP)}
     assert [s for s in shapes if s.needs_composite()], "no query needed a composite index?"
     assert fq.missing_indexes(shapes, indexes) == []
     assert fq.unused_indexes(shapes, indexes) == []
