@@ -47,6 +47,7 @@ class _ClamdHandler(socketserver.BaseRequestHandler):
     server: _ClamdServer
 
     def handle(self) -> None:
+        self.server.fake.started += 1
         try:
             self._handle()
         finally:
@@ -123,7 +124,8 @@ class FakeClamd:
 
     def __init__(self, mode: str = "ok") -> None:
         self.mode = mode
-        self.connections = 0
+        self.connections = 0  # INSTREAM conversations
+        self.started = 0  # conversations of any command
         self.ended = 0  # conversations over (the client closed, or the fake did)
         self.bytes_seen = 0
         self.release = threading.Event()

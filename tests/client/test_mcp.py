@@ -4,6 +4,7 @@ SDK's own client, against a real embedded server."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.util
 import json
 from collections.abc import Awaitable, Callable
@@ -34,7 +35,10 @@ def speak(url: str, token: str, talk: Callable[[Any], Awaitable[Any]]) -> Any:
             await session.initialize()
             return await talk(session)
 
-    return asyncio.run(asyncio.wait_for(run(), timeout=60))
+    # A thread of its own: a loop may already run in this one (Playwright's sync API leaves
+    # one behind in a worker that ran the browser tests), and asyncio.run refuses to nest.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, asyncio.wait_for(run(), timeout=60)).result()
 
 
 def text_of(result: Any) -> dict[str, Any]:
