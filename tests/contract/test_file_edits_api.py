@@ -85,19 +85,25 @@ def factory_ctx():
     return RequestContext("alice")
 
 
-def test_racing_edits_with_the_same_revision_one_wins(servers):
-    """16 writers on two real server processes, all sending If-Match: 1: exactly one 200."""
-    token = mint_dev_token(DEV_SECRET, "racer")
+@pytest.mark.parametrize("kind", ["edit", "move"])
+def test_racing_edits_with_the_same_revision_one_wins(servers, kind):
+    """16 writers on two real server processes, all sending If-Match: 1: exactly one 200,
+    for metadata edits and for renames alike."""
+    token = mint_dev_token(DEV_SECRET, f"racer-{kind}")
     auth = {"Authorization": f"Bearer {token}"}
     created = requests.post(f"{servers[0].url}{API}/files", headers=auth, timeout=30,
                             files={"file": ("r.txt", b"race")}).json()
     barrier, statuses = threading.Barrier(16), []
 
+    def body(index: int) -> dict[str, str]:
+        return {"description": f"writer {index}"} if kind == "edit" else {
+            "filename": f"writer-{index}.txt"}
+
     def edit(index: int) -> None:
         barrier.wait(timeout=30)
         response = requests.patch(
             f"{servers[index % 2].url}{API}/files/{created['id']}", timeout=60,
-            headers={**auth, "If-Match": "1"}, json={"description": f"writer {index}"})
+            headers={**auth, "If-Match": "1"}, json=body(index))
         statuses.append(response.status_code)
 
     threads = [threading.Thread(target=edit, args=(i,)) for i in range(16)]
@@ -111,8 +117,11 @@ def test_racing_edits_with_the_same_revision_one_wins(servers):
     assert final["revision"] == 2
     logs = requests.get(f"{servers[0].url}{API}/logs?operation_type=update", headers=auth,
                         timeout=30).json()
-    assert len(logs) == 1 and logs[0]["details"]["changes"]["description"]["new"] == \
-        final["description"]
+    assert len(logs) == 1
+    if kind == "edit":
+        assert logs[0]["details"]["changes"]["description"]["new"] == final["description"]
+    else:
+        assert logs[0]["details"]["new"]["filename"] == final["filename"] != "r.txt"
 
 
 # -- trash ---------------------------------------------------------------------------------
