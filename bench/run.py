@@ -138,10 +138,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--label", default="", help="the artefact's name (default: mode-commit)")
     parser.add_argument("--only", default="uploads,queries,memory,imports,legacy",
                         help="comma-separated sections")
+    parser.add_argument("--sizes", default="",
+                        help="the query section's sizes, small,large (default: the mode's)")
     parser.add_argument("--no-legacy", action="store_true",
                         help="skip the older media/upload benchmarks of the full run")
     args = parser.parse_args(argv)
     mode, source = Mode(args.quick), args.source.resolve()
+    if args.sizes:
+        small, large = (int(n) for n in args.sizes.split(","))
+        mode.sizes = (small, large)
     only = set(args.only.split(","))
     if args.quick or args.no_legacy or source != HERE:
         only.discard("legacy")  # they import this tree's modules, and take minutes
