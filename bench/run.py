@@ -51,7 +51,7 @@ class Mode:
         self.reps = 15 if quick else 50
         self.scan_reps = 3 if quick else 5
         self.appends = 150 if quick else 400
-        self.import_runs = 3 if quick else 7
+        self.import_runs = 5 if quick else 9
 
 
 Row = tuple[str, str, str, str, str]
