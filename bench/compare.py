@@ -40,7 +40,7 @@ def markdown(before: dict[str, Any], after: dict[str, Any]) -> str:
 
 def _cell(figure: tuple[str, str, str]) -> str:
     value, base, _ = figure
-    return f"{value} (vs {base})" if base else value
+    return f"{value} (vs {base})" if base and base != "n/a" else value
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     result: dict[str, Any] = {"mode": mode.name, "source": str(source),
                               "commit": Target(Path("/nonexistent"), source).commit(),
                               "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-run-", ignore_cleanup_errors=True) as tmp:
         work = Path(tmp)
         if "uploads" in only:
             result["uploads"] = uploads.measure(work, source, mode.upload_files)
