@@ -7,6 +7,7 @@
 #   make web   - build the web app (web/dist) if a source or the lockfile changed
 #   make mutation - mutmut over the security-critical modules; writes tests/MUTATION.md (not CI)
 #   make schemathesis - a long Schemathesis run against the embedded server (SCHEMATHESIS_MAX_EXAMPLES)
+#   make bench - the scale benchmark: one table, bench/results/*.json (bench-quick: ~3 minutes)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
