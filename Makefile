@@ -7,6 +7,7 @@
 #   make web   - build the web app (web/dist) if a source or the lockfile changed
 #   make mutation - mutmut over the security-critical modules; writes tests/MUTATION.md (not CI)
 #   make schemathesis - a long Schemathesis run against the embedded server (SCHEMATHESIS_MAX_EXAMPLES)
+#   make bench - the scale benchmark: one table, bench/results/*.json (bench-quick: ~3 minutes)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -20,7 +21,7 @@ export AUTH_DEV_SECRET ?= local-dev-secret-do-not-deploy-0123456789
 export WORKSPACE_STORAGE_DIR ?= Runtime
 export PORT ?= 8080
 
-.PHONY: dev run test lint fmt bench bench-scan bench-web system-deps venv clean token sweep checkov infra-check infra-routes web mutation mutation-deps schemathesis rescan
+.PHONY: dev run test lint fmt bench bench-quick bench-scan bench-web system-deps venv clean token sweep checkov infra-check infra-routes web mutation mutation-deps schemathesis rescan
 
 $(STAMP): requirements.txt requirements-dev.txt $(CLIENT_META)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -101,11 +102,14 @@ schemathesis: system-deps venv
 	SCHEMATHESIS_TIMEOUT=$${SCHEMATHESIS_TIMEOUT:-7200} \
 	  $(PY) -m pytest -p no:cacheprovider tests/test_schemathesis.py
 
-bench: system-deps venv
-	$(PY) -m bench.upload_memory
-	$(PY) -m bench.media_datauri
-	$(PY) -m bench.media_oversize
-	$(PY) -m bench.media_body_rss
+# The scale benchmark (bench/run.py): one table, a JSON artefact in bench/results/. The full
+# run (<= 20 minutes) also runs the older media/upload benchmarks; bench-quick takes ~3 minutes.
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--source /path/to/old-checkout --label before".
+bench: system-deps venv web
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-quick: system-deps venv web
+	$(PY) -m bench.run --quick $(BENCH_ARGS)
 
 bench-scan: system-deps venv
 	$(PY) -m bench.scan_front

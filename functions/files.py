@@ -4,6 +4,7 @@ delete, and the folders (``/folders``: a folder is the prefix of its files' path
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import functions_framework
 from flask import Request, Response, redirect
@@ -14,23 +15,17 @@ from functions._http import Router, json_response, next_page_headers, paged, rea
 from shared import factory, queries
 from shared.config import get_settings
 from shared.context import RequestContext
-from shared.download import CHUNK, download_headers
 from shared.errors import BadRequest, RangeNotSatisfiable
-from shared.files.edits import (
-    EDIT_FIELDS,
-    PATH_FIELDS,
-    edit_from_json,
-    metadata_etag,
-    parse_if_match,
-    restore_path,
-)
-from shared.files.service import Content
 from shared.jsonbody import get_int, get_str, parse_json_object
-from shared.models import FileRecord
 from shared.routes import API_PREFIX
 from shared.scopes import PUBLIC, needs
-from shared.uploads.issue import UPLOAD_URL_FIELDS
 from shared.validation import MAX_VERSION, parse_bool
+
+# The services, their models and the edit rules load with the first request that needs
+# them (the factory's builders import them): a cold start's import time is a product metric.
+if TYPE_CHECKING:
+    from shared.files.service import Content
+    from shared.models import FileRecord
 
 router = Router(reserved=("count", "search", "upload-url", "batch-delete"))
 EDIT_BODY_BYTES = 256 * 1024
@@ -50,6 +45,8 @@ def upload(request: Request, ctx: RequestContext) -> tuple[dict[str, object], in
 
 @router.route(f"{FILES}/upload-url", methods=["POST"], access=needs("files:write"))
 def upload_url(request: Request, ctx: RequestContext) -> tuple[dict[str, object], int]:
+    from shared.uploads.issue import UPLOAD_URL_FIELDS
+
     body = parse_json_object(read_body(request, 64 * 1024), request.content_type,
                              UPLOAD_URL_FIELDS, 64 * 1024)
     return factory.direct_uploads().issue(ctx, body), 201
@@ -84,6 +81,8 @@ def get_file(request: Request, ctx: RequestContext, file_id: str) -> Response:
 
 @router.route(f"{FILES}/<id:file_id>", methods=["PATCH"], access=needs("files:write"))
 def edit(request: Request, ctx: RequestContext, file_id: str) -> Response:
+    from shared.files.edits import EDIT_FIELDS, PATH_FIELDS, edit_from_json, parse_if_match
+
     body = parse_json_object(read_body(request, EDIT_BODY_BYTES), request.content_type,
                              EDIT_FIELDS | PATH_FIELDS, EDIT_BODY_BYTES)
     given = {name for name, value in body.items() if value is not None}
@@ -102,6 +101,8 @@ def edit(request: Request, ctx: RequestContext, file_id: str) -> Response:
 
 @router.route(f"{FILES}/<id:file_id>/restore", methods=["POST"], access=needs("files:write"))
 def restore(request: Request, ctx: RequestContext, file_id: str) -> Response:
+    from shared.files.edits import restore_path
+
     body = _optional_json(request, {"path"})
     return _record(request, factory.file_edits().restore(ctx, file_id, restore_path(body)))
 
@@ -138,6 +139,8 @@ def _optional_json(request: Request, fields: set[str]) -> dict[str, object]:
 
 def _record(request: Request, record: FileRecord) -> Response:
     """A record as JSON with its ETag; 304 when the caller's ``If-None-Match`` has it."""
+    from shared.files.edits import metadata_etag
+
     response = json_response(record.to_api(), headers={"ETag": metadata_etag(record),
                                                        "Cache-Control": "private, no-cache"})
     return response.make_conditional(request)
@@ -191,6 +194,8 @@ def _send(request: Request, opened: Content, inline: bool) -> Response:
     (206, or 416 when it selects nothing), ``HEAD`` without the body. Several ranges in one
     request are served as the whole file (200), which HTTP allows a server to do, and so is
     a ``Range`` in another unit than bytes (or an empty one), which HTTP says to ignore."""
+    from shared.download import CHUNK, download_headers  # libmagic and the models
+
     size = opened.record.size_bytes
     response = Response(wrap_file(request.environ, opened.stream, CHUNK),
                         headers=download_headers(opened.record, inline), direct_passthrough=True)

@@ -1,4 +1,8 @@
-"""The ``media`` function: ``store_media_file`` over HTTP, and cleaning an execution's files."""
+"""The ``media`` function: ``store_media_file`` over HTTP, and cleaning an execution's files.
+
+The media service (fetcher, data URIs, the file service) loads on the first request, not at
+import: a cold start's import time is a product metric (``bench.imports``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from flask import Request, Response
 from functions._http import Router
 from shared import factory
 from shared.context import RequestContext
-from shared.media.service import ExecutionContext
 from shared.routes import API_PREFIX
 from shared.scopes import needs
 
@@ -27,6 +30,8 @@ def store(request: Request, ctx: RequestContext) -> Response:
 
 @router.route(f"{MEDIA}/<graph_exec_id>", methods=["DELETE"], access=needs("media"))
 def clean(request: Request, ctx: RequestContext, graph_exec_id: str) -> dict[str, object]:
+    from shared.media.service import ExecutionContext  # with the service, on first use
+
     execution = ExecutionContext.from_request(ctx, graph_exec_id)
     removed = factory.media_service().clean(graph_exec_id, execution)
     return {"graph_exec_id": graph_exec_id, "files_removed": removed}

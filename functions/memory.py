@@ -1,4 +1,8 @@
-"""The ``memory`` function: the global memory, its versions and reverts."""
+"""The ``memory`` function: the global memory, its versions and reverts.
+
+The service's module loads with the service, on the first request, not at import: a cold
+start's import time is a product metric (``bench.imports``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ from functions._http import Router, read_body
 from shared import factory
 from shared.context import RequestContext
 from shared.jsonbody import parse_json_object
-from shared.memory.service import WRITE_FIELDS
 from shared.routes import API_PREFIX
 from shared.scopes import needs
 
@@ -24,6 +27,8 @@ def read(request: Request, ctx: RequestContext) -> dict[str, object]:
 
 @router.route(MEMORY, methods=["POST"], access=needs("memory:write"))
 def write(request: Request, ctx: RequestContext) -> dict[str, object]:
+    from shared.memory.service import WRITE_FIELDS  # loaded by the factory by now
+
     service = factory.memory_service()
     limit = service.max_length * 12 + 4096  # \uXXXX surrogate pairs are 12 bytes a char
     body = parse_json_object(read_body(request, limit), request.content_type, WRITE_FIELDS, limit)

@@ -2,7 +2,8 @@
 check.
 
 API keys and ``/events`` live here because their paths fall under this function's prefix in
-the route table (``shared.routes``); managing keys needs a user's token.
+the route table (``shared.routes``); managing keys needs a user's token. The key service
+(JWT and crypto) and the health check load on first use, not at import: cold starts.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from flask import Request, Response
 
 from functions._http import Router, json_response, read_body
 from shared import factory
-from shared.apikeys.service import CREATE_FIELDS
 from shared.context import RequestContext
-from shared.health import health_report
 from shared.jsonbody import parse_json_object
 from shared.routes import API_PREFIX
 from shared.scopes import PUBLIC, USER_ONLY, needs
@@ -48,6 +47,8 @@ def events(request: Request, ctx: RequestContext) -> dict[str, object]:
 
 @router.route(KEYS, methods=["POST"], access=USER_ONLY)
 def create_key(request: Request, ctx: RequestContext) -> tuple[dict[str, object], int]:
+    from shared.apikeys.service import CREATE_FIELDS
+
     body = parse_json_object(read_body(request, KEY_BODY_BYTES), request.content_type,
                              CREATE_FIELDS, KEY_BODY_BYTES)
     return factory.key_service().create(ctx, body), 201
@@ -65,6 +66,8 @@ def revoke_key(request: Request, ctx: RequestContext, key_id: str) -> dict[str, 
 
 @router.route("/healthz", access=PUBLIC)
 def healthz(request: Request, ctx: None) -> Response:
+    from shared.health import health_report
+
     report = health_report(factory.blob_store(), factory.metadata_store(), factory.scanner())
     return json_response(report, 200 if report["status"] == "ok" else 503)
 

@@ -17,36 +17,38 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from shared.apikeys.credentials import Credentials
-from shared.apikeys.service import KeyService
-from shared.auth import Authenticator
 from shared.config import Settings, get_settings, reset_settings
-from shared.files.edits import FileEdits
-from shared.files.folders import FolderService
-from shared.files.maintenance import FileMaintenance
-from shared.files.service import FileService
-from shared.maintenance import Maintenance
-from shared.memory.service import MemoryService
-from shared.metadata.base import MetadataStore
-from shared.oplog import LogService
-from shared.outbox.feed import EventFeed
-from shared.outbox.publisher import EventPublisher
-from shared.quota import Quota
-from shared.rescans.job import RescanJob
-from shared.rescans.service import Rescans
-from shared.scanning.base import ObjectOpener, Scanner
-from shared.search import SearchService
-from shared.signing import UrlSigner, load_or_create_key
-from shared.storage.base import BlobStore
-from shared.uploads.service import DirectUploads
-from shared.workspace import WorkspaceService
 
-if TYPE_CHECKING:  # these load on first use (urllib3, the GCS client): cold starts
+# Every service and backend loads inside its builder, on first use: importing a function
+# module (a cold start) then costs the framework and the module's own parsing, not the
+# whole domain (JWT and crypto, the models, every service) before the first request needs it.
+if TYPE_CHECKING:
+    from shared.apikeys.credentials import Credentials
+    from shared.apikeys.service import KeyService
+    from shared.auth import Authenticator
+    from shared.files.edits import FileEdits
+    from shared.files.folders import FolderService
+    from shared.files.service import FileService
+    from shared.maintenance import Maintenance
     from shared.media.gcs_input import GcsInput
     from shared.media.service import ExecutionContext, MediaService
+    from shared.memory.service import MemoryService
+    from shared.metadata.base import MetadataStore
+    from shared.oplog import LogService
+    from shared.outbox.feed import EventFeed
+    from shared.outbox.publisher import EventPublisher
+    from shared.quota import Quota
+    from shared.rescans.job import RescanJob
+    from shared.rescans.service import Rescans
     from shared.scanfront.service import ScanFront
     from shared.scanfront.settings import FrontSettings
+    from shared.scanning.base import ObjectOpener, Scanner
+    from shared.search import SearchService
+    from shared.signing import UrlSigner
+    from shared.storage.base import BlobStore
     from shared.storage.gcs.objects import GcsObjects
+    from shared.uploads.service import DirectUploads
+    from shared.workspace import WorkspaceService
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +155,8 @@ def scanner() -> Scanner:
 @_Once
 def signer() -> UrlSigner:
     """HMAC signer for local download links; ``SIGNING_SECRET`` or a key in the storage dir."""
+    from shared.signing import UrlSigner, load_or_create_key
+
     settings = get_settings()
     if settings.signing_secret:
         return UrlSigner(settings.signing_secret.encode())
@@ -162,30 +166,40 @@ def signer() -> UrlSigner:
 @_Once
 def authenticator() -> Authenticator:
     """Bearer-token verification for the configured ``AUTH_MODE``."""
+    from shared.auth import Authenticator
+
     return Authenticator(get_settings())
 
 
 @_Once
 def key_service() -> KeyService:
     """Workspace API keys, metered at ``API_KEY_RATE_PER_MINUTE`` each."""
+    from shared.apikeys.service import KeyService
+
     return KeyService(metadata_store(), get_settings().api_key_rate_per_minute)
 
 
 @_Once
 def credentials() -> Credentials:
     """Bearer credentials: users' JWTs and workspace API keys."""
+    from shared.apikeys.credentials import Credentials
+
     return Credentials(authenticator(), key_service())
 
 
 @_Once
 def quota() -> Quota:
     """``WORKSPACE_QUOTA_MB`` over every stored byte (live, kept, in flight)."""
+    from shared.quota import Quota
+
     return Quota(metadata_store(), get_settings().workspace_quota_bytes)
 
 
 @_Once
 def file_service() -> FileService:
     """File operations over the configured backends."""
+    from shared.files.service import FileService
+
     return FileService(get_settings(), blob_store(), metadata_store(), scanner(), signer(),
                        quota())
 
@@ -193,18 +207,24 @@ def file_service() -> FileService:
 @_Once
 def file_edits() -> FileEdits:
     """Edits, restores and batch deletes of existing files."""
+    from shared.files.edits import FileEdits
+
     return FileEdits(file_service())
 
 
 @_Once
 def folder_service() -> FolderService:
     """Moves and renames, folder listings and folder moves."""
+    from shared.files.folders import FolderService
+
     return FolderService(metadata_store(), get_settings().folder_move_budget_seconds)
 
 
 @_Once
 def direct_uploads() -> DirectUploads:
     """Signed-URL uploads: ``upload-url``, the finalize handler and their sweep."""
+    from shared.uploads.service import DirectUploads
+
     return DirectUploads(get_settings(), blob_store(), metadata_store(), scanner(), quota())
 
 
@@ -213,6 +233,9 @@ def maintenance() -> Maintenance:
     """The scheduled sweep (purge, stale reservations, direct-upload reconciliation, idle
     folder moves, retention, and the outbox's backstop drain when ``EVENTS_TOPIC`` is
     set)."""
+    from shared.files.maintenance import FileMaintenance
+    from shared.maintenance import Maintenance
+
     settings = get_settings()
     return Maintenance(FileMaintenance(blob_store(), metadata_store()), direct_uploads(),
                        metadata_store(), settings.log_retention_days,
@@ -224,6 +247,8 @@ def maintenance() -> Maintenance:
 @_Once
 def rescans() -> Rescans:
     """Rescans of stored files (``POST /files/{id}/rescan``, the rescan job)."""
+    from shared.rescans.service import Rescans
+
     return Rescans(blob_store(), metadata_store(), scanner(),
                    get_settings().max_file_size_bytes)
 
@@ -231,6 +256,8 @@ def rescans() -> Rescans:
 @_Once
 def rescan_job() -> RescanJob:
     """The rescan pass after a signature update (``RESCAN_BATCH``, ``RESCAN_RATE_PER_SECOND``)."""
+    from shared.rescans.job import RescanJob
+
     settings = get_settings()
     return RescanJob(rescans(), metadata_store(), settings.rescan_batch,
                      settings.rescan_rate_per_second)
@@ -239,6 +266,8 @@ def rescan_job() -> RescanJob:
 @_Once
 def event_feed() -> EventFeed:
     """``GET /events``: the outbox, per workspace."""
+    from shared.outbox.feed import EventFeed
+
     return EventFeed(metadata_store())
 
 
@@ -247,6 +276,7 @@ def event_publisher() -> EventPublisher:
     """The outbox's publisher to ``EVENTS_TOPIC`` (Pub/Sub; the emulator when
     ``PUBSUB_EMULATOR_HOST`` is set)."""
     from shared.errors import ConfigError
+    from shared.outbox.publisher import EventPublisher
     from shared.outbox.pubsub import PubSubSink
 
     settings = get_settings()
@@ -260,12 +290,16 @@ def event_publisher() -> EventPublisher:
 @_Once
 def log_service() -> LogService:
     """Operation-log queries."""
+    from shared.oplog import LogService
+
     return LogService(metadata_store())
 
 
 @_Once
 def memory_service() -> MemoryService:
     """Global memory."""
+    from shared.memory.service import MemoryService
+
     settings = get_settings()
     return MemoryService(metadata_store(), settings.memory_max_length, settings.memory_history)
 
@@ -273,12 +307,16 @@ def memory_service() -> MemoryService:
 @_Once
 def search_service() -> SearchService:
     """Combined search over files, memory and logs."""
+    from shared.search import SearchService
+
     return SearchService(metadata_store())
 
 
 @_Once
 def workspace_service() -> WorkspaceService:
     """Workspace summaries and usage."""
+    from shared.workspace import WorkspaceService
+
     memory = memory_service()
     return WorkspaceService(metadata_store(), memory.max_length, memory.length, quota(),
                             get_settings().log_retention_days)

@@ -14,7 +14,7 @@ workspace belongs to the same user, who may always look across them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shared import text_index
 from shared import validation as v
@@ -22,8 +22,12 @@ from shared.config import Settings
 from shared.context import RequestContext
 from shared.cursor import check_cursor, decode_cursor, encode_cursor
 from shared.errors import BadRequest
-from shared.models import FILE_TYPES, OPERATION_TYPES, RESOURCE_TYPES, FileQuery, LogQuery
 from shared.timeutil import parse_query_time
+
+# The models (twenty dataclasses, tens of milliseconds) load on the first parse, not when a
+# function module declares its routes with the argument sets below: cold starts.
+if TYPE_CHECKING:
+    from shared.models import FileQuery, LogQuery
 
 FILE_LIST_ARGS = {"file_type", "tags", "created_by", "path", "session_id",
                   "include_all_sessions", "limit", "cursor", "deleted"}
@@ -94,6 +98,8 @@ def _scoped_prefix(args: Args, ctx: RequestContext, prefix: str | None) -> str |
 
 def file_query(args: Args, ctx: RequestContext, settings: Settings) -> FileQuery:
     """Filters for ``GET /files`` and ``/files/count``, with session scoping (see above)."""
+    from shared.models import FILE_TYPES, FileQuery
+
     _reject_unknown(args, FILE_LIST_ARGS)
     raw_path = _single(args, "path")
     prefix = _scoped_prefix(args, ctx, v.check_path_prefix(raw_path) if raw_path else None)
@@ -155,6 +161,8 @@ class SearchQuery:
 
 def search_query(args: Args, ctx: RequestContext, settings: Settings) -> SearchQuery:
     """``GET /files/search``: words, file type, limit and session scope."""
+    from shared.models import FILE_TYPES
+
     _reject_unknown(args, SEARCH_ARGS)
     return SearchQuery(
         text=_single(args, "query") or "",
@@ -210,6 +218,8 @@ def _log_text(raw: str | None) -> str | None:
 
 def log_query(args: Args, ctx: RequestContext, settings: Settings) -> LogQuery:
     """Filters for ``GET /logs`` (``format`` is checked here and read by the handler)."""
+    from shared.models import OPERATION_TYPES, RESOURCE_TYPES, LogQuery
+
     _reject_unknown(args, LOG_ARGS)
     v.check_choice(_single(args, "format"), LOG_FORMATS, "format")
     since = parse_query_time(_single(args, "since"), "since")

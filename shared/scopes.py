@@ -16,15 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shared.context import RequestContext
 from shared.errors import Forbidden
-from shared.queries import Args
+
+if TYPE_CHECKING:  # queries loads the models: a cold start needs neither to declare routes
+    from shared.queries import Args
 
 SCOPES = ("files:read", "files:write", "memory:read", "memory:write", "logs:read", "media")
 KINDS = ("public", "user", "scoped")
 
-Chooser = Callable[[Args], tuple[str, ...]]
+Chooser = Callable[["Args"], tuple[str, ...]]
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,16 @@ the line number. ``limit`` applies to each type; ``summary`` counts all matches 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import text_index
 from shared import validation as v
 from shared.context import RequestContext
 from shared.errors import BadRequest
-from shared.metadata.base import MetadataStore
 from shared.queries import Args, SearchQuery, session_folder
+
+if TYPE_CHECKING:  # the store's base loads the models; the search function's routes need
+    from shared.metadata.base import MetadataStore  # only TYPE_SCOPES (a cold start)
 
 TYPES = ("files", "memory", "logs")
 TYPE_SCOPES = {"files": "files:read", "memory": "memory:read", "logs": "logs:read"}

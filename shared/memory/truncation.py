@@ -9,10 +9,9 @@ included, never exceeds ``max_length``.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-
-import regex
 
 from shared.errors import Conflict
 
@@ -22,7 +21,15 @@ DROP_NOTICE = "> [Earlier memory removed to fit the maximum length.]\n\n"
 
 _HEADING = re.compile(r"^#{1,6}[ \t]", re.MULTILINE)
 _SENTENCE_END = re.compile(r"[.!?\u2026](?=\s|$)|[\u3002\uff01\uff1f]")
-_GRAPHEME = regex.compile(r"\X", regex.DOTALL)
+
+
+@functools.cache
+def _grapheme() -> re.Pattern[str]:
+    """Grapheme clusters (``regex``'s ``\\X``), compiled on the first cut: ``regex`` costs
+    tens of milliseconds to import, and the memory function's cold start needs none of it."""
+    import regex
+
+    return regex.compile(r"\X", regex.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ def grapheme_floor(text: str, pos: int) -> int:
         return len(text)
     start = max(0, text.rfind("\n", 0, max(pos - 256, 0)) + 1)
     boundary = start
-    for match in _GRAPHEME.finditer(text, start):
+    for match in _grapheme().finditer(text, start):
         if match.end() > pos:
             break
         boundary = match.end()
