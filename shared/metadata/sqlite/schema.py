@@ -174,6 +174,9 @@ ADDED_COLUMNS = (("logs", "session_id", "TEXT"),
 BACKFILL = {("files", "revision"): "UPDATE files SET revision = version"}
 AFTER_MIGRATION = """
 CREATE INDEX IF NOT EXISTS logs_ws_session ON logs (workspace_id, session_id, ts DESC, id DESC);
+CREATE INDEX IF NOT EXISTS logs_ws_agent ON logs (workspace_id, agent_id, ts DESC, id DESC);
+CREATE INDEX IF NOT EXISTS logs_ws_task ON logs (workspace_id, task_id, ts DESC, id DESC);
+CREATE INDEX IF NOT EXISTS logs_ws_resource ON logs (workspace_id, resource_id, ts DESC, id DESC);
 CREATE INDEX IF NOT EXISTS files_rescan
     ON files (status, scan_db, scanned_at, workspace_id, id) WHERE deleted_at IS NULL;
 """
