@@ -81,6 +81,7 @@ class _ClamdHandler(socketserver.BaseRequestHandler):
             total += size
             if mode == "limit_mid":  # clamd refuses a stream past StreamMaxLength at once
                 sock.sendall(LIMIT_REPLY)
+                self.server.fake.refused.set()
                 return
             if mode == "close_mid":  # gone after the first frame: no reply, ever
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -127,6 +128,7 @@ class FakeClamd:
         self.ended = 0  # conversations over (the client closed, or the fake did)
         self.bytes_seen = 0
         self.release = threading.Event()
+        self.refused = threading.Event()  # ``limit_mid`` has sent its refusal
         self._server = _ClamdServer(("127.0.0.1", 0), _ClamdHandler)
         self._server.fake = self
         self.port = int(self._server.server_address[1])

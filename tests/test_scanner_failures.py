@@ -156,6 +156,24 @@ def test_clamds_stream_limit_is_payload_too_large(mode: str) -> None:
         fake.stop()
 
 
+def test_clamds_refusal_mid_stream_is_seen_on_the_next_feed() -> None:
+    """clamd refuses a stream past its limit at once and hangs up: the next ``feed`` reads
+    the refusal (413) instead of reporting a lost connection."""
+    fake = FakeClamd("limit_mid").start()
+    try:
+        session = ClamdScanner("127.0.0.1", fake.port, timeout=5).open_session()
+        session.feed(b"first frame")
+        assert fake.refused.wait(10)
+        with pytest.raises(PayloadTooLarge,
+                           match=r"^file exceeds the scanner's stream limit$") as info:
+            for _ in range(100):  # the refusal is read before a frame goes out
+                session.feed(b"next frame")
+        assert info.value.__cause__ is None
+        session.abort()
+    finally:
+        fake.stop()
+
+
 @pytest.mark.parametrize("mode", ["ok_held", "ok_held_nul"])
 def test_clamd_client_reads_one_reply_without_waiting_for_the_close(mode: str) -> None:
     fake = FakeClamd(mode).start()
