@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from google.auth import jwt
 
 from shared.errors import BadRequest, NotFound, PayloadTooLarge, ScannerUnavailable
 from shared.models import BlobFacts, ObjectRef
@@ -94,6 +95,11 @@ def test_a_session_is_used_once() -> None:
             session.finish()
         with pytest.raises(AssertionError, match=r"^session is finished$"):
             session.feed(b"more")
+        aborted = HttpScanner(fake.url, timeout=5).open_session()
+        aborted.feed(b"half")
+        aborted.abort()
+        with pytest.raises(AssertionError, match=r"^session is finished$"):
+            aborted.finish()
     finally:
         fake.stop()
 
@@ -104,6 +110,8 @@ def test_google_id_tokens_are_bearer_headers(identity, tmp_path, monkeypatch) ->
     header = IdTokens(AUDIENCE).header()
     assert list(header) == ["Authorization"]
     assert re.fullmatch(r"Bearer [\w-]+\.[\w-]+\.[\w-]+", header["Authorization"])
+    claims = jwt.decode(header["Authorization"].removeprefix("Bearer "), verify=False)
+    assert claims["aud"] == AUDIENCE  # Cloud Run accepts only its own URL as audience
 
 
 def test_no_id_token_is_named_and_logged(tmp_path, monkeypatch,
@@ -144,6 +152,16 @@ def test_each_failure_says_what_happened(mode: str, caplog: pytest.LogCaptureFix
                           "the front is unwell"]
     if mode == "status_500":
         assert logged == ["virus scanner front answered 500: the front is unwell"]
+    if mode == "no_verdict":  # the body, cut at 200 characters
+        [message] = logged
+        assert message == "virus scanner front gave no verdict: " + str(
+            {"bytes_scanned": 10, "sha256": hashlib.sha256(b"some bytes").hexdigest(),
+             "mime_type": "text/plain", "note": "n" * 200})[:200]
+    if mode == "wrong_count":
+        assert logged == ["virus scanner front scanned 9 bytes of 10"]
+    if mode == "drop_mid_body":
+        [message] = logged
+        assert message.startswith("virus scanner front connection failed: ('Connection ")
 
 
 @pytest.mark.parametrize("mode,error,message", [
@@ -187,3 +205,65 @@ def test_an_unreachable_front(caplog: pytest.LogCaptureFixture) -> None:
     assert info.value.__cause__ is not None
     logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert logged == [f"virus scanner front unreachable: {info.value.__cause__}"]
+
+
+@pytest.mark.parametrize("mode,message", [
+    ("not_json", "virus scanner could not scan the file"),  # a 200 page, not the front's JSON
+    ("json_list", "virus scanner unavailable"),  # JSON, but not an object
+])
+def test_a_200_that_is_not_a_verdict_object(mode: str, message: str) -> None:
+    fake = FakeFront(mode).start()
+    try:
+        with pytest.raises(ScannerUnavailable, match=f"^{message}$"):
+            HttpScanner(fake.url, timeout=5).scan_stream(io.BytesIO(b"some bytes"))
+    finally:
+        fake.stop()
+
+
+def test_an_infected_verdict_keeps_its_signature_or_says_unknown() -> None:
+    fake = FakeFront("found").start()
+    try:
+        scanner = HttpScanner(fake.url, timeout=5)
+        assert scanner.scan_stream(io.BytesIO(b"eicar")) == Verdict(True, "Fake.Signature", 5)
+        fake.mode = "found_unnamed"
+        assert scanner.scan_stream(io.BytesIO(b"eicar")) == Verdict(True, "unknown", 5)
+        # Each scan is one octet-stream on a connection of its own (never reused mid-body).
+        assert [(h["content-type"], h["connection"].lower()) for h in fake.headers] == [
+            ("application/octet-stream", "close")] * 2
+    finally:
+        fake.stop()
+
+
+@pytest.mark.parametrize("mode,error,message", [
+    ("status_413_early", PayloadTooLarge, "file exceeds the scanner's limit (early)"),
+    ("drop_mid_body", ScannerUnavailable, "virus scanner connection lost"),
+])
+def test_a_request_that_ends_before_its_body_stops_the_feed(
+        mode: str, error: type[Exception], message: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The front answers (413) or hangs up mid-body: the next ``feed`` raises, not ``finish``."""
+    fake = FakeFront(mode).start()
+    session = HttpScanner(fake.url, timeout=5).open_session()
+    try:
+        with pytest.raises(error, match=f"^{re.escape(message)}$"):
+            for _ in range(2000):  # far more than the queue holds: the request ends first
+                session.feed(b"x" * 65536)
+        with pytest.raises(AssertionError, match=r"^session is finished$"):
+            session.finish()
+    finally:
+        session.abort()
+        fake.stop()
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    if mode == "drop_mid_body":
+        [line] = logged
+        assert line.startswith("virus scanner front connection failed: ('Connection ")
+
+
+def test_an_https_front_gets_id_tokens_for_its_own_url() -> None:
+    scanner = HttpScanner("https://127.0.0.1:9/", timeout=5)  # nothing listens on port 9
+    assert isinstance(scanner.tokens, IdTokens)
+    assert scanner.tokens.audience == "https://127.0.0.1:9"  # the URL, without the slash
+    static = HttpScanner("https://127.0.0.1:9", timeout=5, tokens=StaticTokens())
+    assert static.ping() is False
+    with pytest.raises(ScannerUnavailable, match=r"^virus scanner unavailable$"):
+        static.scan_object(REF, "a.txt", 100)
