@@ -153,8 +153,11 @@ class _FrontHandler(BaseHTTPRequestHandler):
         return
 
     def _answer(self, status: int, body: Any, content_type: str = "application/json") -> None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
+        self._answer_rest(body, content_type)
+
+    def _answer_rest(self, body: Any, content_type: str = "application/json") -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Connection", "close")
@@ -215,6 +218,13 @@ class _FrontHandler(BaseHTTPRequestHandler):
                    "mime_type": "text/plain"}
         if mode == "ok":
             self._answer(200, verdict)
+        elif mode == "trickle":  # a clean verdict, one header byte every 0.2 s (about 6 s)
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            for _ in range(30):
+                time.sleep(0.2)
+                self.wfile.write(b".")
+            self.wfile.write(b"\r\n")
+            self._answer_rest(verdict)
         elif mode in ("found", "found_unnamed"):
             signature = "Fake.Signature" if mode == "found" else ""
             self._answer(200, {**verdict, "verdict": "infected", "signature": signature})

@@ -17,6 +17,7 @@ from google.auth import jwt
 
 from shared.errors import BadRequest, NotFound, PayloadTooLarge, ScannerUnavailable
 from shared.models import BlobFacts, ObjectRef
+from shared.scanning import http
 from shared.scanning.base import ObjectScan, Verdict
 from shared.scanning.http import HttpScanner, IdTokens
 from tests.fake_scanners import DIGEST_FAULTS, FakeFront
@@ -267,3 +268,17 @@ def test_an_https_front_gets_id_tokens_for_its_own_url() -> None:
     assert static.ping() is False
     with pytest.raises(ScannerUnavailable, match=r"^virus scanner unavailable$"):
         static.scan_object(REF, "a.txt", 100)
+
+
+def test_a_front_that_never_finishes_answering_is_cut_off(monkeypatch) -> None:
+    """Each byte of the answer comes within the read timeout, but the whole answer takes
+    longer than the session allows (``CONNECT_TIMEOUT`` + twice the timeout): 503, not a
+    verdict that arrives whenever the front likes."""
+    monkeypatch.setattr(http, "CONNECT_TIMEOUT", 1.0)  # the backstop: 1 + 2 * 1 = 3 s
+    fake = FakeFront("trickle").start()
+    try:
+        with pytest.raises(ScannerUnavailable, match=r"^virus scanner timed out$") as info:
+            HttpScanner(fake.url, timeout=1).scan_stream(io.BytesIO(b"some bytes"))
+        assert isinstance(info.value.__cause__, TimeoutError)
+    finally:
+        fake.stop()
