@@ -10,6 +10,8 @@ import hashlib
 import io
 import logging
 import re
+import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -280,5 +282,34 @@ def test_a_front_that_never_finishes_answering_is_cut_off(monkeypatch) -> None:
         with pytest.raises(ScannerUnavailable, match=r"^virus scanner timed out$") as info:
             HttpScanner(fake.url, timeout=1).scan_stream(io.BytesIO(b"some bytes"))
         assert isinstance(info.value.__cause__, TimeoutError)
+    finally:
+        fake.stop()
+
+
+def test_a_front_that_accepts_and_never_answers() -> None:
+    """Connected, never a byte back: each call gives up after its read timeout."""
+    with socket.socket() as listener:  # the kernel accepts; nobody ever reads or answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        scanner = HttpScanner(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=1)
+        with pytest.raises(ScannerUnavailable, match=r"^virus scanner unavailable$"):
+            scanner.scan_object(REF, "a.txt", 100)
+        with pytest.raises(ScannerUnavailable, match=r"^virus scanner connection lost$"):
+            scanner.scan_stream(io.BytesIO(b"some bytes"))  # before the 12 s backstop
+        assert scanner.ping() is False  # /readyz's own 5 s
+
+
+def test_a_caller_that_stalls_mid_body_loses_the_scan() -> None:
+    """The body ends after ``timeout`` seconds without a chunk: the front is not held open
+    by an upload that stopped, and the session cannot be resumed into a verdict."""
+    fake = FakeFront("ok").start()
+    try:
+        session = HttpScanner(fake.url, timeout=1).open_session()
+        session.feed(b"first half")
+        time.sleep(3)  # the caller stalls for three times the timeout
+        with pytest.raises(ScannerUnavailable, match=r"^virus scanner connection lost$"):
+            session.feed(b"second half")
+            session.finish()
+        session.abort()
     finally:
         fake.stop()
