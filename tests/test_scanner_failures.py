@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +130,16 @@ def test_clamd_sessions_close_their_connection() -> None:
         fake.stop()
     with pytest.raises(ScannerUnavailable, match=r"^virus scanner unavailable$"):
         scanner.open_session()  # nothing listens there any more
+
+
+def test_clamd_ping_gives_up_quickly_on_a_wedged_clamd() -> None:
+    """A clamd that accepts and never answers: ``ping`` (``/readyz``) says no after its own
+    2 s read timeout (which pyclamd tries five times: 10 s), not after the scan timeout (here
+    ten minutes; the test's own limit is two)."""
+    with socket.socket() as listener:  # the kernel accepts; nobody ever answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        assert ClamdScanner("127.0.0.1", listener.getsockname()[1], timeout=600).ping() is False
 
 
 def test_clamd_replies_split_or_garbled_are_read_whole() -> None:
