@@ -104,6 +104,7 @@ MISMATCHES = {
         {"alg": "ES384", "typ": "JWT", "kid": "ec-1"}) + "AAAA",
     "unknown kid": lambda i: i.token(kid="no-such-key", signing_kid="rsa-1"),
     "kid is a number": lambda i: _unsigned({"alg": "RS256", "kid": 7}) + "AAAA",
+    "kid is empty": lambda i: _unsigned({"alg": "RS256", "kid": ""}) + "AAAA",
     "alg none with a real kid": lambda i: _unsigned({"alg": "none", "kid": "rsa-1"}),
     "HS256 keyed with the RSA public PEM": lambda i: _hs256_keyed_with(_rsa_pem(i), "rsa-1"),
     "HS256 keyed with the JWKS document": lambda i: _hs256_keyed_with(i.document(), "rsa-1"),
@@ -118,7 +119,17 @@ def test_key_type_alg_and_kid_mismatches_are_401(jwks_api, issuer, case):
     for route in ROUTES[:3]:
         status, body = _status(jwks_api, token, route)
         assert status == 401, (route, status, body)
-        assert body["error"]
+        assert body["error"] == MISMATCH_ERRORS.get(case, body["error"])
+
+
+MISMATCH_ERRORS = {  # checked before any key is looked up, each with its own answer
+    "PS256 signed by the RSA key": "token algorithm is not accepted",
+    "ES384 header with the EC key's kid": "token algorithm is not accepted",
+    "alg none with a real kid": "token algorithm is not accepted",
+    "kid is a number": "invalid token",  # PyJWT refuses a header kid that is no string
+    "kid is empty": "token has no key id ('kid')",
+    "no kid with several keys": "token has no key id ('kid')",
+}
 
 
 def test_each_key_type_verifies_its_own_tokens(jwks_api, issuer):
@@ -238,6 +249,7 @@ FIREBASE_CASES = {
     "no auth_time": (401, {"auth_time": None}),
     "auth_time in the future": (401, {"auth_time": int(time.time()) + 3600}),
     "auth_time not a number": (401, {"auth_time": "yesterday"}),
+    "signed in just now": (200, {"auth_time": int(time.time())}),
 }
 
 
@@ -249,6 +261,8 @@ def test_firebase_mode_checks_issuer_audience_and_auth_time(api, issuer, monkeyp
               "auth_time": int(time.time()) - 60, **overrides}
     status, body = _status(api, issuer.token(kid="rsa-1", **claims))
     assert status == expected, body
+    if case.startswith("auth_time") or case == "no auth_time":
+        assert body == {"error": "token has no valid 'auth_time' claim"}
 
 
 def test_firebase_mode_defaults_to_googles_key_set(tmp_path: Path, monkeypatch):
