@@ -17,10 +17,12 @@ files bucket.
 from __future__ import annotations
 
 import base64
+import gc
 import io
 import json
 import socket
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,7 +141,13 @@ def test_clamd_ping_gives_up_quickly_on_a_wedged_clamd() -> None:
     with socket.socket() as listener:  # the kernel accepts; nobody ever answers
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
-        assert ClamdScanner("127.0.0.1", listener.getsockname()[1], timeout=600).ping() is False
+        scanner = ClamdScanner("127.0.0.1", listener.getsockname()[1], timeout=600)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            assert scanner.ping() is False
+            gc.collect()
+    # pyclamd leaves the socket open when the PING fails: ping closes it, no fd lingers.
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
 
 
 def test_clamd_replies_split_or_garbled_are_read_whole() -> None:
