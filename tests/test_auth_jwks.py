@@ -14,6 +14,8 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -128,6 +130,7 @@ MISMATCH_ERRORS = {  # checked before any key is looked up, each with its own an
     "alg none with a real kid": "token algorithm is not accepted",
     "kid is a number": "invalid token",  # PyJWT refuses a header kid that is no string
     "kid is empty": "token has no key id ('kid')",
+    "unknown kid": "the token's key id is not one of the issuer's keys",
     "no kid with several keys": "token has no key id ('kid')",
 }
 
@@ -204,7 +207,8 @@ def test_a_hung_issuer_costs_each_request_one_bounded_wait(jwks_api, issuer, mon
     assert time.monotonic() - start < 0.5
 
 
-def test_a_stale_set_serves_known_keys_while_the_issuer_hangs(issuer):
+def test_a_stale_set_serves_known_keys_while_the_issuer_hangs(issuer, caplog):
+    caplog.set_level(logging.WARNING, logger="shared.jwks")
     keys = KeySet(issuer.url, timeout=1, lifespan=0.3)
     assert keys.key("rsa-1").key_id == "rsa-1"
     issuer.hang.set()
@@ -215,6 +219,28 @@ def test_a_stale_set_serves_known_keys_while_the_issuer_hangs(issuer):
     assert found == ["ec-1"] * 4
     assert time.monotonic() - start < 1.8
     assert issuer.fetches == 2  # one refresh tried, the others served the stale set
+    assert "serving the issuer's cached key set: it cannot be refreshed" in [
+        r.getMessage() for r in caplog.records]  # the refresher, when its fetch timed out
+
+
+def test_a_known_key_never_queues_behind_a_refresh(issuer):
+    """One request refreshes the stale set from an issuer that never answers (its wait: up
+    to 30 s); meanwhile a request for a key the stale set has is served from it at once."""
+    keys = KeySet(issuer.url, timeout=30, lifespan=0.01)
+    assert keys.key("rsa-1").key_id == "rsa-1"
+    issuer.hang.set()
+    time.sleep(0.05)  # the set is stale now
+    threading.Thread(target=keys.key, args=("rsa-1",), daemon=True).start()
+    deadline = time.monotonic() + 10
+    while issuer.fetches < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert issuer.fetches == 2  # the refresh is under way, and hangs
+    served: list[str] = []
+    other = threading.Thread(target=lambda: served.append(keys.key("ec-1").key_id),
+                             daemon=True)
+    other.start()
+    other.join(10)  # not 30: it must not wait for the refresh
+    assert served == ["ec-1"] and issuer.fetches == 2
 
 
 def test_a_rotated_key_is_fetched_once_and_made_up_kids_never_refetch(jwks_api, issuer):
