@@ -201,6 +201,8 @@ def test_a_hung_issuer_costs_each_request_one_bounded_wait(jwks_api, issuer, mon
     # Within the retry window the issuer is not asked again: an immediate 503.
     code, took = timed(0)
     assert (code, issuer.fetches) == (503, 1) and took < 0.5
+    assert _status(jwks_api, token)[1] == {
+        "error": "the token issuer's key set did not answer in time"}
     # Garbage stays a 401 at once, whatever the issuer does.
     start = time.monotonic()
     assert _status(jwks_api, _unsigned({"alg": "none", "kid": "rsa-1"}))[0] == 401
@@ -221,6 +223,17 @@ def test_a_stale_set_serves_known_keys_while_the_issuer_hangs(issuer, caplog):
     assert issuer.fetches == 2  # one refresh tried, the others served the stale set
     assert "serving the issuer's cached key set: it cannot be refreshed" in [
         r.getMessage() for r in caplog.records]  # the refresher, when its fetch timed out
+
+
+def test_a_burst_of_first_requests_costs_the_issuer_one_fetch(issuer):
+    """Eight requests arrive while the first fetch is under way (the issuer takes 0.5 s):
+    they wait for it and share its result, rather than fail or fetch again."""
+    issuer.delay = 0.5
+    keys = KeySet(issuer.url, timeout=10)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = list(pool.map(lambda _: keys.key("rsa-1").key_id, range(8)))
+    assert found == ["rsa-1"] * 8
+    assert issuer.fetches == 1
 
 
 def test_a_known_key_never_queues_behind_a_refresh(issuer):
