@@ -209,6 +209,13 @@ def test_a_hung_issuer_costs_each_request_one_bounded_wait(jwks_api, issuer, mon
     assert time.monotonic() - start < 0.5
 
 
+def test_a_hung_issuer_is_named_in_the_503(jwks_api, issuer, monkeypatch):
+    _use(monkeypatch, _auth_env(issuer.url, timeout=1))
+    issuer.hang.set()
+    assert _status(jwks_api, issuer.token()) == (
+        503, {"error": "the token issuer's key set did not answer in time"})
+
+
 def test_a_stale_set_serves_known_keys_while_the_issuer_hangs(issuer, caplog):
     caplog.set_level(logging.WARNING, logger="shared.jwks")
     keys = KeySet(issuer.url, timeout=1, lifespan=0.3)
