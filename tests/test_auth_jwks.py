@@ -209,6 +209,12 @@ def test_a_hung_issuer_costs_each_request_one_bounded_wait(jwks_api, issuer, mon
     assert time.monotonic() - start < 0.5
 
 
+def test_a_set_of_symmetric_keys_only_is_named_in_the_503(jwks_api, issuer):
+    issuer.body = b'{"keys": [{"kty": "oct", "k": "c2VjcmV0", "alg": "HS256", "kid": "rsa-1"}]}'
+    assert _status(jwks_api, issuer.token()) == (
+        503, {"error": "the token issuer's key set has no usable signing key"})
+
+
 def test_a_hung_issuer_is_named_in_the_503(jwks_api, issuer, monkeypatch):
     _use(monkeypatch, _auth_env(issuer.url, timeout=1))
     issuer.hang.set()
