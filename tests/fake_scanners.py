@@ -82,6 +82,7 @@ class _ClamdHandler(socketserver.BaseRequestHandler):
             total += size
             if mode == "limit_mid":  # clamd refuses a stream past StreamMaxLength at once
                 sock.sendall(LIMIT_REPLY)
+                self.server.fake.refused.set()
                 return
             if mode == "close_mid":  # gone after the first frame: no reply, ever
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -129,6 +130,7 @@ class FakeClamd:
         self.ended = 0  # conversations over (the client closed, or the fake did)
         self.bytes_seen = 0
         self.release = threading.Event()
+        self.refused = threading.Event()  # ``limit_mid`` has sent its refusal
         self._server = _ClamdServer(("127.0.0.1", 0), _ClamdHandler)
         self._server.fake = self
         self.port = int(self._server.server_address[1])
@@ -152,10 +154,13 @@ class _FrontHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:  # quiet
         return
 
-    def _answer(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
+    def _answer(self, status: int, body: Any, content_type: str = "application/json") -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self._answer_rest(body, content_type)
+
+    def _answer_rest(self, body: Any, content_type: str = "application/json") -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Connection", "close")
         self.end_headers()
@@ -194,7 +199,13 @@ class _FrontHandler(BaseHTTPRequestHandler):
         fake = self.server.fake
         fake.requests.append(self.path)
         fake.auth.append((self.path, self.headers.get("Authorization")))
+        fake.headers.append({k.lower(): v for k, v in self.headers.items()})
         mode = fake.mode
+        if mode == "status_413_early":  # the front refuses after the first chunk, at once
+            self.rfile.readline()
+            self._answer(413, {"error": "file exceeds the scanner's limit (early)"})
+            self._drop()
+            return
         body = self._read_body(1 if mode == "drop_mid_body" else None)
         if body is None:
             self._drop()
@@ -209,6 +220,20 @@ class _FrontHandler(BaseHTTPRequestHandler):
                    "mime_type": "text/plain"}
         if mode == "ok":
             self._answer(200, verdict)
+        elif mode == "trickle":  # a clean verdict, one header byte every 0.2 s (about 6 s)
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            for _ in range(30):
+                time.sleep(0.2)
+                self.wfile.write(b".")
+            self.wfile.write(b"\r\n")
+            self._answer_rest(verdict)
+        elif mode in ("found", "found_unnamed"):
+            signature = "Fake.Signature" if mode == "found" else ""
+            self._answer(200, {**verdict, "verdict": "infected", "signature": signature})
+        elif mode == "not_json":  # a 200 from something that is not the front
+            self._answer(200, b"<html>hello</html>", "text/html")
+        elif mode == "json_list":
+            self._answer(200, [verdict])
         elif mode in ("status_500", "status_401", "status_403", "status_404", "status_413",
                       "status_400"):
             self._answer(int(mode[-3:]), {"error": "the front is unwell"})
@@ -217,7 +242,8 @@ class _FrontHandler(BaseHTTPRequestHandler):
         elif mode == "status_500_clean":  # an error status whose body looks like a verdict
             self._answer(500, verdict)
         elif mode == "no_verdict":
-            self._answer(200, {k: v for k, v in verdict.items() if k != "verdict"})
+            self._answer(200, {**{k: v for k, v in verdict.items() if k != "verdict"},
+                               "note": "n" * 200})
         elif mode == "verdict_error":
             self._answer(200, {**verdict, "verdict": "error"})
         elif mode == "wrong_count":  # a short scan: the tail was never looked at
@@ -245,6 +271,7 @@ class FakeFront:
         self.requests: list[str] = []
         self.auth: list[tuple[str, str | None]] = []  # (path, Authorization) of each request
         self.objects: list[dict[str, Any]] = []  # the JSON bodies of POST /scan/gcs
+        self.headers: list[dict[str, str]] = []  # each POST's headers, names lower-cased
         self._server = _FrontServer(("127.0.0.1", 0), _FrontHandler)
         self._server.fake = self
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"

@@ -32,6 +32,7 @@ class KeyIssuer:
         self.status = 200
         self.body: bytes | None = None  # None serves the key set
         self.hang = threading.Event()  # set: accept and never answer
+        self.delay = 0.0  # seconds before each answer (a slow issuer)
         self._released = threading.Event()
         issuer = self
 
@@ -41,6 +42,7 @@ class KeyIssuer:
                 if issuer.hang.is_set():
                     issuer._released.wait(60)
                     return
+                time.sleep(issuer.delay)
                 body = issuer.body if issuer.body is not None else issuer.document()
                 self.send_response(issuer.status)
                 self.send_header("Content-Type", "application/json")

@@ -8,6 +8,7 @@ pins the messages a client sees and the rules a loosened configuration would dro
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -78,8 +79,12 @@ def test_jwks_clock_leeway_holds_both_ways(api, issuer, monkeypatch):
             "token has expired")
 
 
-def test_jwks_outages_name_the_key_set(api, issuer, monkeypatch):
+def test_jwks_outages_name_the_key_set(api, issuer, monkeypatch, caplog):
+    caplog.set_level(logging.WARNING, logger="shared.jwks")
     _jwks_mode(monkeypatch, issuer.url)
     issuer.status, issuer.body = 500, b'{"error": "internal"}'
     refused(get(api, f"Bearer {issuer.token()}"), "cannot get the token issuer's key set",
             503)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "shared.jwks"]
+    assert line.startswith("cannot get the token issuer's key set: ")
+    assert "HTTP Error 500" in line  # the cause, for the operator

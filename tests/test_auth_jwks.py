@@ -14,6 +14,8 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -104,6 +106,7 @@ MISMATCHES = {
         {"alg": "ES384", "typ": "JWT", "kid": "ec-1"}) + "AAAA",
     "unknown kid": lambda i: i.token(kid="no-such-key", signing_kid="rsa-1"),
     "kid is a number": lambda i: _unsigned({"alg": "RS256", "kid": 7}) + "AAAA",
+    "kid is empty": lambda i: _unsigned({"alg": "RS256", "kid": ""}) + "AAAA",
     "alg none with a real kid": lambda i: _unsigned({"alg": "none", "kid": "rsa-1"}),
     "HS256 keyed with the RSA public PEM": lambda i: _hs256_keyed_with(_rsa_pem(i), "rsa-1"),
     "HS256 keyed with the JWKS document": lambda i: _hs256_keyed_with(i.document(), "rsa-1"),
@@ -118,7 +121,18 @@ def test_key_type_alg_and_kid_mismatches_are_401(jwks_api, issuer, case):
     for route in ROUTES[:3]:
         status, body = _status(jwks_api, token, route)
         assert status == 401, (route, status, body)
-        assert body["error"]
+        assert body["error"] == MISMATCH_ERRORS.get(case, body["error"])
+
+
+MISMATCH_ERRORS = {  # checked before any key is looked up, each with its own answer
+    "PS256 signed by the RSA key": "token algorithm is not accepted",
+    "ES384 header with the EC key's kid": "token algorithm is not accepted",
+    "alg none with a real kid": "token algorithm is not accepted",
+    "kid is a number": "invalid token",  # PyJWT refuses a header kid that is no string
+    "kid is empty": "token has no key id ('kid')",
+    "unknown kid": "the token's key id is not one of the issuer's keys",
+    "no kid with several keys": "token has no key id ('kid')",
+}
 
 
 def test_each_key_type_verifies_its_own_tokens(jwks_api, issuer):
@@ -187,13 +201,29 @@ def test_a_hung_issuer_costs_each_request_one_bounded_wait(jwks_api, issuer, mon
     # Within the retry window the issuer is not asked again: an immediate 503.
     code, took = timed(0)
     assert (code, issuer.fetches) == (503, 1) and took < 0.5
+    assert _status(jwks_api, token)[1] == {
+        "error": "the token issuer's key set did not answer in time"}
     # Garbage stays a 401 at once, whatever the issuer does.
     start = time.monotonic()
     assert _status(jwks_api, _unsigned({"alg": "none", "kid": "rsa-1"}))[0] == 401
     assert time.monotonic() - start < 0.5
 
 
-def test_a_stale_set_serves_known_keys_while_the_issuer_hangs(issuer):
+def test_a_set_of_symmetric_keys_only_is_named_in_the_503(jwks_api, issuer):
+    issuer.body = b'{"keys": [{"kty": "oct", "k": "c2VjcmV0", "alg": "HS256", "kid": "rsa-1"}]}'
+    assert _status(jwks_api, issuer.token()) == (
+        503, {"error": "the token issuer's key set has no usable signing key"})
+
+
+def test_a_hung_issuer_is_named_in_the_503(jwks_api, issuer, monkeypatch):
+    _use(monkeypatch, _auth_env(issuer.url, timeout=1))
+    issuer.hang.set()
+    assert _status(jwks_api, issuer.token()) == (
+        503, {"error": "the token issuer's key set did not answer in time"})
+
+
+def test_a_stale_set_serves_known_keys_while_the_issuer_hangs(issuer, caplog):
+    caplog.set_level(logging.WARNING, logger="shared.jwks")
     keys = KeySet(issuer.url, timeout=1, lifespan=0.3)
     assert keys.key("rsa-1").key_id == "rsa-1"
     issuer.hang.set()
@@ -204,6 +234,39 @@ def test_a_stale_set_serves_known_keys_while_the_issuer_hangs(issuer):
     assert found == ["ec-1"] * 4
     assert time.monotonic() - start < 1.8
     assert issuer.fetches == 2  # one refresh tried, the others served the stale set
+    assert "serving the issuer's cached key set: it cannot be refreshed" in [
+        r.getMessage() for r in caplog.records]  # the refresher, when its fetch timed out
+
+
+def test_a_burst_of_first_requests_costs_the_issuer_one_fetch(issuer):
+    """Eight requests arrive while the first fetch is under way (the issuer takes 0.5 s):
+    they wait for it and share its result, rather than fail or fetch again."""
+    issuer.delay = 0.5
+    keys = KeySet(issuer.url, timeout=10)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = list(pool.map(lambda _: keys.key("rsa-1").key_id, range(8)))
+    assert found == ["rsa-1"] * 8
+    assert issuer.fetches == 1
+
+
+def test_a_known_key_never_queues_behind_a_refresh(issuer):
+    """One request refreshes the stale set from an issuer that never answers (its wait: up
+    to 30 s); meanwhile a request for a key the stale set has is served from it at once."""
+    keys = KeySet(issuer.url, timeout=30, lifespan=0.01)
+    assert keys.key("rsa-1").key_id == "rsa-1"
+    issuer.hang.set()
+    time.sleep(0.05)  # the set is stale now
+    threading.Thread(target=keys.key, args=("rsa-1",), daemon=True).start()
+    deadline = time.monotonic() + 10
+    while issuer.fetches < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert issuer.fetches == 2  # the refresh is under way, and hangs
+    served: list[str] = []
+    other = threading.Thread(target=lambda: served.append(keys.key("ec-1").key_id),
+                             daemon=True)
+    other.start()
+    other.join(10)  # not 30: it must not wait for the refresh
+    assert served == ["ec-1"] and issuer.fetches == 2
 
 
 def test_a_rotated_key_is_fetched_once_and_made_up_kids_never_refetch(jwks_api, issuer):
@@ -238,6 +301,7 @@ FIREBASE_CASES = {
     "no auth_time": (401, {"auth_time": None}),
     "auth_time in the future": (401, {"auth_time": int(time.time()) + 3600}),
     "auth_time not a number": (401, {"auth_time": "yesterday"}),
+    "signed in just now": (200, {"auth_time": int(time.time())}),
 }
 
 
@@ -249,6 +313,8 @@ def test_firebase_mode_checks_issuer_audience_and_auth_time(api, issuer, monkeyp
               "auth_time": int(time.time()) - 60, **overrides}
     status, body = _status(api, issuer.token(kid="rsa-1", **claims))
     assert status == expected, body
+    if case.startswith("auth_time") or case == "no auth_time":
+        assert body == {"error": "token has no valid 'auth_time' claim"}
 
 
 def test_firebase_mode_defaults_to_googles_key_set(tmp_path: Path, monkeypatch):

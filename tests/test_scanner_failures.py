@@ -17,9 +17,12 @@ files bucket.
 from __future__ import annotations
 
 import base64
+import gc
 import io
 import json
+import socket
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,6 +137,22 @@ def test_clamd_sessions_close_their_connection() -> None:
         scanner.open_session()  # nothing listens there any more
 
 
+def test_clamd_ping_gives_up_quickly_on_a_wedged_clamd() -> None:
+    """A clamd that accepts and never answers: ``ping`` (``/readyz``) says no after its own
+    2 s read timeout (which pyclamd tries five times: 10 s), not after the scan timeout (here
+    ten minutes; the test's own limit is two)."""
+    with socket.socket() as listener:  # the kernel accepts; nobody ever answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        scanner = ClamdScanner("127.0.0.1", listener.getsockname()[1], timeout=600)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            assert scanner.ping() is False
+            gc.collect()
+    # pyclamd leaves the socket open when the PING fails: ping closes it, no fd lingers.
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+
+
 def test_clamd_replies_split_or_garbled_are_read_whole() -> None:
     split, garbled = FakeClamd("ok_split").start(), FakeClamd("garbled").start()
     try:
@@ -155,6 +174,24 @@ def test_clamds_stream_limit_is_payload_too_large(mode: str) -> None:
         scanner = ClamdScanner("127.0.0.1", fake.port, timeout=5)
         with pytest.raises(PayloadTooLarge, match=r"^file exceeds the scanner's stream limit$"):
             scanner.scan_stream(io.BytesIO(PAYLOAD * 4), chunk_size=32768)
+    finally:
+        fake.stop()
+
+
+def test_clamds_refusal_mid_stream_is_seen_on_the_next_feed() -> None:
+    """clamd refuses a stream past its limit at once and hangs up: the next ``feed`` reads
+    the refusal (413) instead of reporting a lost connection."""
+    fake = FakeClamd("limit_mid").start()
+    try:
+        session = ClamdScanner("127.0.0.1", fake.port, timeout=5).open_session()
+        session.feed(b"first frame")
+        assert fake.refused.wait(10)
+        with pytest.raises(PayloadTooLarge,
+                           match=r"^file exceeds the scanner's stream limit$") as info:
+            for _ in range(100):  # the refusal is read before a frame goes out
+                session.feed(b"next frame")
+        assert info.value.__cause__ is None
+        session.abort()
     finally:
         fake.stop()
 

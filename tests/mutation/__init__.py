@@ -56,7 +56,7 @@ MODULES: tuple[Module, ...] = (
         "-k", "not media and not inline and not client")),
     Module("auth", "shared/auth.py", (
         "tests/test_auth.py", "tests/test_auth_exact.py", "tests/test_auth_jwks.py",
-        "-k", "not real_server")),
+        "tests/web/test_emulator_tokens.py", "-k", "not real_server")),
     Module("jwks", "shared/jwks.py", (
         "tests/test_auth_jwks.py", "tests/test_auth_exact.py", "tests/test_auth.py",
         "-k", "not real_server")),

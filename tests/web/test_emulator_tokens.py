@@ -65,11 +65,30 @@ def test_an_emulator_token_signs_its_user_in(firebase_api):
     {"aud": "another-project"},
     {"iss": "https://securetoken.google.com/another-project"},
     {"exp": int(time.time()) - 600, "iat": int(time.time()) - 4000},
+    {"iat": int(time.time()) + 600},  # issued in the future
+    {"exp": None}, {"iat": None},  # required, as for signed tokens
+    {"auth_time": int(time.time()) + 600},
     {"sub": ""},
 ])
 def test_emulator_tokens_are_still_checked(firebase_api, overrides):
-    response = files(firebase_api, emulator_token(**overrides))
+    claims = {key: value for key, value in overrides.items() if value is not None}
+    token = emulator_token(**claims)
+    if None in overrides.values():  # drop the claim altogether
+        header, payload, _ = token.split(".")
+        decoded = json.loads(base64.urlsafe_b64decode(payload + "=="))
+        for key in overrides:
+            decoded.pop(key, None)
+        token = f"{header}.{_b64(decoded)}."
+    response = files(firebase_api, token)
     assert response.status_code == 401, response.get_json()
+
+
+def test_emulator_tokens_get_the_same_clock_leeway(firebase_api):
+    """30 s either way, as for signed tokens: a token that expired 10 s ago still works."""
+    now = int(time.time())
+    late = emulator_token(exp=now - 10, iat=now - 3610, auth_time=now - 3610)
+    assert files(firebase_api, late).status_code == 200
+    assert files(firebase_api, emulator_token(exp=now - 60, iat=now - 3660)).status_code == 401
 
 
 def test_a_signed_token_is_not_taken_for_an_emulator_one(firebase_api):
