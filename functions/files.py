@@ -15,7 +15,7 @@ from functions._http import Router, json_response, next_page_headers, paged, rea
 from shared import factory, queries
 from shared.config import get_settings
 from shared.context import RequestContext
-from shared.errors import BadRequest, RangeNotSatisfiable
+from shared.errors import RangeNotSatisfiable
 from shared.jsonbody import get_int, get_str, parse_json_object
 from shared.routes import API_PREFIX
 from shared.scopes import PUBLIC, needs
@@ -81,15 +81,17 @@ def get_file(request: Request, ctx: RequestContext, file_id: str) -> Response:
 
 @router.route(f"{FILES}/<id:file_id>", methods=["PATCH"], access=needs("files:write"))
 def edit(request: Request, ctx: RequestContext, file_id: str) -> Response:
-    from shared.files.edits import EDIT_FIELDS, PATH_FIELDS, edit_from_json, parse_if_match
+    from shared.files.edits import (
+        EDIT_FIELDS,
+        PATH_FIELDS,
+        edit_from_json,
+        is_move,
+        parse_if_match,
+    )
 
     body = parse_json_object(read_body(request, EDIT_BODY_BYTES), request.content_type,
                              EDIT_FIELDS | PATH_FIELDS, EDIT_BODY_BYTES)
-    given = {name for name, value in body.items() if value is not None}
-    if PATH_FIELDS & given:  # a move or rename (shared.files.folders)
-        if (EDIT_FIELDS - {"expected_version"}) & given:
-            raise BadRequest("move or rename (path, filename) and edit the description, tags "
-                             "or metadata in separate requests")
+    if is_move(body):
         record = factory.folder_service().move_file(
             ctx, file_id, get_str(body, "path"), get_str(body, "filename"),
             get_int(body, "expected_version", minimum=1, maximum=MAX_VERSION),

@@ -50,6 +50,19 @@ def parse_if_match(header: str | None) -> int | None:
     return int(match.group(1))
 
 
+def is_move(body: dict[str, Any]) -> bool:
+    """Whether a ``PATCH`` body moves or renames the file (``path``/``filename``, handled by
+    ``shared.files.folders``) rather than editing its metadata. Both in one body is a 400:
+    each change then has one precondition and one log entry."""
+    given = {name for name, value in body.items() if value is not None}
+    if not PATH_FIELDS & given:
+        return False
+    if (EDIT_FIELDS - {"expected_version"}) & given:
+        raise BadRequest("move or rename (path, filename) and edit the description, tags "
+                         "or metadata in separate requests")
+    return True
+
+
 def edit_from_json(body: dict[str, Any], if_match: str | None) -> FileEdit:
     """The checked edit of a ``PATCH`` body (wrong types and bad values are 400s)."""
     tags = body.get("tags")
