@@ -75,6 +75,19 @@ class SqliteBase:
             conn.execute("ROLLBACK")
             raise
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query in it sees the same committed state (WAL)."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.OperationalError as exc:
+            raise BackendUnavailable("metadata store unavailable") from exc
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
     def _read(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[sqlite3.Row]:
         try:
             return self._conn().execute(sql, params).fetchall()

@@ -9,12 +9,10 @@ folder listing reads every query of its page in one read transaction (one snapsh
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from shared.errors import BackendUnavailable, NotFound
+from shared.errors import NotFound
 from shared.folderpaths import (
     FOLDER_MOVE_KIND,
     FolderMove,
@@ -81,19 +79,6 @@ class SqliteFolders(SqliteBase):
         return record_of(row) if row else None
 
     # -- folder listing ---------------------------------------------------------------------
-    @contextmanager
-    def _snapshot(self) -> Iterator[sqlite3.Connection]:
-        """One read transaction: every query in it sees the same committed state."""
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN")
-        except sqlite3.OperationalError as exc:
-            raise BackendUnavailable("metadata store unavailable") from exc
-        try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")
-
     def list_folder(self, workspace_id: str, prefix: str, after: tuple[str, bool] | None,
                     limit: int) -> FolderPage:
         with self._snapshot() as conn:
