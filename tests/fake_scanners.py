@@ -85,7 +85,11 @@ class _ClamdHandler(socketserver.BaseRequestHandler):
                 self.server.fake.refused.set()
                 return
             if mode == "close_mid":  # gone after the first frame: no reply, ever
+                # A reset and nothing else: closing here (linger 0) sends one RST. Left to
+                # socketserver, shutdown(SHUT_WR) would send a FIN first, and a client already
+                # waiting for the reply could read that clean end-of-stream before the reset.
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
                 return
         self.server.fake.bytes_seen = total
         replies = {"ok": b"stream: OK\n", "found": b"stream: Fake.Signature FOUND\n",

@@ -90,7 +90,7 @@ def test_the_fakes_speak_the_real_protocols() -> None:
 CLAMD_MESSAGES = {
     "error": "virus scanner could not scan the file",
     "empty": "virus scanner gave no answer",
-    "close_mid": "virus scanner gave no answer",
+    "close_mid": "virus scanner connection lost",  # a reset mid-stream, never a clean end
     "malformed": "virus scanner gave a malformed answer",
     "stall": "virus scanner connection lost",
 }
