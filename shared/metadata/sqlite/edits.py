@@ -15,8 +15,8 @@ import sqlite3
 from shared.errors import Conflict, NotFound
 from shared.events import file_event
 from shared.metadata.edits import check_edit, edit_entry, edited
-from shared.metadata.ranking import search_text
 from shared.metadata.sqlite.connection import SqliteBase
+from shared.metadata.sqlite.words import index_file
 from shared.mime import extension_of
 from shared.models import FileEdit, FileRecord, LogEntry
 from shared.timeutil import utcnow
@@ -99,6 +99,4 @@ class SqliteFileEdits(SqliteBase):
         conn.execute("DELETE FROM file_tags WHERE file_rowid = ?", (rowid,))
         conn.executemany("INSERT INTO file_tags VALUES (?, ?)",
                          [(rowid, tag) for tag in record.tags])
-        conn.execute("DELETE FROM files_fts WHERE rowid = ?", (rowid,))
-        conn.execute("INSERT INTO files_fts (rowid, text) VALUES (?, ?)",
-                     (rowid, search_text(record)))
+        index_file(conn, rowid, record)

@@ -12,6 +12,7 @@ import json
 import sqlite3
 from typing import Any
 
+from shared import text_index
 from shared.cursor import decode_cursor, encode_cursor
 from shared.errors import Conflict, NotFound
 from shared.events import file_event
@@ -22,16 +23,15 @@ from shared.metadata.base import (
     version_purge,
 )
 from shared.metadata.folders import as_moved
-from shared.metadata.ranking import search_text
 from shared.metadata.scans import scan_db, scan_time
 from shared.metadata.sqlite.connection import SqliteBase
 from shared.metadata.sqlite.schema import (
     FILE_COLUMNS,
     file_version_of,
-    fts_match,
     prefix_bounds,
     record_of,
 )
+from shared.metadata.sqlite.words import file_score, fts_match, index_file, unindex_file
 from shared.mime import extension_of
 from shared.models import (
     FileDraft,
@@ -39,6 +39,7 @@ from shared.models import (
     FileRecord,
     FileVersion,
     Finalization,
+    Hits,
     LogEntry,
     Page,
     Reservation,
@@ -160,9 +161,7 @@ class SqliteFiles(SqliteBase):
         )
         conn.execute("DELETE FROM file_tags WHERE file_rowid = ?", (rowid,))
         conn.executemany("INSERT INTO file_tags VALUES (?, ?)", [(rowid, t) for t in draft.tags])
-        conn.execute("DELETE FROM files_fts WHERE rowid = ?", (rowid,))
-        conn.execute("INSERT INTO files_fts (rowid, text) VALUES (?, ?)",
-                     (rowid, search_text(draft)))
+        index_file(conn, rowid, draft)
 
     def release_reservation(self, workspace_id: str, reservation: Reservation) -> None:
         if not reservation.is_new:
@@ -230,19 +229,48 @@ class SqliteFiles(SqliteBase):
 
     def search_candidates(self, workspace_id: str, qwords: list[str], file_type: str | None,
                           cap: int, path_prefix: str | None = None) -> list[FileRecord]:
-        sql = (
-            f"SELECT {FILE_COLUMNS} FROM files WHERE rowid IN"
-            " (SELECT rowid FROM files_fts WHERE files_fts MATCH ?)"
-            " AND workspace_id = ? AND deleted_at IS NULL AND status = 'ready'"
-        )
+        where, params = self._search_filters(workspace_id, qwords, file_type, path_prefix)
+        return [record_of(r) for r in self._read(
+            f"SELECT {FILE_COLUMNS} FROM files WHERE rowid IN (SELECT files.rowid"
+            f" FROM files_words w CROSS JOIN files ON files.rowid = w.rowid WHERE {where}"
+            " LIMIT ?)", [*params, cap])]
+
+    def count_search_files(self, workspace_id: str, query: str, file_type: str | None,
+                           limit: int, path_prefix: str | None = None) -> Hits[FileRecord]:
+        """Ranked by ``words.file_score`` in SQL: every match counted (never a lower bound),
+        only the returned page read as records."""
+        qwords = text_index.query_words(query)
+        if not qwords:
+            return Hits([], 0, False)
+        where, params = self._search_filters(workspace_id, qwords, file_type, path_prefix)
+        score, score_params = file_score(qwords, "files.rowid")
+        with self._snapshot() as conn:
+            ranked = conn.execute(
+                "SELECT r, total FROM (SELECT files.rowid AS r, files.number AS n,"
+                f" {score} AS s, COUNT(*) OVER () AS total FROM files_words w"
+                f" CROSS JOIN files ON files.rowid = w.rowid WHERE {where})"
+                " ORDER BY s DESC, n LIMIT ?", [*score_params, *params, limit]).fetchall()
+            rowids = [row["r"] for row in ranked]
+            marks = ",".join("?" * len(rowids))
+            rows = {row["rowid"]: record_of(row) for row in conn.execute(
+                f"SELECT rowid, {FILE_COLUMNS} FROM files WHERE rowid IN ({marks})", rowids)}
+        return Hits([rows[r] for r in rowids], ranked[0]["total"] if ranked else 0, False)
+
+    @staticmethod
+    def _search_filters(workspace_id: str, qwords: list[str], file_type: str | None,
+                        path_prefix: str | None) -> tuple[str, list[Any]]:
+        # CROSS JOIN keeps FTS5 first: SQLite would otherwise walk every ready record of the
+        # workspace by its status index and test each against the word list.
+        where = ["w.files_words MATCH ?", "files.workspace_id = ?", "files.deleted_at IS NULL",
+                 "files.status = 'ready'"]
         params: list[Any] = [fts_match(qwords), workspace_id]
         if file_type:
-            sql += " AND file_type = ?"
+            where.append("files.file_type = ?")
             params.append(file_type)
         if path_prefix and path_prefix != "/":
-            sql += " AND path >= ? AND path < ?"
+            where.append("files.path >= ? AND files.path < ?")
             params += prefix_bounds(path_prefix)
-        return [record_of(r) for r in self._read(sql + " LIMIT ?", [*params, cap])]
+        return " AND ".join(where), params
 
     def delete_file(self, workspace_id: str, file_id: str, entry: LogEntry,
                     retention_seconds: int) -> FileRecord:
@@ -256,7 +284,7 @@ class SqliteFiles(SqliteBase):
                 raise NotFound("file not found")
             conn.execute("UPDATE files SET deleted_at = ?, updated_at = ?,"
                          " revision = revision + 1 WHERE rowid = ?", (now, now, row["rowid"]))
-            conn.execute("DELETE FROM files_fts WHERE rowid = ?", (row["rowid"],))
+            unindex_file(conn, row["rowid"])
             if row["storage_key"]:
                 self._supersede(conn, workspace_id, file_id, row["version"],
                                 row["storage_key"], now, retention_seconds)

@@ -29,9 +29,9 @@ from shared.metadata.folders import (
     taken_targets,
     walk_folder,
 )
-from shared.metadata.ranking import search_text
 from shared.metadata.sqlite.connection import SqliteBase
 from shared.metadata.sqlite.schema import FILE_COLUMNS, record_of
+from shared.metadata.sqlite.words import index_file
 from shared.mime import extension_of
 from shared.models import FileRecord
 from shared.timeutil import utcnow
@@ -65,9 +65,7 @@ class SqliteFolders(SqliteBase):
             after = self._get(conn, workspace_id, file_id)
             assert after is not None
             if filename != before.filename:  # the name is searchable: index the new one
-                conn.execute("DELETE FROM files_fts WHERE rowid = ?", (rowid,))
-                conn.execute("INSERT INTO files_fts (rowid, text) VALUES (?, ?)",
-                             (rowid, search_text(after)))
+                index_file(conn, rowid, after)
             self._insert_log(conn, workspace_id, make_entry(before, after))
             self._touch(conn, workspace_id, now)
             return after

@@ -12,10 +12,10 @@ from shared import text_index
 from shared.cursor import decode_cursor, encode_cursor
 from shared.metadata.ranking import log_search_text
 from shared.metadata.sqlite.connection import SqliteBase
-from shared.metadata.sqlite.schema import fts_match, log_of
-from shared.models import LogEntry, LogQuery, Page
+from shared.metadata.sqlite.schema import log_of
+from shared.metadata.sqlite.words import fts_match, log_score
+from shared.models import Hits, LogEntry, LogQuery, Page
 
-TEXT_PAGE_ROWS = 300  # rows per read while the search rule filters a ``q`` listing
 _EQUALITY = ("operation_type", "resource_type", "resource_id", "agent_id", "task_id",
              "session_id")
 
@@ -53,7 +53,7 @@ class SqliteLog(SqliteBase):
             if after is not None:
                 page_where.append("(ts < ? OR (ts = ? AND id < ?))")
                 page_params += [after[0], after[0], after[1]]
-            chunk = want if not qwords else max(want, TEXT_PAGE_ROWS)
+            chunk = want  # FTS5 already applies the rule: the check below rarely drops one
             rows = self._read(f"SELECT * FROM logs WHERE {' AND '.join(page_where)}"
                               " ORDER BY ts DESC, id DESC LIMIT ?", [*page_params, chunk])
             entries = [log_of(r) for r in rows]
@@ -94,3 +94,26 @@ class SqliteLog(SqliteBase):
             [fts_match(qwords), workspace_id, *([session_id] if session_id else []), cap],
         )
         return [log_of(r) for r in rows]
+
+    def count_search_logs(self, workspace_id: str, query: str, limit: int,
+                          session_id: str | None = None) -> Hits[LogEntry]:
+        """Ranked by ``words.log_score`` in SQL (ties newest first): every match counted,
+        only the returned page read as entries."""
+        qwords = text_index.query_words(query)
+        if not qwords:
+            return Hits([], 0, False)
+        score, score_params = log_score(qwords, "logs.seq")
+        session = " AND logs.session_id = ?" if session_id else ""
+        with self._snapshot() as conn:
+            ranked = conn.execute(
+                "SELECT q, total FROM (SELECT logs.seq AS q, logs.ts AS t, logs.id AS i,"
+                f" {score} AS s, COUNT(*) OVER () AS total FROM logs_fts f"
+                " CROSS JOIN logs ON logs.seq = f.rowid WHERE f.logs_fts MATCH ?"
+                f" AND logs.workspace_id = ?{session}) ORDER BY s DESC, t DESC, i DESC LIMIT ?",
+                [*score_params, fts_match(qwords), workspace_id,
+                 *([session_id] if session_id else []), limit]).fetchall()
+            seqs = [row["q"] for row in ranked]
+            marks = ",".join("?" * len(seqs))
+            rows = {row["seq"]: log_of(row) for row in conn.execute(
+                f"SELECT * FROM logs WHERE seq IN ({marks})", seqs)}
+        return Hits([rows[q] for q in seqs], ranked[0]["total"] if ranked else 0, False)

@@ -1,7 +1,7 @@
 """The SQLite schema and row mapping: ``SCHEMA``, ``record_of``, ``log_of``, ``version_of``.
 
 One file holds every table: workspaces, file records (a partial unique index makes a live
-virtual path unique), tags, FTS5 indexes for file and log search, the operation log, the
+virtual path unique), tags, FTS5 indexes for file and log search (``words``), the operation log, the
 memory and its kept versions, ``docs``: small keyed JSON documents with a revision
 counter (upload tickets, event locks and the blob purge queue are docs), the API keys
 (``api_keys``, hashes only) with their rate-limit buckets (``api_key_buckets``), and the
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from shared.metadata.sqlite.words import migrate_files_words
 from shared.models import FileRecord, FileVersion, LogEntry, MemoryVersion
 
 DB_NAME = ".workspace.sqlite3"
@@ -84,8 +85,8 @@ CREATE TABLE IF NOT EXISTS file_tags (
     PRIMARY KEY (file_rowid, tag)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS file_tags_tag ON file_tags (tag, file_rowid);
-CREATE VIRTUAL TABLE IF NOT EXISTS files_fts
-    USING fts5(text, tokenize = "unicode61 remove_diacritics 0");
+CREATE VIRTUAL TABLE IF NOT EXISTS files_words
+    USING fts5(name, tags, description, tokenize = "unicode61 remove_diacritics 0");
 CREATE TABLE IF NOT EXISTS logs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -198,6 +199,7 @@ def migrate(conn: sqlite3.Connection) -> None:
                 if "duplicate column" not in str(exc):
                     raise
     conn.executescript(AFTER_MIGRATION)
+    migrate_files_words(conn)
 
 FILE_COLUMNS = (
     "id, workspace_id, number, filename, path, session_id, description, tags, created_by, "
@@ -243,11 +245,6 @@ def version_of(row: sqlite3.Row) -> MemoryVersion:
     """A ``memory_versions`` row as a ``MemoryVersion``."""
     return MemoryVersion(row["version"], row["content"], row["created_at"], row["updated_by"],
                          row["operation"])
-
-
-def fts_match(qwords: list[str]) -> str:
-    """An FTS5 query: every word as a quoted prefix term, all required."""
-    return " AND ".join('"' + w.replace('"', '""') + '"*' for w in qwords)
 
 
 def prefix_bounds(prefix: str) -> tuple[str, str]:

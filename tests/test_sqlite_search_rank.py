@@ -1,0 +1,150 @@
+"""SQLite ranks search in SQL (``shared.metadata.sqlite.words``); these tests hold it to the
+Python rule every backend shares (``ranking.rank_record``, ``text_index.rank``) over a
+seeded random corpus: the same hits, in the same order, with the exact total. They also
+check that the word index follows edits, moves, deletes and restores, and that a database
+written with the old one-column ``files_fts`` is migrated.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from shared import text_index
+from shared.metadata.ranking import log_search_text, newest_first, rank_record
+from shared.metadata.sqlite import SqliteMetadataStore
+from shared.metadata.sqlite.schema import DB_NAME
+from shared.models import FileEdit, LogQuery
+from tests.metadata_helpers import entry, put
+
+WORDS = ("report", "reports", "rep", "budget", "budgetary", "plan", "plans", "alpha",
+         "alphabet", "café", "cafe", "naïve", "数据", "数", "报告", "x1", "x10", "zeta")
+KINDS = ("document", "image", "audio")
+QUERIES = ("rep", "report", "budget", "plan rep", "alpha plan", "café", "cafe", "数据",
+           "数", "x1", "reports budgetary", "nothing", "ZETA", "na")
+
+
+def _text(rng: random.Random, low: int, high: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high)))
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> tuple[SqliteMetadataStore, str, list]:
+    rng = random.Random(20261204)
+    store = SqliteMetadataStore(tmp_path)
+    ws = store.get_or_create_workspace("ranker").id
+    other = store.get_or_create_workspace("someone-else").id
+    records = []
+    for i in range(160):
+        name = f"{rng.choice(WORDS)}-{i}.txt".replace(" ", "")
+        folder = rng.choice(("/a/", "/b/", "/a/deep/"))
+        tags = tuple(sorted({rng.choice(WORDS) for _ in range(rng.randint(0, 3))}))
+        records.append(put(store, ws, folder + name, rng.choice(KINDS), tags=tags,
+                           description=_text(rng, 0, 6)))
+        put(store, other, f"/o/{name}", description=_text(rng, 1, 4))  # never seen by ws
+    return store, ws, records
+
+
+def _python_rule(store: SqliteMetadataStore, ws: str, query: str, file_type: str | None,
+                 prefix: str | None) -> list[tuple[float, int, str]]:
+    qwords = text_index.query_words(query)
+    live = store.list_files(ws, _all_files()).items
+    scored = [(rank_record(qwords, r), r.number, r.id) for r in live
+              if (not file_type or r.file_type == file_type)
+              and (not prefix or r.path.startswith(prefix))]
+    return sorted(((s, n, i) for s, n, i in scored if s is not None),
+                  key=lambda hit: (-hit[0], hit[1]))
+
+
+def _all_files():
+    from shared.models import FileQuery
+
+    return FileQuery(limit=10_000)
+
+
+def _check(store: SqliteMetadataStore, ws: str, query: str, file_type: str | None = None,
+           prefix: str | None = None, limit: int = 7) -> None:
+    want = _python_rule(store, ws, query, file_type, prefix)
+    got = store.count_search_files(ws, query, file_type, limit, prefix)
+    assert got.total == len(want), query
+    assert got.total_is_lower_bound is False
+    assert [r.id for r in got.items] == [i for _, _, i in want[:limit]], query
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_sql_ranking_equals_the_shared_rule(corpus, query: str) -> None:
+    store, ws, _ = corpus
+    assert len(store.list_files(ws, _all_files()).items) == 160
+    _check(store, ws, query)
+    _check(store, ws, query, limit=200)
+    _check(store, ws, query, file_type="image")
+    _check(store, ws, query, prefix="/a/")
+
+
+def test_some_query_has_ties_and_prefix_hits(corpus) -> None:
+    """The corpus exercises what the ranking decides: equal scores, prefix-only hits."""
+    store, ws, _ = corpus
+    scores = [s for s, _, _ in _python_rule(store, ws, "rep", None, None)]
+    assert len(set(scores)) > 2 and len(scores) > len(set(scores))
+
+
+def test_the_index_follows_edits_moves_deletes_and_restores(corpus) -> None:
+    store, ws, records = corpus
+    first, second, third = records[:3]
+    store.edit_file(ws, first.id, FileEdit(description="quixotic", tags=("zeppelin",)),
+                    entry("update", first.id))
+    assert [r.id for r in store.search_files(ws, "quixotic", None, 5)] == [first.id]
+    assert [r.id for r in store.search_files(ws, "zeppelin", None, 5)] == [first.id]
+    store.move_file(ws, second.id, "/moved/wombat.txt", "wombat.txt", None,
+                    lambda before, after: entry("update", second.id))
+    assert [r.id for r in store.search_files(ws, "wombat", None, 5)] == [second.id]
+    store.delete_file(ws, third.id, entry("delete", third.id), 3600)
+    name_word = text_index.words(third.filename)[0]
+    assert third.id not in [r.id for r in store.search_files(ws, name_word, None, 500)]
+    store.restore_file(ws, third.id, None, entry("restore", third.id))
+    assert third.id in [r.id for r in store.search_files(ws, name_word, None, 500)]
+    for query in QUERIES:
+        _check(store, ws, query)
+
+
+def test_log_ranking_equals_the_shared_rule(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    store = SqliteMetadataStore(tmp_path)
+    ws = store.get_or_create_workspace("logger").id
+    for i in range(150):
+        store.append_log(ws, entry("read", f"file_{i:04d}", agent=rng.choice(("a1", "a2")),
+                                   details={"note": _text(rng, 1, 5)},
+                                   session=rng.choice((None, "s1"))))
+    everything = store.list_logs(ws, LogQuery(limit=1000)).items
+    assert len(everything) == 150
+    for query in ("rep", "report plan", "数", "a1 budget", "file_0042", "nothing"):
+        qwords = text_index.query_words(query)
+        for session in (None, "s1"):
+            pool = [e for e in everything if session is None or e.session_id == session]
+            scored = [(text_index.rank(qwords, [(log_search_text(e), 1.0)]), e) for e in pool]
+            want = sorted(((s, e) for s, e in scored if s is not None),
+                          key=lambda pair: (-pair[0], newest_first(pair[1])))
+            got = store.count_search_logs(ws, query, 9, session)
+            assert got.total == len(want) and not got.total_is_lower_bound, query
+            assert [e.id for e in got.items] == [e.id for _, e in want[:9]], query
+
+
+def test_a_database_with_the_old_word_index_is_migrated(tmp_path: Path) -> None:
+    store = SqliteMetadataStore(tmp_path)
+    ws = store.get_or_create_workspace("old").id
+    kept = put(store, ws, "/quarterly.txt", tags=("finance",), description="numbers")
+    gone = put(store, ws, "/quarterly-old.txt")
+    store.delete_file(ws, gone.id, entry("delete", gone.id), 3600)
+    conn = sqlite3.connect(tmp_path / DB_NAME)  # as the release before files_words left it
+    conn.executescript("DROP TABLE files_words; CREATE VIRTUAL TABLE files_fts"
+                       " USING fts5(text, tokenize = 'unicode61 remove_diacritics 0');")
+    conn.close()
+    reopened = SqliteMetadataStore(tmp_path)
+    assert [r.id for r in reopened.search_files(ws, "quarterly", None, 5)] == [kept.id]
+    assert [r.id for r in reopened.search_files(ws, "finance numbers", None, 5)] == [kept.id]
+    tables = {row[0] for row in sqlite3.connect(tmp_path / DB_NAME).execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "files_fts" not in tables and "files_words" in tables
