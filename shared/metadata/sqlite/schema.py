@@ -178,6 +178,11 @@ CREATE INDEX IF NOT EXISTS logs_ws_session ON logs (workspace_id, session_id, ts
 CREATE INDEX IF NOT EXISTS logs_ws_agent ON logs (workspace_id, agent_id, ts DESC, id DESC);
 CREATE INDEX IF NOT EXISTS logs_ws_task ON logs (workspace_id, task_id, ts DESC, id DESC);
 CREATE INDEX IF NOT EXISTS logs_ws_resource ON logs (workspace_id, resource_id, ts DESC, id DESC);
+CREATE INDEX IF NOT EXISTS logs_ws_op ON logs (workspace_id, operation_type, ts DESC, id DESC);
+CREATE INDEX IF NOT EXISTS logs_ws_agent_op
+    ON logs (workspace_id, agent_id, operation_type, ts DESC, id DESC);
+CREATE INDEX IF NOT EXISTS files_ws_type
+    ON files (workspace_id, file_type, number) WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS files_rescan
     ON files (status, scan_db, scanned_at, workspace_id, id) WHERE deleted_at IS NULL;
 """
