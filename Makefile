@@ -20,6 +20,8 @@ export AUTH_MODE ?= dev
 export AUTH_DEV_SECRET ?= local-dev-secret-do-not-deploy-0123456789
 export WORKSPACE_STORAGE_DIR ?= Runtime
 export PORT ?= 8080
+# Server processes for `make run`: one per CPU (at most 4), sharing the storage dir.
+RUN_WORKERS ?= auto
 
 .PHONY: dev run test lint fmt bench bench-quick bench-scan bench-web system-deps venv clean token sweep checkov infra-check infra-routes web mutation mutation-deps schemathesis rescan
 
@@ -66,7 +68,7 @@ web: system-deps venv
 	$(PY) -m localdev.server --build-web
 
 run: system-deps venv web
-	$(PY) -m localdev.server
+	$(PY) -m localdev.server --workers $(RUN_WORKERS)
 
 dev: system-deps venv web
 	$(PY) -m localdev.dev

@@ -40,7 +40,11 @@ class SourceServer(ManagedProcess):
         return str(self.source / ".venv" / "bin" / "python")
 
     def command(self) -> list[str]:
-        return [self.python(), "-m", "localdev.server", "--no-clamd", "--port", str(self.port)]
+        command = [self.python(), "-m", "localdev.server", "--no-clamd", "--port", str(self.port)]
+        # As `make run` serves: one process per CPU where the tree can (older trees ran one).
+        if "--workers" in (self.source / "localdev" / "server.py").read_text():
+            command += ["--workers", "auto"]
+        return command
 
     def env(self) -> dict[str, str]:
         return {**self._env, "PORT": str(self.port), "PYTHONDONTWRITEBYTECODE": "1"}

@@ -144,9 +144,10 @@ class LocalServer(ManagedProcess):
     root = Path(__file__).resolve().parent.parent
 
     def __init__(self, workdir: str | os.PathLike[str], env: dict[str, str],
-                 threads: int = 64, own_clamd: bool = False) -> None:
+                 threads: int = 64, own_clamd: bool = False, workers: int = 1) -> None:
         super().__init__(workdir)
         self._env, self.threads, self.own_clamd = env, threads, own_clamd
+        self.workers = workers
 
     @property
     def url(self) -> str:
@@ -155,7 +156,8 @@ class LocalServer(ManagedProcess):
 
     def command(self) -> list[str]:
         clamd = [] if self.own_clamd else ["--no-clamd"]
-        return [sys.executable, "-m", "localdev.server", *clamd, "--threads", str(self.threads)]
+        return [sys.executable, "-m", "localdev.server", *clamd, "--threads", str(self.threads),
+                "--workers", str(self.workers)]
 
     def env(self) -> dict[str, str]:
         return {**self._env, "PORT": str(self.port)}

@@ -132,16 +132,30 @@ def _clamd_for_this_run(settings: Settings) -> ClamdProcess | None:
     return clamd
 
 
+def _workers(value: str) -> int:
+    """``--workers``: a positive number, or ``auto`` (one per CPU, at most 4)."""
+    if value == "auto":
+        return max(1, min(os.cpu_count() or 1, 4))
+    if not value.isascii() or not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"--workers must be a positive number or 'auto', not {value!r}")
+    return int(value)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve every function on ``--port`` (``PORT``, default 8080)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     parser.add_argument("--threads", type=int, default=64)
+    parser.add_argument("--workers", default=os.environ.get("WEB_CONCURRENCY", "1"),
+                        help="server processes: a number, or 'auto' for one per CPU (at most"
+                             " 4); they share the storage dir as function instances share"
+                             " a bucket and Firestore (make run: auto)")
     parser.add_argument("--no-clamd", action="store_true", help="never start a local clamd")
     parser.add_argument("--build-web", action="store_true",
                         help="build the web app if it is stale, then exit (make web)")
     args = parser.parse_args(argv)
+    workers = _workers(args.workers)
     # Users' data is private to this account: the database (and its -wal/-shm), blobs,
     # staging files, the signing key, media exec dirs and clamd's files are created 0600
     # and 0700 whichever module creates them (the stores also set their modes explicitly).
@@ -166,14 +180,18 @@ def main(argv: list[str] | None = None) -> None:
     scanner = ("scanning disabled" if not settings.clamav_service_enabled
                else f"scanner {settings.clamav_service_url}" if settings.clamav_service_url
                else f"clamd {settings.clamav_service_host}:{settings.clamav_service_port}")
-    log.info("serving on http://%s:%d (storage %s, auth %s, %s)", args.host, args.port,
-             settings.workspace_storage_dir, settings.auth_mode, scanner)
+    log.info("serving on http://%s:%d (storage %s, auth %s, %s, %d process%s)", args.host,
+             args.port, settings.workspace_storage_dir, settings.auth_mode, scanner, workers,
+             "" if workers == 1 else "es")
+    # Each worker process opens its own SQLite connections: none made here may cross the
+    # fork (SQLite forbids using a connection in a child), so forget the checked stores.
+    factory.reset()
     limits = Limits(header_timeout=settings.http_header_timeout_seconds,
                     idle_timeout=settings.http_idle_timeout_seconds,
                     min_rate=settings.http_min_bytes_per_second)
     try:
         _Gunicorn(build_app(), {
-            "bind": f"{args.host}:{args.port}", "workers": 1,
+            "bind": f"{args.host}:{args.port}", "workers": workers,
             "worker_class": GuardedWorker.configured(limits),
             "threads": args.threads, "timeout": 0, "graceful_timeout": 5,
             # Access lines come from the router (path only: a query string can hold a
