@@ -10,7 +10,10 @@ machine (or two source trees) compare by their ratios rather than raw millisecon
   speed-up over a full scan (``bench.queries``, ``bench.fullscan``);
 - memory: appends/s from two processes at once vs one client, and lost appends
   (``bench.memory_rate``);
-- imports: each function module's cold import vs functions-framework's (``bench.imports``).
+- imports: each function module's cold import vs functions-framework's (``bench.imports``);
+- backends: the same queries as store calls on the Firestore emulator and on SQLite at one
+  size (10,000 files), and every Firestore query shape checked against the declared
+  indexes (``bench.backends``; this tree only).
 
 The full run (``make bench``) also runs the older media/upload benchmarks of this tree and
 puts their verdict lines in the table. ``--source DIR`` runs the same workload against
@@ -33,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import imports, memory_rate, queries, uploads
+from bench import backends, imports, memory_rate, queries, uploads
 from bench.target import HERE, SECRET, Target
 
 RESULTS = HERE / "bench" / "results"
@@ -52,6 +55,8 @@ class Mode:
         self.scan_reps = 3 if quick else 5
         self.appends = 150 if quick else 400
         self.import_runs = 5 if quick else 9
+        self.backend_size = 1000 if quick else 10_000
+        self.backend_reps = 5 if quick else 20
 
 
 Row = tuple[str, str, str, str, str]
@@ -98,6 +103,18 @@ def rows(result: dict[str, Any]) -> list[Row]:
             out.append(("imports", f"import {module}", _ms(m["ms"]),
                         f"functions_framework {_ms(imp['baseline_ms'])}",
                         f"{m['vs_framework']:.2f}x"))
+    be = result.get("backends")
+    if be:
+        size = be["size"]
+        for name, fs in be["firestore"].items():
+            sq = be["sqlite"][name]
+            out.append(("backends", f"{name}: Firestore emulator median @{size} (p99)",
+                        f"{_ms(fs['median_ms'])} ({_ms(fs['p99_ms'])})",
+                        f"sqlite {_ms(sq['median_ms'])}",
+                        f"{fs['median_ms'] / sq['median_ms']:.1f}x sqlite"))
+        out.append(("backends", "Firestore query shapes without a declared index",
+                    str(len(be["firestore_unindexed"])),
+                    f"{be['firestore_shapes']} shapes recorded", "-"))
     for module, line in result.get("legacy", {}).items():
         out.append(("legacy", module, line, "", ""))
     return out
@@ -136,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--source", type=Path, default=HERE,
                         help="the checkout to serve and import (its own .venv)")
     parser.add_argument("--label", default="", help="the artefact's name (default: mode-commit)")
-    parser.add_argument("--only", default="uploads,queries,memory,imports,legacy",
+    parser.add_argument("--only", default="uploads,queries,memory,imports,backends,legacy",
                         help="comma-separated sections")
     parser.add_argument("--sizes", default="",
                         help="the query section's sizes, small,large (default: the mode's)")
@@ -150,6 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     only = set(args.only.split(","))
     if args.quick or args.no_legacy or source != HERE:
         only.discard("legacy")  # they import this tree's modules, and take minutes
+    if source != HERE:
+        only.discard("backends")  # store calls of this tree's modules
     started = time.monotonic()
     result: dict[str, Any] = {"mode": mode.name, "source": str(source),
                               "commit": Target(Path("/nonexistent"), source).commit(),
@@ -163,6 +182,9 @@ def main(argv: list[str] | None = None) -> None:
                                                 mode.scan_reps)
         if "memory" in only:
             result["memory"] = memory_rate.measure(work, source, mode.appends)
+        if "backends" in only:
+            result["backends"] = backends.measure(work / "backends", mode.backend_size,
+                                                  mode.backend_reps)
     if "imports" in only:
         env = {**os.environ, "AUTH_MODE": "dev", "AUTH_DEV_SECRET": SECRET,
                "WORKSPACE_STORAGE_DIR": tempfile.gettempdir()}
