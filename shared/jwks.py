@@ -13,7 +13,8 @@ class decides when to fetch and how long anyone waits:
   those requests fail at once (503) instead of each waiting for the hung issuer.
 - The set is kept for ``lifespan``. A ``kid`` that is not in it triggers one refetch (the
   issuer rotated its keys), and at most one per ``unknown_kid_cooldown``: made-up ``kid``s
-  never turn into one fetch per request.
+  never turn into one fetch per request. Requests for an unknown ``kid`` that arrive while
+  that refetch runs wait for it (it may bring their key) instead of failing at once.
 - A stale set keeps serving the keys it has while a refresh runs or fails (up to
   ``max_stale``), so an issuer outage does not end valid sessions. Without a usable set the
   answer is ``BackendUnavailable`` (503), never ``Unauthorized``: an outage is not the
@@ -72,7 +73,18 @@ class KeySet:
             if kid in seen.keys:
                 return seen.keys[kid]
             if time.monotonic() - self._refetched_at < self.unknown_kid_cooldown:
-                raise Unauthorized("the token's key id is not one of the issuer's keys")
+                if not self._lock.locked():
+                    raise Unauthorized("the token's key id is not one of the issuer's keys")
+                # The refetch this cooldown stands for is still running: the issuer may be
+                # rotating to this very key, so wait for that fetch (bounded; never a fetch
+                # of its own) and look again.
+                if not self._lock.acquire(timeout=self.timeout):
+                    raise BackendUnavailable("the token issuer's key set is slow to answer")
+                self._lock.release()
+                current = self._snapshot
+                if current is None or kid not in current.keys:
+                    raise Unauthorized("the token's key id is not one of the issuer's keys")
+                return current.keys[kid]
             self._refetched_at = time.monotonic()
         known_stale = seen is not None and kid in seen.keys
         try:

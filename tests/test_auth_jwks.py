@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 
 from localdev.process import LocalServer
 from shared import factory
+from shared.errors import BackendUnavailable, Unauthorized
 from shared.jwks import KeySet
 from tests.conftest import API, base_env
 from tests.jwks_issuer import AUDIENCE, ISSUER, KeyIssuer
@@ -279,6 +280,64 @@ def test_a_rotated_key_is_fetched_once_and_made_up_kids_never_refetch(jwks_api, 
     for number in range(10):
         token = issuer.token(kid=f"made-up-{number}", signing_kid="rsa-1")
         assert _status(jwks_api, token)[0] == 401
+    assert issuer.fetches == 2
+
+
+def test_requests_for_a_rotated_key_wait_for_the_fetch_it_started(issuer):
+    """The issuer rotates to a new key and takes 0.5 s to answer. The first request for the
+    new key starts the one refetch; seven more arrive while it runs: they wait for it and
+    get the key, rather than a 401 from the unknown-kid cooldown meant for made-up kids."""
+    keys = KeySet(issuer.url, timeout=10)
+    assert keys.key("rsa-1").key_id == "rsa-1"
+    issuer.add_rsa("rsa-2")
+    issuer.delay = 0.5
+    first = threading.Thread(target=keys.key, args=("rsa-2",), daemon=True)
+    first.start()
+    deadline = time.monotonic() + 10
+    while issuer.fetches < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with ThreadPoolExecutor(max_workers=7) as pool:
+        found = list(pool.map(lambda _: keys.key("rsa-2").key_id, range(7)))
+    first.join(10)
+    assert found == ["rsa-2"] * 7
+    assert issuer.fetches == 2  # still one refetch for the rotation
+    with pytest.raises(Unauthorized):  # and a made-up kid right after it: 401, no fetch
+        keys.key("made-up")
+    assert issuer.fetches == 2
+
+
+def test_unknown_kids_waiting_on_a_failed_refetch_do_not_fetch_again(issuer):
+    """While the rotation's refetch runs, requests for other unknown kids wait for it; when
+    it fails they fail too (401: still unknown), without one more fetch each."""
+    keys = KeySet(issuer.url, timeout=10)
+    assert keys.key("rsa-1").key_id == "rsa-1"
+    issuer.delay, issuer.status = 0.5, 500
+    outcome: list[type] = []
+
+    def rotate() -> None:
+        try:
+            keys.key("rsa-9")
+        except (BackendUnavailable, Unauthorized) as exc:
+            outcome.append(type(exc))
+
+    first = threading.Thread(target=rotate, daemon=True)
+    first.start()
+    deadline = time.monotonic() + 10
+    while issuer.fetches < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    def status(kid: str) -> str:
+        try:
+            keys.key(kid)
+        except Unauthorized:
+            return "401"
+        return "200"
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        found = list(pool.map(status, [f"made-up-{i}" for i in range(6)]))
+    first.join(10)
+    assert outcome == [BackendUnavailable]  # the refetcher sees the outage: 503
+    assert found == ["401"] * 6
     assert issuer.fetches == 2
 
 
