@@ -69,8 +69,12 @@ def test_the_query_uses_its_index(store, name: str) -> None:
     call, index = CASES[name]
     plans = _plans(sqlite_store, lambda: call(sqlite_store, ws))
     steps = index if isinstance(index, tuple) else (f"USING INDEX {index} (",)
-    at = [plans[0].find(step) for step in steps]
-    assert -1 not in at and at == sorted(at), plans  # each step, in this order
+
+    def follows(plan: str) -> bool:
+        at = [plan.find(step) for step in steps]
+        return -1 not in at and at == sorted(at)  # each step, in this order
+
+    assert any(follows(plan) for plan in plans), plans
     for plan in plans:  # no step reads a whole table of records or entries
         assert "SCAN files" not in plan.replace("SCAN files_words", ""), plan
         assert "SCAN logs" not in plan.replace("SCAN logs_fts", ""), plan

@@ -15,7 +15,7 @@ import pytest
 
 from shared import text_index
 from shared.metadata.ranking import log_search_text, newest_first, rank_record
-from shared.metadata.sqlite import SqliteMetadataStore
+from shared.metadata.sqlite import SqliteMetadataStore, connection
 from shared.metadata.sqlite.schema import DB_NAME
 from shared.models import FileEdit, LogQuery
 from tests.metadata_helpers import entry, put
@@ -148,3 +148,39 @@ def test_a_database_with_the_old_word_index_is_migrated(tmp_path: Path) -> None:
     tables = {row[0] for row in sqlite3.connect(tmp_path / DB_NAME).execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "files_fts" not in tables and "files_words" in tables
+
+
+def test_log_words_are_indexed_in_batches_and_every_search_sees_every_entry(tmp_path) -> None:
+    """Entries' words go into FTS5 in batches of ``LOG_WORDS_BATCH`` (one segment per batch,
+    not per write); a search first indexes the unfinished batch, so it misses none."""
+    store = SqliteMetadataStore(tmp_path)
+    ws = store.get_or_create_workspace("batches").id
+    batch = connection.LOG_WORDS_BATCH
+    for i in range(batch + 6):
+        store.append_log(ws, entry("read", f"file_{i:04d}", details={"word": f"w{i}"}))
+    indexed = store._read("SELECT COUNT(*) FROM logs_fts")[0][0]
+    assert indexed == batch  # the 6 entries after the batch wait for the next one
+    last = f"w{batch + 5}"
+    assert [e.details["word"] for e in store.search_logs(ws, last, 5)] == [last]
+    assert store._read("SELECT COUNT(*) FROM logs_fts")[0][0] == batch + 6
+    store.append_log(ws, entry("read", "file_x", details={"word": "fresh"}))
+    page = store.list_logs(ws, LogQuery(text="fresh"))  # /logs?q= catches up too
+    assert [e.details["word"] for e in page.items] == ["fresh"]
+    assert store.count_search_logs(ws, "w", 500).total == batch + 6
+
+
+def test_a_database_whose_log_words_were_written_one_by_one_is_migrated(tmp_path) -> None:
+    store = SqliteMetadataStore(tmp_path)
+    ws = store.get_or_create_workspace("old-logs").id
+    for i in range(3):
+        store.append_log(ws, entry("read", f"file_{i}", details={"word": f"old{i}"}))
+    store._log_words_current()
+    conn = sqlite3.connect(tmp_path / DB_NAME)  # as the release before batches left it
+    conn.executescript("DROP TABLE log_words_state;")
+    conn.close()
+    reopened = SqliteMetadataStore(tmp_path)
+    assert reopened._read("SELECT indexed_seq FROM log_words_state")[0][0] == 3
+    reopened.append_log(ws, entry("read", "file_new", details={"word": "new"}))
+    assert [e.details["word"] for e in reopened.search_logs(ws, "old1", 5)] == ["old1"]
+    assert [e.details["word"] for e in reopened.search_logs(ws, "new", 5)] == ["new"]
+    assert reopened._read("SELECT COUNT(*) FROM logs_fts")[0][0] == 4  # none twice

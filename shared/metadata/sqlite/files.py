@@ -65,10 +65,10 @@ class SqliteFiles(SqliteBase):
             ).fetchone()
             if live is not None:
                 return self._reserve_version(conn, live, draft, overwrite)
-            number = conn.execute(
-                "UPDATE workspaces SET file_seq = file_seq + 1 WHERE id = ? RETURNING file_seq",
-                (workspace_id,),
-            ).fetchone()[0]
+            conn.execute("UPDATE workspaces SET file_seq = file_seq + 1 WHERE id = ?",
+                         (workspace_id,))
+            number = conn.execute("SELECT file_seq FROM workspaces WHERE id = ?",
+                                  (workspace_id,)).fetchone()[0]
             file_id, now = format_file_id(number), utcnow()
             conn.execute(
                 "INSERT INTO files (id, workspace_id, number, filename, path, session_id,"

@@ -43,6 +43,7 @@ class SqliteLog(SqliteBase):
             params.append(query.until)
         qwords = text_index.query_words(query.text) if query.text else []
         if qwords:  # FTS narrows; the search rule (as on Firestore) decides
+            self._log_words_current()
             where.append("seq IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)")
             params.append(fts_match(qwords))
         after = decode_cursor("logs", query.cursor, 2)
@@ -88,6 +89,7 @@ class SqliteLog(SqliteBase):
     def search_log_candidates(self, workspace_id: str, qwords: list[str], cap: int,
                               session_id: str | None = None) -> list[LogEntry]:
         session = " AND session_id = ?" if session_id else ""
+        self._log_words_current()
         rows = self._read(
             "SELECT * FROM logs WHERE seq IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)"
             f" AND workspace_id = ?{session} ORDER BY seq DESC LIMIT ?",
@@ -103,6 +105,7 @@ class SqliteLog(SqliteBase):
         if not qwords:
             return Hits([], 0, False)
         score, score_params = log_score(qwords, "logs.seq")
+        self._log_words_current()
         session = " AND logs.session_id = ?" if session_id else ""
         with self._snapshot() as conn:
             ranked = conn.execute(

@@ -104,6 +104,10 @@ CREATE INDEX IF NOT EXISTS logs_ws_ts ON logs (workspace_id, ts DESC, id DESC);
 CREATE INDEX IF NOT EXISTS logs_ts ON logs (ts);
 CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts
     USING fts5(text, tokenize = "unicode61 remove_diacritics 0");
+CREATE TABLE IF NOT EXISTS log_words_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    indexed_seq INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS memory (
     workspace_id TEXT PRIMARY KEY,
     content TEXT NOT NULL,
@@ -205,6 +209,10 @@ def migrate(conn: sqlite3.Connection) -> None:
                     raise
     conn.executescript(AFTER_MIGRATION)
     migrate_files_words(conn)
+    # Created once, by the first release that indexes log words in batches: every entry an
+    # older release wrote was indexed as it was written.
+    conn.execute("INSERT OR IGNORE INTO log_words_state VALUES (1,"
+                 " (SELECT COALESCE(MAX(seq), 0) FROM logs))")
 
 FILE_COLUMNS = (
     "id, workspace_id, number, filename, path, session_id, description, tags, created_by, "
