@@ -33,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +58,7 @@ class Mode:
         self.appends = 150 if quick else 400
         self.import_runs = 5 if quick else 9
         self.backend_size = 1000 if quick else 10_000
-        self.backend_reps = 5 if quick else 20
+        self.backend_reps = 5 if quick else 10
 
 
 Row = tuple[str, str, str, str, str]
@@ -108,8 +110,12 @@ def rows(result: dict[str, Any]) -> list[Row]:
         size = be["size"]
         for name, fs in be["firestore"].items():
             sq = be["sqlite"][name]
-            out.append(("backends", f"{name}: Firestore emulator median @{size} (p99)",
-                        f"{_ms(fs['median_ms'])} ({_ms(fs['p99_ms'])})",
+            measure = f"{name}: Firestore emulator median @{size} (p99)"
+            if "error" in fs or "error" in sq:
+                out.append(("backends", measure, f"failed: {fs.get('error', 'ok')}"[:90],
+                            f"sqlite {sq.get('error') or _ms(sq['median_ms'])}", "-"))
+                continue
+            out.append(("backends", measure, f"{_ms(fs['median_ms'])} ({_ms(fs['p99_ms'])})",
                         f"sqlite {_ms(sq['median_ms'])}",
                         f"{fs['median_ms'] / sq['median_ms']:.1f}x sqlite"))
         out.append(("backends", "Firestore query shapes without a declared index",
@@ -117,6 +123,8 @@ def rows(result: dict[str, Any]) -> list[Row]:
                     f"{be['firestore_shapes']} shapes recorded", "-"))
     for module, line in result.get("legacy", {}).items():
         out.append(("legacy", module, line, "", ""))
+    for section, error in result.get("failed", {}).items():
+        out.append((section, "the section failed", error[:90], "", "-"))
     return out
 
 
@@ -173,24 +181,28 @@ def main(argv: list[str] | None = None) -> None:
     result: dict[str, Any] = {"mode": mode.name, "source": str(source),
                               "commit": Target(Path("/nonexistent"), source).commit(),
                               "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    env = {**os.environ, "AUTH_MODE": "dev", "AUTH_DEV_SECRET": SECRET,
+           "WORKSPACE_STORAGE_DIR": tempfile.gettempdir()}
     with tempfile.TemporaryDirectory(prefix="bench-run-", ignore_cleanup_errors=True) as tmp:
         work = Path(tmp)
-        if "uploads" in only:
-            result["uploads"] = uploads.measure(work, source, mode.upload_files)
-        if "queries" in only:
-            result["queries"] = queries.measure(work, source, mode.sizes, mode.reps,
-                                                mode.scan_reps)
-        if "memory" in only:
-            result["memory"] = memory_rate.measure(work, source, mode.appends)
-        if "backends" in only:
-            result["backends"] = backends.measure(work / "backends", mode.backend_size,
-                                                  mode.backend_reps)
-    if "imports" in only:
-        env = {**os.environ, "AUTH_MODE": "dev", "AUTH_DEV_SECRET": SECRET,
-               "WORKSPACE_STORAGE_DIR": tempfile.gettempdir()}
-        result["imports"] = imports.measure(source, mode.import_runs, env)
-    if "legacy" in only:
-        result["legacy"] = legacy()
+        sections: dict[str, Callable[[], Any]] = {
+            "uploads": lambda: uploads.measure(work, source, mode.upload_files),
+            "queries": lambda: queries.measure(work, source, mode.sizes, mode.reps,
+                                               mode.scan_reps),
+            "memory": lambda: memory_rate.measure(work, source, mode.appends),
+            "backends": lambda: backends.measure(work / "backends", mode.backend_size,
+                                                 mode.backend_reps),
+            "imports": lambda: imports.measure(source, mode.import_runs, env),
+            "legacy": legacy,
+        }
+        for name, run in sections.items():
+            if name not in only:
+                continue
+            try:
+                result[name] = run()
+            except Exception as exc:  # noqa: BLE001 - one broken section must not cost the others
+                traceback.print_exc()
+                result.setdefault("failed", {})[name] = repr(exc)[:300]
     result["elapsed_s"] = time.monotonic() - started
     RESULTS.mkdir(exist_ok=True)
     label = args.label or f"{mode.name}-{result['commit']}"
