@@ -3,7 +3,9 @@
 ``files_words`` holds each record's words in one column per field of
 ``ranking.FILE_FIELDS`` (name, tags, description), written by ``index_file`` whenever a
 record's searchable fields change and removed by ``unindex_file``. ``logs_fts`` holds each
-log entry's words (``ranking.log_search_text``) in one column.
+log entry's words (``ranking.log_search_text``) in one column; log entries are written with
+their transactions (``connection.SqliteBase._insert_log``), so their words are indexed
+there, in batches, and every log search first indexes the unfinished batch.
 
 Why the score is computed in SQL: ranking by reading every matching record into Python grew
 with the number of matches (17.8x from 2,000 to 50,000 files in ``make bench``) and had to
