@@ -17,12 +17,13 @@ from shared import text_index
 from shared.metadata.ranking import log_search_text, newest_first, rank_record
 from shared.metadata.sqlite import SqliteMetadataStore, connection
 from shared.metadata.sqlite.schema import DB_NAME
-from shared.models import FileEdit, LogQuery
+from shared.models import FileEdit, FileQuery, LogQuery
 from tests.metadata_helpers import entry, put
 
 WORDS = ("report", "reports", "rep", "budget", "budgetary", "plan", "plans", "alpha",
          "alphabet", "café", "cafe", "naïve", "数据", "数", "报告", "x1", "x10", "zeta")
 KINDS = ("document", "image", "audio")
+EVERY_FILE = FileQuery(limit=10_000)  # the whole corpus in one page
 QUERIES = ("rep", "report", "budget", "plan rep", "alpha plan", "café", "cafe", "数据",
            "数", "x1", "reports budgetary", "nothing", "ZETA", "na")
 
@@ -51,18 +52,12 @@ def corpus(tmp_path: Path) -> tuple[SqliteMetadataStore, str, list]:
 def _python_rule(store: SqliteMetadataStore, ws: str, query: str, file_type: str | None,
                  prefix: str | None) -> list[tuple[float, int, str]]:
     qwords = text_index.query_words(query)
-    live = store.list_files(ws, _all_files()).items
+    live = store.list_files(ws, EVERY_FILE).items
     scored = [(rank_record(qwords, r), r.number, r.id) for r in live
               if (not file_type or r.file_type == file_type)
               and (not prefix or r.path.startswith(prefix))]
     return sorted(((s, n, i) for s, n, i in scored if s is not None),
                   key=lambda hit: (-hit[0], hit[1]))
-
-
-def _all_files():
-    from shared.models import FileQuery
-
-    return FileQuery(limit=10_000)
 
 
 def _check(store: SqliteMetadataStore, ws: str, query: str, file_type: str | None = None,
@@ -77,7 +72,7 @@ def _check(store: SqliteMetadataStore, ws: str, query: str, file_type: str | Non
 @pytest.mark.parametrize("query", QUERIES)
 def test_sql_ranking_equals_the_shared_rule(corpus, query: str) -> None:
     store, ws, _ = corpus
-    assert len(store.list_files(ws, _all_files()).items) == 160
+    assert len(store.list_files(ws, EVERY_FILE).items) == 160
     _check(store, ws, query)
     _check(store, ws, query, limit=200)
     _check(store, ws, query, file_type="image")
