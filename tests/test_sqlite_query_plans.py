@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.metadata.sqlite import SqliteMetadataStore
+from shared.metadata.sqlite import SqliteMetadataStore, ranked
 from shared.models import FileQuery, LogQuery
 from tests.metadata_helpers import entry, put
 
@@ -55,11 +55,18 @@ CASES = {
     "files type+tag": (
         lambda s, ws: s.list_files(ws, FileQuery(file_type="image", tags=("kilo",))),
         "files_ws_type"),
-    # FTS5 first, then each hit's row by its rowid: not every ready record tested in turn
+    # Counted and paged in the word index (``sqlite.ranked``): no record read per match
     "files search": (lambda s, ws: s.count_search_files(ws, "nebula", None, 10),
-                     ("SCAN w VIRTUAL TABLE", "SEARCH files USING INTEGER PRIMARY KEY")),
+                     ("SCAN files_search VIRTUAL TABLE",)),
     "logs search": (lambda s, ws: s.count_search_logs(ws, "agent_1", 10),
-                    ("SCAN f VIRTUAL TABLE", "SEARCH logs USING INTEGER PRIMARY KEY")),
+                    ("SCAN logs_search VIRTUAL TABLE",)),
+    # Filters the index does not hold: FTS5 first, then each hit's row by its rowid, not
+    # every ready record (or entry) tested in turn
+    "files search by type": (lambda s, ws: s.count_search_files(ws, "nebula", "image", 10),
+                             ("SCAN w VIRTUAL TABLE", "SEARCH files USING INTEGER PRIMARY KEY")),
+    "logs search in a session": (
+        lambda s, ws: s.count_search_logs(ws, "agent_1", 10, "s1"),
+        ("SCAN f VIRTUAL TABLE", "SEARCH logs USING INTEGER PRIMARY KEY")),
 }
 
 
@@ -76,8 +83,8 @@ def test_the_query_uses_its_index(store, name: str) -> None:
 
     assert any(follows(plan) for plan in plans), plans
     for plan in plans:  # no step reads a whole table of records or entries
-        assert "SCAN files" not in plan.replace("SCAN files_words", ""), plan
-        assert "SCAN logs" not in plan.replace("SCAN logs_fts", ""), plan
+        assert "SCAN files" not in plan.replace("SCAN files_search", ""), plan
+        assert "SCAN logs" not in plan.replace("SCAN logs_search", ""), plan
 
 
 def test_every_connection_reads_through_the_shared_page_cache(store) -> None:
@@ -85,3 +92,17 @@ def test_every_connection_reads_through_the_shared_page_cache(store) -> None:
     at 50,000 files cost three times as much through each connection's own small cache)."""
     sqlite_store, _ = store
     assert sqlite_store._read("PRAGMA mmap_size")[0][0] >= 1 << 28
+
+
+def test_a_search_by_score_level_reads_no_row_per_match(store, monkeypatch) -> None:
+    """Many matches (``sqlite.ranked``): counted and paged in the word index; the only
+    record or entry rows read are the page's (and the name/tag hits'), by rowid."""
+    sqlite_store, ws = store
+    monkeypatch.setattr(ranked, "LEVELS_FROM_MATCHES", 0)
+    for call in (lambda: sqlite_store.count_search_files(ws, "nebula", None, 10),
+                 lambda: sqlite_store.count_search_logs(ws, "agent_1", 10)):
+        plans = _plans(sqlite_store, call)
+        assert any("SCAN files_search" in p or "SCAN logs_search" in p for p in plans), plans
+        for plan in plans:
+            assert "SCAN files" not in plan.replace("SCAN files_search", ""), plan
+            assert "SCAN logs" not in plan.replace("SCAN logs_search", ""), plan

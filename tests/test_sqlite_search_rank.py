@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from shared import text_index
 from shared.metadata.ranking import log_search_text, newest_first, rank_record
-from shared.metadata.sqlite import SqliteMetadataStore, connection
+from shared.metadata.sqlite import SqliteMetadataStore, connection, ranked
 from shared.metadata.sqlite.schema import DB_NAME
+from shared.metadata.sqlite.words import ROW_MASK
 from shared.models import FileEdit, FileQuery, LogQuery
 from tests.metadata_helpers import entry, put
 
@@ -54,7 +56,7 @@ def _python_rule(store: SqliteMetadataStore, ws: str, query: str, file_type: str
     qwords = text_index.query_words(query)
     live = store.list_files(ws, EVERY_FILE).items
     scored = [(rank_record(qwords, r), r.number, r.id) for r in live
-              if (not file_type or r.file_type == file_type)
+              if r.status == "ready" and (not file_type or r.file_type == file_type)
               and (not prefix or r.path.startswith(prefix))]
     return sorted(((s, n, i) for s, n, i in scored if s is not None),
                   key=lambda hit: (-hit[0], hit[1]))
@@ -101,21 +103,71 @@ def test_the_index_follows_edits_moves_deletes_and_restores(corpus) -> None:
     assert third.id not in [r.id for r in store.search_files(ws, name_word, None, 500)]
     store.restore_file(ws, third.id, None, entry("restore", third.id))
     assert third.id in [r.id for r in store.search_files(ws, name_word, None, 500)]
+    fourth = records[3]  # a rescan finds malware: the file is no longer searchable
+    before = store.count_search_files(ws, text_index.words(fourth.filename)[0], None, 500)
+    assert store.record_rescan(ws, fourth, {"verdict": "infected", "db_version": 2},
+                               entry("scan", fourth.id)) is not None
+    after = store.count_search_files(ws, text_index.words(fourth.filename)[0], None, 500)
+    assert fourth.id in [r.id for r in before.items]
+    assert fourth.id not in [r.id for r in after.items] and after.total == before.total - 1
     for query in QUERIES:
         _check(store, ws, query)
 
 
-def test_log_ranking_equals_the_shared_rule(tmp_path: Path) -> None:
+@pytest.fixture
+def levels_always(monkeypatch) -> None:
+    """Serve every search the levels can by them (at any number of matches)."""
+    monkeypatch.setattr(ranked, "LEVELS_FROM_MATCHES", 0)
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_level_ranking_equals_the_shared_rule(corpus, levels_always, query: str) -> None:
+    store, ws, _ = corpus
+    _check(store, ws, query)
+    _check(store, ws, query, limit=200)
+    _check(store, ws, query, file_type="image")
+    _check(store, ws, query, prefix="/a/")
+
+
+def test_many_matches_are_served_by_score_level(corpus, levels_always, monkeypatch) -> None:
+    """Without a filter the index lacks, no match is scored in SQL (the cost that grew with
+    the matches, ``sqlite.ranked``) but those with a name or tag hit."""
+    store, ws, _ = corpus
+
+    def refuse(*_args: object) -> None:
+        raise AssertionError("ranked in SQL")
+
+    monkeypatch.setattr(store, "_files_ranked_in_sql", refuse)
+    for query in QUERIES:
+        if len(text_index.query_words(query)) <= ranked.FAST_MAX_WORDS:
+            _check(store, ws, query)
+            _check(store, ws, query, limit=200)
+    with pytest.raises(AssertionError, match="ranked in SQL"):
+        store.count_search_files(ws, "rep", "image", 5)
+    with pytest.raises(AssertionError, match="ranked in SQL"):
+        store.count_search_files(ws, "rep plan alpha budget", None, 5)
+
+
+@pytest.mark.parametrize("by_level", [True, False])
+def test_log_ranking_equals_the_shared_rule(tmp_path: Path, monkeypatch, by_level) -> None:
+    if by_level:
+        monkeypatch.setattr(ranked, "LEVELS_FROM_MATCHES", 0)
     rng = random.Random(7)
     store = SqliteMetadataStore(tmp_path)
+    in_sql_calls: list[object] = []
+    in_sql = store._logs_ranked_in_sql
+    monkeypatch.setattr(store, "_logs_ranked_in_sql",
+                        lambda *args: in_sql_calls.append(args) or in_sql(*args))
     ws = store.get_or_create_workspace("logger").id
-    for i in range(150):
+    for i in range(150):  # timestamps out of commit order, some equal: as racing writers
         store.append_log(ws, entry("read", f"file_{i:04d}", agent=rng.choice(("a1", "a2")),
                                    details={"note": _text(rng, 1, 5)},
+                                   ts=f"2026-06-01T00:{i // 3 + rng.randint(0, 9):02d}:00Z",
                                    session=rng.choice((None, "s1"))))
     everything = store.list_logs(ws, LogQuery(limit=1000)).items
     assert len(everything) == 150
-    for query in ("rep", "report plan", "数", "a1 budget", "file_0042", "nothing"):
+    for query in ("rep", "report plan", "数", "a1 budget", "file_0042", "nothing", "read",
+                  "rep plan alpha budget"):
         qwords = text_index.query_words(query)
         for session in (None, "s1"):
             pool = [e for e in everything if session is None or e.session_id == session]
@@ -125,24 +177,52 @@ def test_log_ranking_equals_the_shared_rule(tmp_path: Path) -> None:
             got = store.count_search_logs(ws, query, 9, session)
             assert got.total == len(want) and not got.total_is_lower_bound, query
             assert [e.id for e in got.items] == [e.id for _, e in want[:9]], query
+    # By level, only a session filter or more than FAST_MAX_WORDS words needs the SQL
+    # ranking; with the default threshold, these few matches are all ranked in SQL.
+    assert len(in_sql_calls) == (8 + 1 if by_level else 16)
 
 
-def test_a_database_with_the_old_word_index_is_migrated(tmp_path: Path) -> None:
+def _old_layout(tmp_path: Path, files_table: str) -> None:
+    """Rewrite a database as an older release left it: the files' words in ``files_table``
+    under ``files.rowid``, the log words in ``logs_fts`` under ``logs.seq``, no ``ts_max``."""
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    columns = "text" if files_table == "files_fts" else "name, tags, description"
+    conn.executescript(
+        f"CREATE VIRTUAL TABLE {files_table} USING fts5({columns});"
+        "CREATE VIRTUAL TABLE logs_fts USING fts5(text);"
+        f"INSERT INTO logs_fts (rowid, text) SELECT rowid & {ROW_MASK}, text FROM logs_search;"
+        "DROP TABLE files_search; DROP TABLE logs_search; ALTER TABLE logs DROP COLUMN ts_max;")
+    conn.close()
+
+
+@pytest.mark.parametrize("files_table", ["files_fts", "files_words"])
+def test_a_database_with_an_old_word_index_is_migrated(tmp_path: Path, files_table) -> None:
     store = SqliteMetadataStore(tmp_path)
     ws = store.get_or_create_workspace("old").id
+    other = store.get_or_create_workspace("other").id
     kept = put(store, ws, "/quarterly.txt", tags=("finance",), description="numbers")
+    put(store, other, "/quarterly.txt", description="not ws's")
     gone = put(store, ws, "/quarterly-old.txt")
     store.delete_file(ws, gone.id, entry("delete", gone.id), 3600)
-    conn = sqlite3.connect(tmp_path / DB_NAME)  # as the release before files_words left it
-    conn.executescript("DROP TABLE files_words; CREATE VIRTUAL TABLE files_fts"
-                       " USING fts5(text, tokenize = 'unicode61 remove_diacritics 0');")
-    conn.close()
+    times = ["2099-01-01T00:00:03Z", "2099-01-01T00:00:01Z", "2099-01-01T00:00:02Z"]
+    for i, ts in enumerate(times):  # committed out of ts order, as racing writers do
+        store.append_log(ws, replace(entry("read", f"file_{i}", details={"word": "olden"}),
+                                     timestamp=ts))
+    store._log_words_current()
+    _old_layout(tmp_path, files_table)
     reopened = SqliteMetadataStore(tmp_path)
     assert [r.id for r in reopened.search_files(ws, "quarterly", None, 5)] == [kept.id]
-    assert [r.id for r in reopened.search_files(ws, "finance numbers", None, 5)] == [kept.id]
+    hits = reopened.count_search_files(ws, "finance numbers", None, 5)
+    assert [r.id for r in hits.items] == [kept.id] and hits.total == 1
+    logs = reopened.count_search_logs(ws, "olden", 2)
+    assert [e.timestamp for e in logs.items] == sorted(times, reverse=True)[:2]
+    assert logs.total == 3
+    assert [row[0] for row in reopened._read("SELECT ts_max FROM logs ORDER BY seq")][-3:] == [
+        times[0]] * 3  # the running latest ts, backfilled
     tables = {row[0] for row in sqlite3.connect(tmp_path / DB_NAME).execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "files_fts" not in tables and "files_words" in tables
+    assert not {"files_fts", "files_words", "logs_fts"} & tables
+    assert {"files_search", "logs_search"} <= tables
 
 
 def test_log_words_are_indexed_in_batches_and_every_search_sees_every_entry(tmp_path) -> None:
@@ -153,11 +233,11 @@ def test_log_words_are_indexed_in_batches_and_every_search_sees_every_entry(tmp_
     batch = connection.LOG_WORDS_BATCH
     for i in range(batch + 6):
         store.append_log(ws, entry("read", f"file_{i:04d}", details={"word": f"w{i}"}))
-    indexed = store._read("SELECT COUNT(*) FROM logs_fts")[0][0]
+    indexed = store._read("SELECT COUNT(*) FROM logs_search")[0][0]
     assert indexed == batch  # the 6 entries after the batch wait for the next one
     last = f"w{batch + 5}"
     assert [e.details["word"] for e in store.search_logs(ws, last, 5)] == [last]
-    assert store._read("SELECT COUNT(*) FROM logs_fts")[0][0] == batch + 6
+    assert store._read("SELECT COUNT(*) FROM logs_search")[0][0] == batch + 6
     store.append_log(ws, entry("read", "file_x", details={"word": "fresh"}))
     page = store.list_logs(ws, LogQuery(text="fresh"))  # /logs?q= catches up too
     assert [e.details["word"] for e in page.items] == ["fresh"]
@@ -178,4 +258,4 @@ def test_a_database_whose_log_words_were_written_one_by_one_is_migrated(tmp_path
     reopened.append_log(ws, entry("read", "file_new", details={"word": "new"}))
     assert [e.details["word"] for e in reopened.search_logs(ws, "old1", 5)] == ["old1"]
     assert [e.details["word"] for e in reopened.search_logs(ws, "new", 5)] == ["new"]
-    assert reopened._read("SELECT COUNT(*) FROM logs_fts")[0][0] == 4  # none twice
+    assert reopened._read("SELECT COUNT(*) FROM logs_search")[0][0] == 4  # none twice

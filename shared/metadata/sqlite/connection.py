@@ -23,6 +23,7 @@ from shared.events import Event
 from shared.metadata.base import PURGE_KIND
 from shared.metadata.ranking import log_search_text
 from shared.metadata.sqlite.schema import DB_NAME, FILE_COLUMNS, log_of, migrate, record_of
+from shared.metadata.sqlite.words import WS_BITS
 from shared.models import FileRecord, LogEntry
 
 OPEN_RETRY_SECONDS = 10.0
@@ -114,12 +115,13 @@ class SqliteBase:
         # ``lastrowid``, not ``RETURNING seq``: RETURNING cost this hot path 0.1 ms a write.
         seq = conn.execute(
             "INSERT INTO logs (id, workspace_id, ts, operation_type, resource_type,"
-            " resource_id, details, agent_id, task_id, session_id)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " resource_id, details, agent_id, task_id, session_id, ts_max)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?, MAX(?, COALESCE((SELECT ts_max FROM logs"
+            " ORDER BY seq DESC LIMIT 1), '')))",
             (entry.id, workspace_id, entry.timestamp, entry.operation_type,
              entry.resource_type, entry.resource_id,
              json.dumps(entry.details, ensure_ascii=False), entry.agent_id, entry.task_id,
-             entry.session_id),
+             entry.session_id, entry.timestamp),
         ).lastrowid
         assert seq is not None
         if seq % LOG_WORDS_BATCH == 0:
@@ -131,14 +133,17 @@ class SqliteBase:
         write transaction). Why batches: FTS5 writes a segment per transaction, which made a
         log entry's words cost as much as the rest of its write transaction together."""
         done = conn.execute("SELECT indexed_seq FROM log_words_state").fetchone()[0]
-        rows = conn.execute("SELECT * FROM logs WHERE seq > ? ORDER BY seq", (done,)).fetchall()
+        rows = conn.execute("SELECT logs.*, w.rowid AS ws FROM logs LEFT JOIN workspaces w"
+                            " ON w.id = logs.workspace_id WHERE seq > ? ORDER BY seq",
+                            (done,)).fetchall()
         if rows:
-            conn.executemany("INSERT INTO logs_fts (rowid, text) VALUES (?, ?)",
-                             [(row["seq"], log_search_text(log_of(row))) for row in rows])
+            conn.executemany("INSERT INTO logs_search (rowid, text) VALUES (?, ?)",
+                             [(row["ws"] << WS_BITS | row["seq"], log_search_text(log_of(row)))
+                              for row in rows if row["ws"] is not None])
             conn.execute("UPDATE log_words_state SET indexed_seq = ?", (rows[-1]["seq"],))
 
     def _log_words_current(self) -> None:
-        """Before a query of ``logs_fts``: index the entries of the unfinished batch (at most
+        """Before a query of ``logs_search``: index the entries of the unfinished batch (at most
         ``LOG_WORDS_BATCH`` - 1), so a search sees every entry written before it."""
         done, last = self._read("SELECT (SELECT indexed_seq FROM log_words_state),"
                                 " (SELECT MAX(seq) FROM logs)")[0]

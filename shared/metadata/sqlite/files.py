@@ -24,6 +24,7 @@ from shared.metadata.base import (
 )
 from shared.metadata.folders import as_moved
 from shared.metadata.scans import scan_db, scan_time
+from shared.metadata.sqlite import ranked
 from shared.metadata.sqlite.connection import SqliteBase
 from shared.metadata.sqlite.schema import (
     FILE_COLUMNS,
@@ -31,7 +32,15 @@ from shared.metadata.sqlite.schema import (
     prefix_bounds,
     record_of,
 )
-from shared.metadata.sqlite.words import file_score, fts_match, index_file, unindex_file
+from shared.metadata.sqlite.words import (
+    ROW_MASK,
+    file_score,
+    fts_match,
+    index_file,
+    span,
+    unindex_file,
+    workspace_rowid,
+)
 from shared.mime import extension_of
 from shared.models import (
     FileDraft,
@@ -47,6 +56,8 @@ from shared.models import (
 )
 from shared.timeutil import plus_seconds, utcnow
 
+# A search's rows: the word index first, then each match's record (``words``: rowid layout).
+_SEARCH_JOIN = f"files_search w CROSS JOIN files ON files.rowid = (w.rowid & {ROW_MASK})"
 # The trash: deleted records whose last version still has its bytes.
 TRASH = ("deleted_at IS NOT NULL AND storage_key != '' AND EXISTS (SELECT 1 FROM file_versions v"
          " WHERE v.workspace_id = files.workspace_id AND v.file_id = files.id"
@@ -229,41 +240,61 @@ class SqliteFiles(SqliteBase):
 
     def search_candidates(self, workspace_id: str, qwords: list[str], file_type: str | None,
                           cap: int, path_prefix: str | None = None) -> list[FileRecord]:
-        where, params = self._search_filters(workspace_id, qwords, file_type, path_prefix)
-        return [record_of(r) for r in self._read(
-            f"SELECT {FILE_COLUMNS} FROM files WHERE rowid IN (SELECT files.rowid"
-            f" FROM files_words w CROSS JOIN files ON files.rowid = w.rowid WHERE {where}"
-            " LIMIT ?)", [*params, cap])]
+        with self._snapshot() as conn:
+            ws = workspace_rowid(conn, workspace_id)
+            if ws is None:
+                return []
+            where, params = self._search_filters(ws, qwords, file_type, path_prefix)
+            return [record_of(r) for r in conn.execute(
+                f"SELECT {FILE_COLUMNS} FROM files WHERE rowid IN (SELECT files.rowid"
+                f" FROM {_SEARCH_JOIN} WHERE {where} LIMIT ?)", [*params, cap])]
 
     def count_search_files(self, workspace_id: str, query: str, file_type: str | None,
                            limit: int, path_prefix: str | None = None) -> Hits[FileRecord]:
-        """Ranked by ``words.file_score`` in SQL: every match counted (never a lower bound),
-        only the returned page read as records."""
+        """Every match counted (never a lower bound), only the returned page read as
+        records: by score level from the word index (``ranked``) when many match, else every
+        match ranked by ``words.file_score`` in SQL."""
         qwords = text_index.query_words(query)
         if not qwords:
             return Hits([], 0, False)
-        where, params = self._search_filters(workspace_id, qwords, file_type, path_prefix)
-        score, score_params = file_score(qwords, "files.rowid")
         with self._snapshot() as conn:
-            ranked = conn.execute(
-                "SELECT r, total FROM (SELECT files.rowid AS r, files.number AS n,"
-                f" {score} AS s, COUNT(*) OVER () AS total FROM files_words w"
-                f" CROSS JOIN files ON files.rowid = w.rowid WHERE {where})"
-                " ORDER BY s DESC, n LIMIT ?", [*score_params, *params, limit]).fetchall()
-            rowids = [row["r"] for row in ranked]
-            marks = ",".join("?" * len(rowids))
+            ws = workspace_rowid(conn, workspace_id)
+            if ws is None:
+                return Hits([], 0, False)
+            total = -1
+            if not file_type and not (path_prefix and path_prefix != "/"):
+                total = ranked.count(conn, "files_search", qwords, ws)
+            if ranked.use_levels(qwords, total):
+                page = ranked.file_page(conn, qwords, ws, limit)
+            else:
+                page, total = self._files_ranked_in_sql(conn, ws, qwords, file_type,
+                                                        path_prefix, limit)
+            marks = ",".join("?" * len(page))
             rows = {row["rowid"]: record_of(row) for row in conn.execute(
-                f"SELECT rowid, {FILE_COLUMNS} FROM files WHERE rowid IN ({marks})", rowids)}
-        return Hits([rows[r] for r in rowids], ranked[0]["total"] if ranked else 0, False)
+                f"SELECT rowid, {FILE_COLUMNS} FROM files WHERE rowid IN ({marks})", page)
+                    } if page else {}
+        return Hits([rows[r] for r in page], total, False)
+
+    def _files_ranked_in_sql(self, conn: sqlite3.Connection, ws: int, qwords: list[str],
+                       file_type: str | None, path_prefix: str | None,
+                       limit: int) -> tuple[list[int], int]:
+        """Every match scored by ``words.file_score``: the page's rowids and the total."""
+        where, params = self._search_filters(ws, qwords, file_type, path_prefix)
+        score, score_params = file_score(qwords, "w.rowid", ws)
+        ranked_rows = conn.execute(
+            "SELECT r, total FROM (SELECT files.rowid AS r, files.number AS n,"
+            f" {score} AS s, COUNT(*) OVER () AS total FROM {_SEARCH_JOIN} WHERE {where})"
+            " ORDER BY s DESC, n LIMIT ?", [*score_params, *params, limit]).fetchall()
+        return [row["r"] for row in ranked_rows], ranked_rows[0]["total"] if ranked_rows else 0
 
     @staticmethod
-    def _search_filters(workspace_id: str, qwords: list[str], file_type: str | None,
+    def _search_filters(ws: int, qwords: list[str], file_type: str | None,
                         path_prefix: str | None) -> tuple[str, list[Any]]:
         # CROSS JOIN keeps FTS5 first: SQLite would otherwise walk every ready record of the
-        # workspace by its status index and test each against the word list.
-        where = ["w.files_words MATCH ?", "files.workspace_id = ?", "files.deleted_at IS NULL",
-                 "files.status = 'ready'"]
-        params: list[Any] = [fts_match(qwords), workspace_id]
+        # workspace by its status index and test each against the word list. Only live,
+        # ready records are indexed; the workspace is the index's rowid range.
+        where = ["w.files_search MATCH ?", "w.rowid BETWEEN ? AND ?"]
+        params: list[Any] = [fts_match(qwords), *span(ws)]
         if file_type:
             where.append("files.file_type = ?")
             params.append(file_type)

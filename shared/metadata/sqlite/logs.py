@@ -6,16 +6,28 @@ Entries are written by the other roles inside their own transactions (``_insert_
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from shared import text_index
 from shared.cursor import decode_cursor, encode_cursor
 from shared.metadata.ranking import log_search_text
+from shared.metadata.sqlite import ranked
 from shared.metadata.sqlite.connection import SqliteBase
 from shared.metadata.sqlite.schema import log_of
-from shared.metadata.sqlite.words import fts_match, log_score
+from shared.metadata.sqlite.words import (
+    ROW_MASK,
+    WS_BITS,
+    fts_match,
+    log_score,
+    span,
+    workspace_rowid,
+)
 from shared.models import Hits, LogEntry, LogQuery, Page
 
+# The seqs of a workspace's entries that match an FTS5 query (params: query, ``span``).
+_MATCHING = (f"SELECT rowid & {ROW_MASK} FROM logs_search WHERE logs_search MATCH ?"
+             " AND rowid BETWEEN ? AND ?")
 _EQUALITY = ("operation_type", "resource_type", "resource_id", "agent_id", "task_id",
              "session_id")
 
@@ -44,8 +56,8 @@ class SqliteLog(SqliteBase):
         qwords = text_index.query_words(query.text) if query.text else []
         if qwords:  # FTS narrows; the search rule (as on Firestore) decides
             self._log_words_current()
-            where.append("seq IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)")
-            params.append(fts_match(qwords))
+            where.append(f"seq IN ({_MATCHING})")
+            params += [fts_match(qwords), *self._log_span(workspace_id)]
         after = decode_cursor("logs", query.cursor, 2)
         want, items = query.limit + 1, []
         while len(items) < want:
@@ -74,12 +86,17 @@ class SqliteLog(SqliteBase):
 
     def expire_logs(self, older_than: str, limit: int) -> int:
         with self._write() as conn:
-            seqs = [r[0] for r in conn.execute(
-                "SELECT seq FROM logs WHERE ts < ? ORDER BY ts LIMIT ?", (older_than, limit))]
-            marks = ",".join("?" * len(seqs))
+            rows = conn.execute(
+                "SELECT seq, (SELECT rowid FROM workspaces w WHERE w.id = logs.workspace_id)"
+                " FROM logs WHERE ts < ? ORDER BY ts LIMIT ?", (older_than, limit)).fetchall()
+            seqs = [row[0] for row in rows]
+            keys = [row[1] << WS_BITS | row[0] for row in rows if row[1] is not None]
             if seqs:
-                conn.execute(f"DELETE FROM logs WHERE seq IN ({marks})", seqs)
-                conn.execute(f"DELETE FROM logs_fts WHERE rowid IN ({marks})", seqs)
+                conn.execute(f"DELETE FROM logs WHERE seq IN ({','.join('?' * len(seqs))})",
+                             seqs)
+            if keys:
+                conn.execute("DELETE FROM logs_search WHERE rowid IN"
+                             f" ({','.join('?' * len(keys))})", keys)
             return len(seqs)
 
     def count_logs(self, workspace_id: str) -> int:
@@ -91,32 +108,52 @@ class SqliteLog(SqliteBase):
         session = " AND session_id = ?" if session_id else ""
         self._log_words_current()
         rows = self._read(
-            "SELECT * FROM logs WHERE seq IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)"
-            f" AND workspace_id = ?{session} ORDER BY seq DESC LIMIT ?",
-            [fts_match(qwords), workspace_id, *([session_id] if session_id else []), cap],
-        )
+            f"SELECT * FROM logs WHERE seq IN ({_MATCHING}) AND workspace_id = ?{session}"
+            " ORDER BY seq DESC LIMIT ?", [fts_match(qwords), *self._log_span(workspace_id),
+                                           workspace_id, *([session_id] if session_id else []),
+                                           cap])
         return [log_of(r) for r in rows]
 
     def count_search_logs(self, workspace_id: str, query: str, limit: int,
                           session_id: str | None = None) -> Hits[LogEntry]:
-        """Ranked by ``words.log_score`` in SQL (ties newest first): every match counted,
-        only the returned page read as entries."""
+        """Every match counted, only the returned page read as entries: by score level from
+        the word index (``ranked``) when many match, else every match ranked by
+        ``words.log_score`` in SQL (ties newest first)."""
         qwords = text_index.query_words(query)
         if not qwords:
             return Hits([], 0, False)
-        score, score_params = log_score(qwords, "logs.seq")
         self._log_words_current()
-        session = " AND logs.session_id = ?" if session_id else ""
         with self._snapshot() as conn:
-            ranked = conn.execute(
-                "SELECT q, total FROM (SELECT logs.seq AS q, logs.ts AS t, logs.id AS i,"
-                f" {score} AS s, COUNT(*) OVER () AS total FROM logs_fts f"
-                " CROSS JOIN logs ON logs.seq = f.rowid WHERE f.logs_fts MATCH ?"
-                f" AND logs.workspace_id = ?{session}) ORDER BY s DESC, t DESC, i DESC LIMIT ?",
-                [*score_params, fts_match(qwords), workspace_id,
-                 *([session_id] if session_id else []), limit]).fetchall()
-            seqs = [row["q"] for row in ranked]
-            marks = ",".join("?" * len(seqs))
+            ws = workspace_rowid(conn, workspace_id)
+            if ws is None:
+                return Hits([], 0, False)
+            total = -1 if session_id else ranked.count(conn, "logs_search", qwords, ws)
+            if ranked.use_levels(qwords, total):
+                page = ranked.log_page(conn, qwords, ws, limit)
+            else:
+                page, total = self._logs_ranked_in_sql(conn, ws, qwords, session_id, limit)
+            marks = ",".join("?" * len(page))
             rows = {row["seq"]: log_of(row) for row in conn.execute(
-                f"SELECT * FROM logs WHERE seq IN ({marks})", seqs)}
-        return Hits([rows[q] for q in seqs], ranked[0]["total"] if ranked else 0, False)
+                f"SELECT * FROM logs WHERE seq IN ({marks})", page)} if page else {}
+        return Hits([rows[q] for q in page], total, False)
+
+    @staticmethod
+    def _logs_ranked_in_sql(conn: sqlite3.Connection, ws: int, qwords: list[str],
+                       session_id: str | None, limit: int) -> tuple[list[int], int]:
+        """Every match scored by ``words.log_score``: the page's seqs and the total."""
+        score, score_params = log_score(qwords, "f.rowid", ws)
+        session = " AND logs.session_id = ?" if session_id else ""
+        rows = conn.execute(
+            "SELECT q, total FROM (SELECT logs.seq AS q, logs.ts AS t, logs.id AS i,"
+            f" {score} AS s, COUNT(*) OVER () AS total FROM logs_search f"
+            f" CROSS JOIN logs ON logs.seq = (f.rowid & {ROW_MASK})"
+            " WHERE f.logs_search MATCH ? AND f.rowid BETWEEN ? AND ?"
+            f"{session}) ORDER BY s DESC, t DESC, i DESC LIMIT ?",
+            [*score_params, fts_match(qwords), *span(ws),
+             *([session_id] if session_id else []), limit]).fetchall()
+        return [row["q"] for row in rows], rows[0]["total"] if rows else 0
+
+    def _log_span(self, workspace_id: str) -> tuple[int, int]:
+        """The workspace's rowid range in ``logs_search`` (empty when it has none)."""
+        ws = workspace_rowid(self._conn(), workspace_id)
+        return span(ws) if ws is not None else (1, 0)

@@ -14,6 +14,7 @@ from shared.events import file_event
 from shared.metadata.scans import RescanCursor, scan_db, scan_time
 from shared.metadata.sqlite.connection import SqliteBase
 from shared.metadata.sqlite.schema import FILE_COLUMNS, record_of
+from shared.metadata.sqlite.words import unindex_file
 from shared.models import FileRecord, LogEntry
 from shared.timeutil import utcnow
 
@@ -59,6 +60,10 @@ class SqliteScans(SqliteBase):
             self._insert_log(conn, workspace_id, entry)
             record = self._get(conn, workspace_id, seen.id)
             assert record is not None
+            if infected:  # search finds live, ready files only
+                unindex_file(conn, int(conn.execute(
+                    "SELECT rowid FROM files WHERE workspace_id = ? AND id = ?",
+                    (workspace_id, seen.id)).fetchone()[0]))
             self._insert_event(conn, file_event("infected" if infected else "rescanned",
                                                 record, now))
             self._touch(conn, workspace_id, now)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from shared.metadata.sqlite.words import migrate_files_words
+from shared.metadata.sqlite.words import migrate_search
 from shared.models import FileRecord, FileVersion, LogEntry, MemoryVersion
 
 DB_NAME = ".workspace.sqlite3"
@@ -85,7 +85,7 @@ CREATE TABLE IF NOT EXISTS file_tags (
     PRIMARY KEY (file_rowid, tag)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS file_tags_tag ON file_tags (tag, file_rowid);
-CREATE VIRTUAL TABLE IF NOT EXISTS files_words
+CREATE VIRTUAL TABLE IF NOT EXISTS files_search
     USING fts5(name, tags, description, tokenize = "unicode61 remove_diacritics 0");
 CREATE TABLE IF NOT EXISTS logs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -98,11 +98,14 @@ CREATE TABLE IF NOT EXISTS logs (
     details TEXT NOT NULL,
     agent_id TEXT,
     task_id TEXT,
-    session_id TEXT
+    session_id TEXT,
+    -- the latest ts of every entry up to this seq: how far back a newest-first search of
+    -- the word index must read (``sqlite.ranked``) when entries commit out of ts order
+    ts_max TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS logs_ws_ts ON logs (workspace_id, ts DESC, id DESC);
 CREATE INDEX IF NOT EXISTS logs_ts ON logs (ts);
-CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts
+CREATE VIRTUAL TABLE IF NOT EXISTS logs_search
     USING fts5(text, tokenize = "unicode61 remove_diacritics 0");
 CREATE TABLE IF NOT EXISTS log_words_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -174,9 +177,13 @@ ADDED_COLUMNS = (("logs", "session_id", "TEXT"),
                  ("files", "revision", "INTEGER NOT NULL DEFAULT 0"),
                  ("files", "scan", "TEXT"), ("files", "scan_db", "INTEGER NOT NULL DEFAULT 0"),
                  ("files", "scanned_at", "TEXT NOT NULL DEFAULT ''"),
-                 ("file_versions", "scan", "TEXT"))
+                 ("file_versions", "scan", "TEXT"),
+                 ("logs", "ts_max", "TEXT NOT NULL DEFAULT ''"))
 # Run once, right after their column was added: values for rows written before it.
-BACKFILL = {("files", "revision"): "UPDATE files SET revision = version"}
+BACKFILL = {("files", "revision"): "UPDATE files SET revision = version",
+            ("logs", "ts_max"): "UPDATE logs SET ts_max = m.mx FROM (SELECT seq,"
+                                " MAX(ts) OVER (ORDER BY seq) AS mx FROM logs) AS m"
+                                " WHERE m.seq = logs.seq"}
 AFTER_MIGRATION = """
 CREATE INDEX IF NOT EXISTS logs_ws_session ON logs (workspace_id, session_id, ts DESC, id DESC);
 CREATE INDEX IF NOT EXISTS logs_ws_agent ON logs (workspace_id, agent_id, ts DESC, id DESC);
@@ -208,7 +215,7 @@ def migrate(conn: sqlite3.Connection) -> None:
                 if "duplicate column" not in str(exc):
                     raise
     conn.executescript(AFTER_MIGRATION)
-    migrate_files_words(conn)
+    migrate_search(conn)
     # Created once, by the first release that indexes log words in batches: every entry an
     # older release wrote was indexed as it was written.
     conn.execute("INSERT OR IGNORE INTO log_words_state VALUES (1,"

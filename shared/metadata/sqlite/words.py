@@ -1,19 +1,18 @@
-"""SQLite's word indexes (FTS5) and search ranked inside SQLite.
+"""SQLite's word indexes (FTS5), partitioned by workspace, and their migration.
 
-``files_words`` holds each record's words in one column per field of
+``files_search`` holds each live, ready record's words in one column per field of
 ``ranking.FILE_FIELDS`` (name, tags, description), written by ``index_file`` whenever a
-record's searchable fields change and removed by ``unindex_file``. ``logs_fts`` holds each
-log entry's words (``ranking.log_search_text``) in one column; log entries are written with
-their transactions (``connection.SqliteBase._insert_log``), so their words are indexed
-there, in batches, and every log search first indexes the unfinished batch.
+record's searchable fields or its state change. ``logs_search`` holds each log entry's
+words (``ranking.log_search_text``) in one column; log entries are written with their
+transactions (``connection.SqliteBase._insert_log``), so their words are indexed there, in
+batches, and every log search first indexes the unfinished batch.
 
-Why the score is computed in SQL: ranking by reading every matching record into Python grew
-with the number of matches (17.8x from 2,000 to 50,000 files in ``make bench``) and had to
-stop at ``SEARCH_CANDIDATE_CAP``, so totals became lower bounds. Here SQLite counts every
-match exactly and scores it by the same rule as ``ranking.rank_record`` (twice a field's
-weight for a whole-word hit, the weight for a prefix hit): one FTS5 lookup per query word,
-field and kind of hit, tested against each candidate's rowid. Only the page that is
-returned is read as records.
+Why the rowid of both is ``workspace rowid << 32 | row``: FTS5 seeks and stops at a rowid
+range, so a workspace's matches are counted inside the index (``span``) without reading a
+table row per match, which kept search growing with the number of matches (``make bench``:
+3.25x from 2,000 to 50,000 files). Within a workspace the order of the index is the order
+of ``files.rowid`` (= ``files.number``) and of ``logs.seq``. Only live, ready records are in
+``files_search``: a count from it alone is the number of files a search can return.
 
 The words are ``text_index.words`` joined by spaces, so FTS5's ``unicode61`` tokenizer
 splits them where ``text_index`` did; the contract suite checks that both backends return
@@ -29,67 +28,115 @@ from shared import text_index
 from shared.metadata.ranking import FILE_FIELDS, file_fields
 from shared.models import FileDraft, FileRecord
 
+WS_BITS = 32
+ROW_MASK = (1 << WS_BITS) - 1
+_OLD_TABLES = ("files_fts", "files_words", "logs_fts")
 
-def _quoted(word: str) -> str:
+
+def quoted(word: str) -> str:
+    """A word as an FTS5 string (matched whole; add ``*`` for a prefix)."""
     return '"' + word.replace('"', '""') + '"'
 
 
 def fts_match(qwords: list[str]) -> str:
     """An FTS5 query: every word as a quoted prefix term, all required (in any column)."""
-    return " AND ".join(_quoted(w) + "*" for w in qwords)
+    return " AND ".join(quoted(w) + "*" for w in qwords)
+
+
+def span(ws_rowid: int) -> tuple[int, int]:
+    """The first and last index rowid of a workspace (an FTS5 ``rowid BETWEEN``)."""
+    return ws_rowid << WS_BITS, ((ws_rowid + 1) << WS_BITS) - 1
+
+
+def workspace_rowid(conn: sqlite3.Connection, workspace_id: str) -> int | None:
+    """The workspace's rowid (its index partition), or None for an unknown workspace."""
+    row = conn.execute("SELECT rowid FROM workspaces WHERE id = ?", (workspace_id,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def _file_key(conn: sqlite3.Connection, rowid: int) -> int:
+    ws = conn.execute("SELECT w.rowid FROM files f JOIN workspaces w ON w.id = f.workspace_id"
+                      " WHERE f.rowid = ?", (rowid,)).fetchone()[0]
+    return int(ws) << WS_BITS | rowid
 
 
 def index_file(conn: sqlite3.Connection, rowid: int,
                draft_or_record: FileDraft | FileRecord) -> None:
-    """(Re)write a record's words: call whenever its name, tags or description change."""
-    conn.execute("DELETE FROM files_words WHERE rowid = ?", (rowid,))
-    conn.execute("INSERT INTO files_words (rowid, name, tags, description) VALUES (?, ?, ?, ?)",
-                 (rowid, *(text_index.index_text([text])
-                           for text in file_fields(draft_or_record))))
+    """(Re)write a record's words: call whenever its name, tags, description or state
+    change. A draft is being made ready; a record that is not live and ready is removed."""
+    key = _file_key(conn, rowid)
+    conn.execute("DELETE FROM files_search WHERE rowid = ?", (key,))
+    if isinstance(draft_or_record, FileRecord) and (
+            draft_or_record.is_deleted or draft_or_record.status != "ready"):
+        return
+    conn.execute("INSERT INTO files_search (rowid, name, tags, description)"
+                 " VALUES (?, ?, ?, ?)", (key, *(text_index.index_text([text])
+                                                 for text in file_fields(draft_or_record))))
 
 
 def unindex_file(conn: sqlite3.Connection, rowid: int) -> None:
-    """A deleted record is found by no word."""
-    conn.execute("DELETE FROM files_words WHERE rowid = ?", (rowid,))
+    """A deleted (or no longer ready) record is found by no word."""
+    conn.execute("DELETE FROM files_search WHERE rowid = ?", (_file_key(conn, rowid),))
 
 
-def file_score(qwords: list[str], rowid: str) -> tuple[str, list[str]]:
-    """An SQL expression (and its parameters) scoring the record whose rowid is the column
-    ``rowid``, equal to ``ranking.rank_record`` for records that match every word."""
+def file_score(qwords: list[str], key: str, ws_rowid: int) -> tuple[str, list[object]]:
+    """An SQL expression (and its parameters) scoring the record whose index rowid is the
+    column ``key``, equal to ``ranking.rank_record`` for records that match every word."""
     terms: list[str] = []
-    params: list[str] = []
-    lookup = f"{rowid} IN (SELECT rowid FROM files_words WHERE files_words MATCH ?)"
+    params: list[object] = []
+    lo, hi = span(ws_rowid)
+    lookup = (f"{key} IN (SELECT rowid FROM files_search WHERE files_search MATCH ?"
+              " AND rowid BETWEEN ? AND ?)")
     for word in qwords:
         for column, weight in FILE_FIELDS:
             terms.append(f"CASE WHEN {lookup} THEN {2 * weight}"
                          f" WHEN {lookup} THEN {weight} ELSE 0 END")
-            params += [f"{column} : {_quoted(word)}", f"{column} : {_quoted(word)}*"]
+            params += [f"{column} : {quoted(word)}", lo, hi, f"{column} : {quoted(word)}*",
+                       lo, hi]
     return " + ".join(terms), params
 
 
-def log_score(qwords: list[str], seq: str) -> tuple[str, list[str]]:
-    """An SQL expression scoring the entry whose seq is ``seq``, as ``text_index.rank`` does
-    over ``log_search_text`` (weight 1) for entries that match every word."""
-    lookup = f"{seq} IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)"
-    return (" + ".join(f"CASE WHEN {lookup} THEN 2 ELSE 1 END" for _ in qwords),
-            [_quoted(word) for word in qwords])
+def log_score(qwords: list[str], key: str, ws_rowid: int) -> tuple[str, list[object]]:
+    """An SQL expression scoring the entry whose index rowid is ``key``, as
+    ``text_index.rank`` does over ``log_search_text`` (weight 1) for entries that match every
+    word."""
+    lo, hi = span(ws_rowid)
+    lookup = (f"{key} IN (SELECT rowid FROM logs_search WHERE logs_search MATCH ?"
+              " AND rowid BETWEEN ? AND ?)")
+    params: list[object] = []
+    for word in qwords:
+        params += [quoted(word), lo, hi]
+    return " + ".join(f"CASE WHEN {lookup} THEN 2 ELSE 1 END" for _ in qwords), params
 
 
-def migrate_files_words(conn: sqlite3.Connection) -> None:
-    """Move a file written before ``files_words`` off its one-column ``files_fts``: index
-    every live record by field, then drop the old table (once, in one transaction)."""
-    old = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'files_fts'"
-    if conn.execute(old).fetchone() is None:
+def migrate_search(conn: sqlite3.Connection) -> None:
+    """Move a database written before the partitioned indexes onto them, once, in one
+    transaction: the files' words are written again from the live, ready records (their old
+    tables were ``files_fts``, then ``files_words``), the log words are copied from
+    ``logs_fts`` under their new rowids; the old tables are dropped."""
+    listed = "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?, ?)"
+    if not conn.execute(listed, _OLD_TABLES).fetchall():
         return
     with conn:
         conn.execute("BEGIN IMMEDIATE")
-        if conn.execute(old).fetchone() is None:  # another process migrated first
+        old = {row[0] for row in conn.execute(listed, _OLD_TABLES)}
+        if not old:  # another process migrated first
             return
-        rows = conn.execute("SELECT rowid, filename, tags, description FROM files"
-                            " WHERE deleted_at IS NULL").fetchall()
-        conn.execute("DELETE FROM files_words")
-        conn.executemany(
-            "INSERT INTO files_words (rowid, name, tags, description) VALUES (?, ?, ?, ?)",
-            [(row[0], *(text_index.index_text([text]) for text in
-                        (row[1], " ".join(json.loads(row[2])), row[3]))) for row in rows])
-        conn.execute("DROP TABLE files_fts")
+        if old & {"files_fts", "files_words"}:
+            rows = conn.execute(
+                "SELECT (w.rowid << ?) | f.rowid, f.filename, f.tags, f.description FROM files f"
+                " JOIN workspaces w ON w.id = f.workspace_id"
+                " WHERE f.deleted_at IS NULL AND f.status = 'ready'", (WS_BITS,)).fetchall()
+            conn.execute("DELETE FROM files_search")
+            conn.executemany(
+                "INSERT INTO files_search (rowid, name, tags, description) VALUES (?, ?, ?, ?)",
+                [(row[0], *(text_index.index_text([text]) for text in
+                            (row[1], " ".join(json.loads(row[2])), row[3]))) for row in rows])
+        if "logs_fts" in old:
+            conn.execute("DELETE FROM logs_search")
+            conn.execute(
+                "INSERT INTO logs_search (rowid, text) SELECT (w.rowid << ?) | f.rowid, f.text"
+                " FROM logs_fts f JOIN logs l ON l.seq = f.rowid"
+                " JOIN workspaces w ON w.id = l.workspace_id", (WS_BITS,))
+        for table in sorted(old):
+            conn.execute(f"DROP TABLE {table}")

@@ -1,0 +1,130 @@
+"""Search pages read from the word indexes alone: work that does not grow with the matches.
+
+A search returns the top ``limit`` matches by score (``ranking.rank_record`` for files,
+``text_index.rank`` over ``log_search_text`` for log entries) and the number of matches.
+Scoring every match in SQL (``words.file_score``) costs about a microsecond per match: at
+50,000 files a word in 5% of the descriptions is 2,500 matches, and the query grew 3.25x
+from 2,000 files (``make bench``). Here:
+
+- the total is counted by FTS5 inside the workspace's rowid range (``words.span``), which
+  reads the index's posting lists and no table row;
+- the page is built by score level. A file whose fields hit no query word in its name or
+  tags is scored by its description alone, and there its score is the description's weight
+  times (words + words hit whole), so every such file falls in one of a few levels, each an
+  FTS5 query ("these words whole, those only as a prefix, none in name or tags"), read in
+  rowid (= number) order and stopped at ``limit``. The files with a name or tag hit (names
+  and tags are short: few, as a rule) are scored in SQL, so a search is never slower than
+  ranking every match. A log entry has one field, so its levels are the whole story;
+  within a level entries are newest first, read backwards through the index until no older
+  entry can still be newer than the page's last (``logs.ts_max``).
+
+Each level query reads the posting lists of its words, so with few matches ranking them all
+in SQL is cheaper: ``use_levels`` says which way a search goes, from the count. Searches
+with more than ``FAST_MAX_WORDS`` words (2^words levels) or a filter the index does not
+hold (file type, folder, session) are ranked in SQL by the caller.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import sqlite3
+
+from shared.metadata.ranking import FILE_FIELDS
+from shared.metadata.sqlite.words import ROW_MASK, file_score, fts_match, quoted, span
+
+FAST_MAX_WORDS = 3
+# Below this many matches, scoring each in SQL (about 1 us a match) costs less than the
+# level queries (each reads its words' posting lists); measured at 50,000 files.
+LEVELS_FROM_MATCHES = 400
+_DESCRIPTION_WEIGHT = dict(FILE_FIELDS)["description"]
+
+
+def count(conn: sqlite3.Connection, table: str, qwords: list[str], ws_rowid: int) -> int:
+    """How many of the workspace's rows in ``table`` match every word (in any column)."""
+    lo, hi = span(ws_rowid)
+    return int(conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?"
+                            " AND rowid BETWEEN ? AND ?", (fts_match(qwords), lo, hi)
+                            ).fetchone()[0])
+
+
+def use_levels(qwords: list[str], matches: int) -> bool:
+    """Whether ``file_page``/``log_page`` serve a search with this many matches."""
+    return len(qwords) <= FAST_MAX_WORDS and matches >= LEVELS_FROM_MATCHES
+
+
+def levels(qwords: list[str], column: str) -> list[tuple[int, str]]:
+    """Per way of hitting every word in ``column`` (each whole, or only as a prefix): the
+    number of whole hits and the FTS5 query for exactly that way (2^words of them)."""
+    out = []
+    for whole in itertools.product((True, False), repeat=len(qwords)):
+        parts = [f"{column} : {quoted(w)}" if hit else
+                 f"({column} : {quoted(w)}* NOT {column} : {quoted(w)})"
+                 for w, hit in zip(qwords, whole, strict=True)]
+        out.append((sum(whole), " AND ".join(parts)))
+    return out
+
+
+def _first(conn: sqlite3.Connection, table: str, match: str, ws_rowid: int,
+           limit: int, newest: bool = False) -> list[int]:
+    lo, hi = span(ws_rowid)
+    order = "DESC" if newest else "ASC"
+    return [row[0] & ROW_MASK for row in conn.execute(
+        f"SELECT rowid FROM {table} WHERE {table} MATCH ? AND rowid BETWEEN ? AND ?"
+        f" ORDER BY rowid {order} LIMIT ?", (match, lo, hi, limit))]
+
+
+def file_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int,
+              limit: int) -> list[int]:
+    """The ``files.rowid`` of the top ``limit`` matches, best first (ties by number)."""
+    lo, hi = span(ws_rowid)
+    in_name_or_tags = "{name tags} : (" + " OR ".join(quoted(w) + "*" for w in qwords) + ")"
+    score, params = file_score(qwords, "k", ws_rowid)
+    # (-score, rowid): the index's rowid order within a workspace is the files' number order
+    best = [(-row[1], row[0] & ROW_MASK) for row in conn.execute(
+        f"SELECT k, {score} AS s FROM (SELECT rowid AS k FROM files_search WHERE files_search"
+        " MATCH ? AND rowid BETWEEN ? AND ?) ORDER BY s DESC, k LIMIT ?",
+        [*params, f"({fts_match(qwords)}) AND {in_name_or_tags}", lo, hi, limit])]
+    for whole, match in levels(qwords, "description"):
+        score_here = float(_DESCRIPTION_WEIGHT * (len(qwords) + whole))
+        best += [(-score_here, rowid) for rowid in _first(
+            conn, "files_search", f"({match}) NOT {in_name_or_tags}", ws_rowid, limit)]
+    return [rowid for _, rowid in heapq.nsmallest(limit, best)]
+
+
+def log_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int,
+             limit: int) -> list[int]:
+    """The ``logs.seq`` of the top ``limit`` matches, best first (ties newest first)."""
+    ranked: list[tuple[int, str, str, int]] = []  # (whole hits, ts, id, seq)
+    for whole, match in levels(qwords, "text"):
+        ranked += [(whole, ts, entry_id, seq)
+                   for ts, entry_id, seq in _newest(conn, match, ws_rowid, limit)]
+    ranked.sort(key=lambda hit: (hit[0], hit[1], hit[2]), reverse=True)
+    return [seq for _, _, _, seq in ranked[:limit]]
+
+
+def _newest(conn: sqlite3.Connection, match: str, ws_rowid: int,
+            limit: int) -> list[tuple[str, str, int]]:
+    """The ``limit`` newest entries (by ts, then id) matching ``match``: read backwards in
+    commit order, stopping once every older entry's ts is below the page's last."""
+    lo, hi = span(ws_rowid)
+    best: list[tuple[str, str, int]] = []
+    chunk = limit + 16
+    while True:
+        keys = [row[0] for row in conn.execute(
+            "SELECT rowid FROM logs_search WHERE logs_search MATCH ? AND rowid BETWEEN ? AND ?"
+            " ORDER BY rowid DESC LIMIT ?", (match, lo, hi, chunk))]
+        if not keys:
+            return best
+        seqs = [key & ROW_MASK for key in keys]
+        marks = ",".join("?" * len(seqs))
+        rows = {row[0]: row for row in conn.execute(
+            f"SELECT seq, ts, id, ts_max FROM logs WHERE seq IN ({marks})", seqs)}
+        for seq in seqs:
+            _, ts, entry_id, ts_max = rows[seq]
+            best = heapq.nlargest(limit, [*best, (ts, entry_id, seq)])
+            if len(best) == limit and ts_max < best[-1][0]:
+                return best
+        if len(keys) < chunk:
+            return best
+        hi = keys[-1] - 1
