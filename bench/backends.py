@@ -54,6 +54,8 @@ CALLS: dict[str, Callable[[MetadataStore, str], Any]] = {
     "files tag": lambda s, ws: s.list_files(ws, FileQuery(tags=("kilo",))),
     "files type+tag": lambda s, ws: s.list_files(ws, FileQuery(file_type="image",
                                                                tags=("kilo",))),
+    "files type+tag, page of 40": lambda s, ws: s.list_files(
+        ws, FileQuery(file_type="image", tags=("kilo",), limit=40)),
     "files/search": lambda s, ws: s.count_search_files(ws, MARKER, None,
                                                        SEARCH_DEFAULT_LIMIT),
     "logs op": lambda s, ws: s.list_logs(ws, LogQuery(operation_type="create")),

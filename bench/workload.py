@@ -120,6 +120,11 @@ QUERIES = (
     QuerySpec("files type", "/files", (("file_type", "image"),), "files"),
     QuerySpec("files tag", "/files", (("tags", "kilo"),), "files"),
     QuerySpec("files type+tag", "/files", (("file_type", "image"), ("tags", "kilo")), "files"),
+    # The same filters with a page that is full at both sizes (about 50 of 2,000 files
+    # match, so the default page of 100 is half full there and full at 50,000): how the
+    # query grows with the workspace rather than with the rows it returns.
+    QuerySpec("files type+tag, page of 40", "/files",
+              (("file_type", "image"), ("tags", "kilo"), ("limit", "40")), "files"),
     QuerySpec("files/search", "/files/search", (("query", MARKER),), "files"),
     QuerySpec("logs op", "/logs", (("operation_type", "create"),), "logs"),
     QuerySpec("logs agent", "/logs", (("agent_id", "agent_3"),), "logs"),

@@ -109,6 +109,8 @@ def _newest(conn: sqlite3.Connection, match: str, ws_rowid: int,
     commit order, stopping once every older entry's ts is below the page's last."""
     lo, hi = span(ws_rowid)
     best: list[tuple[str, str, int]] = []
+    if limit < 1:
+        return best
     chunk = limit + 16
     while True:
         keys = [row[0] for row in conn.execute(
