@@ -53,16 +53,17 @@ def use_levels(qwords: list[str], matches: int) -> bool:
     return len(qwords) <= FAST_MAX_WORDS and matches >= LEVELS_FROM_MATCHES
 
 
-def levels(qwords: list[str], column: str) -> list[tuple[int, str]]:
-    """Per way of hitting every word in ``column`` (each whole, or only as a prefix): the
-    number of whole hits and the FTS5 query for exactly that way (2^words of them)."""
-    out = []
+def levels(qwords: list[str], column: str) -> list[list[str]]:
+    """The FTS5 queries for each way of hitting every word in ``column`` (each whole, or
+    only as a prefix), grouped by the number of whole hits, most first: every hit of a
+    group scores above every hit of the next (2^words queries in all)."""
+    groups: list[list[str]] = [[] for _ in range(len(qwords) + 1)]
     for whole in itertools.product((True, False), repeat=len(qwords)):
         parts = [f"{column} : {quoted(w)}" if hit else
                  f"({column} : {quoted(w)}* NOT {column} : {quoted(w)})"
                  for w, hit in zip(qwords, whole, strict=True)]
-        out.append((sum(whole), " AND ".join(parts)))
-    return out
+        groups[len(qwords) - sum(whole)].append(" AND ".join(parts))
+    return groups
 
 
 def _first(conn: sqlite3.Connection, table: str, match: str, ws_rowid: int,
@@ -85,21 +86,30 @@ def file_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int,
         f"SELECT k, {score} AS s FROM (SELECT rowid AS k FROM files_search WHERE files_search"
         " MATCH ? AND rowid BETWEEN ? AND ?) ORDER BY s DESC, k LIMIT ?",
         [*params, f"({fts_match(qwords)}) AND {in_name_or_tags}", lo, hi, limit])]
-    for whole, match in levels(qwords, "description"):
-        score_here = float(_DESCRIPTION_WEIGHT * (len(qwords) + whole))
-        best += [(-score_here, rowid) for rowid in _first(
-            conn, "files_search", f"({match}) NOT {in_name_or_tags}", ws_rowid, limit)]
+    found = 0  # hits by description alone: once a group brings the page's worth, the
+    for missed, group in enumerate(levels(qwords, "description")):  # rest rank lower
+        score_here = -float(_DESCRIPTION_WEIGHT * (2 * len(qwords) - missed))
+        for match in group:
+            rows = _first(conn, "files_search", f"({match}) NOT {in_name_or_tags}", ws_rowid,
+                          limit)
+            best += [(score_here, rowid) for rowid in rows]
+            found += len(rows)
+        if found >= limit:
+            break
     return [rowid for _, rowid in heapq.nsmallest(limit, best)]
 
 
 def log_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int,
              limit: int) -> list[int]:
     """The ``logs.seq`` of the top ``limit`` matches, best first (ties newest first)."""
-    ranked: list[tuple[int, str, str, int]] = []  # (whole hits, ts, id, seq)
-    for whole, match in levels(qwords, "text"):
-        ranked += [(whole, ts, entry_id, seq)
-                   for ts, entry_id, seq in _newest(conn, match, ws_rowid, limit)]
-    ranked.sort(key=lambda hit: (hit[0], hit[1], hit[2]), reverse=True)
+    ranked: list[tuple[int, str, str, int]] = []  # (-missed whole hits, ts, id, seq)
+    for missed, group in enumerate(levels(qwords, "text")):
+        for match in group:
+            ranked += [(-missed, ts, entry_id, seq)
+                       for ts, entry_id, seq in _newest(conn, match, ws_rowid, limit)]
+        if len(ranked) >= limit:  # the next groups score lower
+            break
+    ranked.sort(reverse=True)
     return [seq for _, _, _, seq in ranked[:limit]]
 
 
