@@ -12,6 +12,7 @@ import math
 import re
 from typing import Any
 
+from shared import fastjson
 from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 
@@ -39,6 +40,9 @@ def parse_json_object(raw: bytes, content_type: str | None, allowed: set[str],
 def encode_json(value: Any) -> bytes:
     """UTF-8 JSON that never fails: a string no store should hold (a lone surrogate, from
     data written before the service refused them) is escaped, never a 500."""
+    fast = fastjson.dumps(value)
+    if fast is not None:
+        return fast
     text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     try:
         return text.encode("utf-8")

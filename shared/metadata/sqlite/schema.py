@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from shared import fastjson
 from shared.metadata.sqlite.words import migrate_search
 from shared.models import FileRecord, FileVersion, LogEntry, MemoryVersion
 
@@ -228,20 +229,26 @@ FILE_COLUMNS = (
 )
 
 
+_FILE_COLUMN_COUNT = FILE_COLUMNS.count(",") + 1
+
+
 def record_of(row: sqlite3.Row) -> FileRecord:
-    """A ``files`` row (``FILE_COLUMNS``) as a ``FileRecord``."""
+    """A row that ends with ``FILE_COLUMNS`` (``rowid`` may come first) as a
+    ``FileRecord``. By position, not by name: a listing builds a record per row, and the 24
+    lookups by name were a third of that."""
+    (file_id, workspace_id, number, filename, path, session_id, description, tags,
+     created_by, metadata, storage_key, storage_path, mime_type, file_type, file_extension,
+     size_bytes, checksum, status, version, created_at, updated_at, deleted_at, revision,
+     scan) = row[len(row) - _FILE_COLUMN_COUNT:]
     return FileRecord(
-        id=row["id"], workspace_id=row["workspace_id"], number=row["number"],
-        filename=row["filename"], path=row["path"], session_id=row["session_id"],
-        description=row["description"], tags=tuple(json.loads(row["tags"])),
-        created_by=row["created_by"], metadata=json.loads(row["metadata"]),
-        storage_key=row["storage_key"], storage_path=row["storage_path"],
-        mime_type=row["mime_type"], file_type=row["file_type"],
-        file_extension=row["file_extension"], size_bytes=row["size_bytes"],
-        checksum=row["checksum"], status=row["status"], version=row["version"],
-        created_at=row["created_at"], updated_at=row["updated_at"],
-        deleted_at=row["deleted_at"], revision=row["revision"],
-        scan=json.loads(row["scan"]) if row["scan"] else None,
+        id=file_id, workspace_id=workspace_id, number=number, filename=filename, path=path,
+        session_id=session_id, description=description, tags=tuple(fastjson.loads(tags)),
+        created_by=created_by, metadata=fastjson.loads(metadata), storage_key=storage_key,
+        storage_path=storage_path, mime_type=mime_type, file_type=file_type,
+        file_extension=file_extension, size_bytes=size_bytes, checksum=checksum,
+        status=status, version=version, created_at=created_at, updated_at=updated_at,
+        deleted_at=deleted_at, revision=revision,
+        scan=fastjson.loads(scan) if scan else None,
     )
 
 
@@ -257,7 +264,7 @@ def log_of(row: sqlite3.Row) -> LogEntry:
     """A ``logs`` row as a ``LogEntry``."""
     return LogEntry(id=row["id"], timestamp=row["ts"], operation_type=row["operation_type"],
                     resource_type=row["resource_type"], resource_id=row["resource_id"],
-                    details=json.loads(row["details"]), agent_id=row["agent_id"],
+                    details=fastjson.loads(row["details"]), agent_id=row["agent_id"],
                     task_id=row["task_id"], session_id=row["session_id"])
 
 
