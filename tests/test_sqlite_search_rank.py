@@ -18,8 +18,9 @@ from shared import text_index
 from shared.metadata.ranking import log_search_text, newest_first, rank_record
 from shared.metadata.sqlite import SqliteMetadataStore, connection, ranked
 from shared.metadata.sqlite.schema import DB_NAME
-from shared.metadata.sqlite.words import ROW_MASK
+from shared.metadata.sqlite.words import ROW_MASK, session_of_folder, session_of_path
 from shared.models import FileEdit, FileQuery, LogQuery
+from shared.queries import session_folder
 from tests.metadata_helpers import entry, put
 
 WORDS = ("report", "reports", "rep", "budget", "budgetary", "plan", "plans", "alpha",
@@ -43,7 +44,8 @@ def corpus(tmp_path: Path) -> tuple[SqliteMetadataStore, str, list]:
     records = []
     for i in range(160):
         name = f"{rng.choice(WORDS)}-{i}.txt".replace(" ", "")
-        folder = rng.choice(("/a/", "/b/", "/a/deep/"))
+        folder = rng.choice(("/a/", "/b/", "/a/deep/", "/sessions/s1/", "/sessions/s1/deep/",
+                             "/sessions/s1-b/", "/sessions/s2/"))
         tags = tuple(sorted({rng.choice(WORDS) for _ in range(rng.randint(0, 3))}))
         records.append(put(store, ws, folder + name, rng.choice(KINDS), tags=tags,
                            description=_text(rng, 0, 6)))
@@ -71,6 +73,9 @@ def _check(store: SqliteMetadataStore, ws: str, query: str, file_type: str | Non
     assert [r.id for r in got.items] == [i for _, _, i in want[:limit]], query
 
 
+FOLDERS = ("/a/", "/sessions/s1/", "/sessions/s2/", "/sessions/")
+
+
 @pytest.mark.parametrize("query", QUERIES)
 def test_sql_ranking_equals_the_shared_rule(corpus, query: str) -> None:
     store, ws, _ = corpus
@@ -78,7 +83,8 @@ def test_sql_ranking_equals_the_shared_rule(corpus, query: str) -> None:
     _check(store, ws, query)
     _check(store, ws, query, limit=200)
     _check(store, ws, query, file_type="image")
-    _check(store, ws, query, prefix="/a/")
+    for folder in FOLDERS:
+        _check(store, ws, query, prefix=folder)
 
 
 def test_some_query_has_ties_and_prefix_hits(corpus) -> None:
@@ -103,6 +109,13 @@ def test_the_index_follows_edits_moves_deletes_and_restores(corpus) -> None:
     assert third.id not in [r.id for r in store.search_files(ws, name_word, None, 500)]
     store.restore_file(ws, third.id, None, entry("restore", third.id))
     assert third.id in [r.id for r in store.search_files(ws, name_word, None, 500)]
+    into = records[4]  # into a session's folder, then out of it: its scope follows
+    store.move_file(ws, into.id, "/sessions/s9/kiwi.txt", "kiwi.txt", None,
+                    lambda before, after: entry("update", into.id))
+    assert [r.id for r in store.search_files(ws, "kiwi", None, 5, "/sessions/s9/")] == [into.id]
+    store.move_file(ws, into.id, "/kiwi.txt", "kiwi.txt", None,
+                    lambda before, after: entry("update", into.id))
+    assert store.search_files(ws, "kiwi", None, 5, "/sessions/s9/") == []
     fourth = records[3]  # a rescan finds malware: the file is no longer searchable
     before = store.count_search_files(ws, text_index.words(fourth.filename)[0], None, 500)
     assert store.record_rescan(ws, fourth, {"verdict": "infected", "db_version": 2},
@@ -126,7 +139,8 @@ def test_level_ranking_equals_the_shared_rule(corpus, levels_always, query: str)
     _check(store, ws, query)
     _check(store, ws, query, limit=200)
     _check(store, ws, query, file_type="image")
-    _check(store, ws, query, prefix="/a/")
+    for folder in FOLDERS:
+        _check(store, ws, query, prefix=folder)
 
 
 def test_many_matches_are_served_by_score_level(corpus, levels_always, monkeypatch) -> None:
@@ -142,8 +156,11 @@ def test_many_matches_are_served_by_score_level(corpus, levels_always, monkeypat
         if len(text_index.query_words(query)) <= ranked.FAST_MAX_WORDS:
             _check(store, ws, query)
             _check(store, ws, query, limit=200)
+            _check(store, ws, query, prefix="/sessions/s1/")  # a session's folder
     with pytest.raises(AssertionError, match="ranked in SQL"):
         store.count_search_files(ws, "rep", "image", 5)
+    with pytest.raises(AssertionError, match="ranked in SQL"):
+        store.count_search_files(ws, "rep", None, 5, "/a/")  # a folder the index lacks
     with pytest.raises(AssertionError, match="ranked in SQL"):
         store.count_search_files(ws, "rep plan alpha budget", None, 5)
 
@@ -177,9 +194,9 @@ def test_log_ranking_equals_the_shared_rule(tmp_path: Path, monkeypatch, by_leve
             got = store.count_search_logs(ws, query, 9, session)
             assert got.total == len(want) and not got.total_is_lower_bound, query
             assert [e.id for e in got.items] == [e.id for _, e in want[:9]], query
-    # By level, only a session filter or more than FAST_MAX_WORDS words needs the SQL
-    # ranking; with the default threshold, these few matches are all ranked in SQL.
-    assert len(in_sql_calls) == (8 + 1 if by_level else 16)
+    # By level, only more than FAST_MAX_WORDS words needs the SQL ranking (a session is a
+    # term of the index); with the default threshold, these few matches are all in SQL.
+    assert len(in_sql_calls) == (2 if by_level else 16)
 
 
 def _old_layout(tmp_path: Path, files_table: str) -> None:
@@ -259,3 +276,18 @@ def test_a_database_whose_log_words_were_written_one_by_one_is_migrated(tmp_path
     assert [e.details["word"] for e in reopened.search_logs(ws, "old1", 5)] == ["old1"]
     assert [e.details["word"] for e in reopened.search_logs(ws, "new", 5)] == ["new"]
     assert reopened._read("SELECT COUNT(*) FROM logs_search")[0][0] == 4  # none twice
+
+
+def test_a_path_is_in_a_session_exactly_when_it_is_under_the_sessions_folder() -> None:
+    """The ``scope`` term and ``queries.session_folder`` agree on every path and session."""
+    sessions = ("s1", "s1-b", "s_2", "x")
+    paths = ("/sessions/s1/a.txt", "/sessions/s1/deep/a.txt", "/sessions/s1-b/a.txt",
+             "/sessions/s1", "/sessions//a.txt", "/sessions/a.txt", "/sessionsx/s1/a.txt",
+             "/a/sessions/s1/b.txt", "/sessions/s_2/x/y/z.txt", "/sessions/x/")
+    for path in paths:
+        for session in sessions:
+            folder = session_folder(session)
+            assert folder is not None and session_of_folder(folder) == session
+            assert path.startswith(folder) == (session_of_path(path) == session), (path, session)
+    for prefix in ("/a/", "/sessions/", "/sessions/s1/deep/", "/sessions/s1", "/"):
+        assert session_of_folder(prefix) is None, prefix

@@ -23,7 +23,7 @@ from shared.events import Event
 from shared.metadata.base import PURGE_KIND
 from shared.metadata.ranking import log_search_text
 from shared.metadata.sqlite.schema import DB_NAME, FILE_COLUMNS, log_of, migrate, record_of
-from shared.metadata.sqlite.words import WS_BITS
+from shared.metadata.sqlite.words import log_row
 from shared.models import FileRecord, LogEntry
 
 OPEN_RETRY_SECONDS = 10.0
@@ -137,9 +137,10 @@ class SqliteBase:
                             " ON w.id = logs.workspace_id WHERE seq > ? ORDER BY seq",
                             (done,)).fetchall()
         if rows:
-            conn.executemany("INSERT INTO logs_search (rowid, text) VALUES (?, ?)",
-                             [(row["ws"] << WS_BITS | row["seq"], log_search_text(log_of(row)))
-                              for row in rows if row["ws"] is not None])
+            conn.executemany("INSERT INTO logs_search (rowid, text, scope) VALUES (?, ?, ?)",
+                             [log_row(row["ws"], row["seq"], log_search_text(log_of(row)),
+                                      row["session_id"]) for row in rows
+                              if row["ws"] is not None])
             conn.execute("UPDATE log_words_state SET indexed_seq = ?", (rows[-1]["seq"],))
 
     def _log_words_current(self) -> None:

@@ -33,10 +33,13 @@ from shared.metadata.sqlite.schema import (
     record_of,
 )
 from shared.metadata.sqlite.words import (
+    FILE_WORDS,
     ROW_MASK,
     file_score,
     fts_match,
     index_file,
+    session_of_folder,
+    session_token,
     span,
     unindex_file,
     workspace_rowid,
@@ -261,11 +264,13 @@ class SqliteFiles(SqliteBase):
             ws = workspace_rowid(conn, workspace_id)
             if ws is None:
                 return Hits([], 0, False)
-            total = -1
-            if not file_type and not (path_prefix and path_prefix != "/"):
-                total = ranked.count(conn, "files_search", qwords, ws)
+            total, folder = -1, path_prefix if path_prefix and path_prefix != "/" else None
+            session = session_of_folder(folder) if folder else None
+            scope = session_token(session) if session else None
+            if not file_type and (not folder or scope):  # what the index holds
+                total = ranked.count(conn, "files_search", qwords, ws, scope)
             if ranked.use_levels(qwords, total):
-                page = ranked.file_page(conn, qwords, ws, limit)
+                page = ranked.file_page(conn, qwords, ws, limit, scope)
             else:
                 page, total = self._files_ranked_in_sql(conn, ws, qwords, file_type,
                                                         path_prefix, limit)
@@ -294,7 +299,7 @@ class SqliteFiles(SqliteBase):
         # workspace by its status index and test each against the word list. Only live,
         # ready records are indexed; the workspace is the index's rowid range.
         where = ["w.files_search MATCH ?", "w.rowid BETWEEN ? AND ?"]
-        params: list[Any] = [fts_match(qwords), *span(ws)]
+        params: list[Any] = [fts_match(qwords, FILE_WORDS), *span(ws)]
         if file_type:
             where.append("files.file_type = ?")
             params.append(file_type)

@@ -16,10 +16,12 @@ from shared.metadata.sqlite import ranked
 from shared.metadata.sqlite.connection import SqliteBase
 from shared.metadata.sqlite.schema import log_of
 from shared.metadata.sqlite.words import (
+    LOG_WORDS,
     ROW_MASK,
     WS_BITS,
     fts_match,
     log_score,
+    session_token,
     span,
     workspace_rowid,
 )
@@ -57,7 +59,7 @@ class SqliteLog(SqliteBase):
         if qwords:  # FTS narrows; the search rule (as on Firestore) decides
             self._log_words_current()
             where.append(f"seq IN ({_MATCHING})")
-            params += [fts_match(qwords), *self._log_span(workspace_id)]
+            params += [fts_match(qwords, LOG_WORDS), *self._log_span(workspace_id)]
         after = decode_cursor("logs", query.cursor, 2)
         want, items = query.limit + 1, []
         while len(items) < want:
@@ -109,9 +111,9 @@ class SqliteLog(SqliteBase):
         self._log_words_current()
         rows = self._read(
             f"SELECT * FROM logs WHERE seq IN ({_MATCHING}) AND workspace_id = ?{session}"
-            " ORDER BY seq DESC LIMIT ?", [fts_match(qwords), *self._log_span(workspace_id),
-                                           workspace_id, *([session_id] if session_id else []),
-                                           cap])
+            " ORDER BY seq DESC LIMIT ?",
+            [fts_match(qwords, LOG_WORDS), *self._log_span(workspace_id), workspace_id,
+             *([session_id] if session_id else []), cap])
         return [log_of(r) for r in rows]
 
     def count_search_logs(self, workspace_id: str, query: str, limit: int,
@@ -127,9 +129,10 @@ class SqliteLog(SqliteBase):
             ws = workspace_rowid(conn, workspace_id)
             if ws is None:
                 return Hits([], 0, False)
-            total = -1 if session_id else ranked.count(conn, "logs_search", qwords, ws)
+            scope = session_token(session_id) if session_id else None
+            total = ranked.count(conn, "logs_search", qwords, ws, scope)
             if ranked.use_levels(qwords, total):
-                page = ranked.log_page(conn, qwords, ws, limit)
+                page = ranked.log_page(conn, qwords, ws, limit, scope)
             else:
                 page, total = self._logs_ranked_in_sql(conn, ws, qwords, session_id, limit)
             marks = ",".join("?" * len(page))
@@ -149,7 +152,7 @@ class SqliteLog(SqliteBase):
             f" CROSS JOIN logs ON logs.seq = (f.rowid & {ROW_MASK})"
             " WHERE f.logs_search MATCH ? AND f.rowid BETWEEN ? AND ?"
             f"{session}) ORDER BY s DESC, t DESC, i DESC LIMIT ?",
-            [*score_params, fts_match(qwords), *span(ws),
+            [*score_params, fts_match(qwords, LOG_WORDS), *span(ws),
              *([session_id] if session_id else []), limit]).fetchall()
         return [row["q"] for row in rows], rows[0]["total"] if rows else 0
 

@@ -18,10 +18,11 @@ from 2,000 files (``make bench``). Here:
   within a level entries are newest first, read backwards through the index until no older
   entry can still be newer than the page's last (``logs.ts_max``).
 
-Each level query reads the posting lists of its words, so with few matches ranking them all
-in SQL is cheaper: ``use_levels`` says which way a search goes, from the count. Searches
-with more than ``FAST_MAX_WORDS`` words (2^words levels) or a filter the index does not
-hold (file type, folder, session) are ranked in SQL by the caller.
+A search limited to a session adds its ``scope`` term to each query. Each level query reads
+the posting lists of its words, so with few matches ranking them all in SQL is cheaper:
+``use_levels`` says which way a search goes, from the count. Searches with more than
+``FAST_MAX_WORDS`` words (2^words levels) or a filter the index does not hold (a file
+type, a folder other than a session's) are ranked in SQL by the caller.
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ import itertools
 import sqlite3
 
 from shared.metadata.ranking import FILE_FIELDS
-from shared.metadata.sqlite.words import ROW_MASK, file_score, fts_match, quoted, span
+from shared.metadata.sqlite.words import (
+    FILE_WORDS,
+    LOG_WORDS,
+    ROW_MASK,
+    file_score,
+    fts_match,
+    quoted,
+    span,
+)
 
 FAST_MAX_WORDS = 3
 # Below this many matches, scoring each in SQL (about 1 us a match) costs less than the
@@ -40,11 +49,19 @@ LEVELS_FROM_MATCHES = 400
 _DESCRIPTION_WEIGHT = dict(FILE_FIELDS)["description"]
 
 
-def count(conn: sqlite3.Connection, table: str, qwords: list[str], ws_rowid: int) -> int:
-    """How many of the workspace's rows in ``table`` match every word (in any column)."""
+def scoped(match: str, scope: str | None) -> str:
+    """``match`` limited to the rows of one session (``words.session_token``), if given."""
+    return f'scope : "{scope}" AND ({match})' if scope else match
+
+
+def count(conn: sqlite3.Connection, table: str, qwords: list[str], ws_rowid: int,
+          scope: str | None = None) -> int:
+    """How many of the workspace's rows in ``table`` (of the session ``scope``, if given)
+    match every word."""
     lo, hi = span(ws_rowid)
+    words = fts_match(qwords, FILE_WORDS if table == "files_search" else LOG_WORDS)
     return int(conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?"
-                            " AND rowid BETWEEN ? AND ?", (fts_match(qwords), lo, hi)
+                            " AND rowid BETWEEN ? AND ?", (scoped(words, scope), lo, hi)
                             ).fetchone()[0])
 
 
@@ -75,9 +92,10 @@ def _first(conn: sqlite3.Connection, table: str, match: str, ws_rowid: int,
         f" ORDER BY rowid {order} LIMIT ?", (match, lo, hi, limit))]
 
 
-def file_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int,
-              limit: int) -> list[int]:
-    """The ``files.rowid`` of the top ``limit`` matches, best first (ties by number)."""
+def file_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int, limit: int,
+              scope: str | None = None) -> list[int]:
+    """The ``files.rowid`` of the top ``limit`` matches (in the session ``scope``, if
+    given), best first (ties by number)."""
     lo, hi = span(ws_rowid)
     in_name_or_tags = "{name tags} : (" + " OR ".join(quoted(w) + "*" for w in qwords) + ")"
     score, params = file_score(qwords, "k", ws_rowid)
@@ -85,13 +103,14 @@ def file_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int,
     best = [(-row[1], row[0] & ROW_MASK) for row in conn.execute(
         f"SELECT k, {score} AS s FROM (SELECT rowid AS k FROM files_search WHERE files_search"
         " MATCH ? AND rowid BETWEEN ? AND ?) ORDER BY s DESC, k LIMIT ?",
-        [*params, f"({fts_match(qwords)}) AND {in_name_or_tags}", lo, hi, limit])]
+        [*params, scoped(f"{fts_match(qwords, FILE_WORDS)} AND {in_name_or_tags}", scope), lo,
+         hi, limit])]
     found = 0  # hits by description alone: once a group brings the page's worth, the
     for missed, group in enumerate(levels(qwords, "description")):  # rest rank lower
         score_here = -float(_DESCRIPTION_WEIGHT * (2 * len(qwords) - missed))
         for match in group:
-            rows = _first(conn, "files_search", f"({match}) NOT {in_name_or_tags}", ws_rowid,
-                          limit)
+            rows = _first(conn, "files_search",
+                          scoped(f"({match}) NOT {in_name_or_tags}", scope), ws_rowid, limit)
             best += [(score_here, rowid) for rowid in rows]
             found += len(rows)
         if found >= limit:
@@ -99,14 +118,16 @@ def file_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int,
     return [rowid for _, rowid in heapq.nsmallest(limit, best)]
 
 
-def log_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int,
-             limit: int) -> list[int]:
-    """The ``logs.seq`` of the top ``limit`` matches, best first (ties newest first)."""
+def log_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int, limit: int,
+             scope: str | None = None) -> list[int]:
+    """The ``logs.seq`` of the top ``limit`` matches (in the session ``scope``, if given),
+    best first (ties newest first)."""
     ranked: list[tuple[int, str, str, int]] = []  # (-missed whole hits, ts, id, seq)
     for missed, group in enumerate(levels(qwords, "text")):
         for match in group:
             ranked += [(-missed, ts, entry_id, seq)
-                       for ts, entry_id, seq in _newest(conn, match, ws_rowid, limit)]
+                       for ts, entry_id, seq in _newest(conn, scoped(match, scope), ws_rowid,
+                                                        limit)]
         if len(ranked) >= limit:  # the next groups score lower
             break
     ranked.sort(reverse=True)

@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS file_tags (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS file_tags_tag ON file_tags (tag, file_rowid);
 CREATE VIRTUAL TABLE IF NOT EXISTS files_search
-    USING fts5(name, tags, description, tokenize = "unicode61 remove_diacritics 0");
+    USING fts5(name, tags, description, scope, tokenize = "unicode61 remove_diacritics 0");
 CREATE TABLE IF NOT EXISTS logs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -107,7 +107,7 @@ CREATE TABLE IF NOT EXISTS logs (
 CREATE INDEX IF NOT EXISTS logs_ws_ts ON logs (workspace_id, ts DESC, id DESC);
 CREATE INDEX IF NOT EXISTS logs_ts ON logs (ts);
 CREATE VIRTUAL TABLE IF NOT EXISTS logs_search
-    USING fts5(text, tokenize = "unicode61 remove_diacritics 0");
+    USING fts5(text, scope, tokenize = "unicode61 remove_diacritics 0");
 CREATE TABLE IF NOT EXISTS log_words_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     indexed_seq INTEGER NOT NULL

@@ -2,10 +2,14 @@
 
 ``files_search`` holds each live, ready record's words in one column per field of
 ``ranking.FILE_FIELDS`` (name, tags, description), written by ``index_file`` whenever a
-record's searchable fields or its state change. ``logs_search`` holds each log entry's
+record's searchable fields, folder or state change. ``logs_search`` holds each log entry's
 words (``ranking.log_search_text``) in one column; log entries are written with their
 transactions (``connection.SqliteBase._insert_log``), so their words are indexed there, in
-batches, and every log search first indexes the unfinished batch.
+batches, and every log search first indexes the unfinished batch. Both have a ``scope``
+column: the token of the session a record's folder (``/sessions/<id>/``) or an entry
+belongs to (``session_token``), so a search limited to a session is one more term, not a
+filter on every match. Query words are matched in the other columns only
+(``FILE_WORDS``, ``LOG_WORDS``).
 
 Why the rowid of both is ``workspace rowid << 32 | row``: FTS5 seeks and stops at a rowid
 range, so a workspace's matches are counted inside the index (``span``) without reading a
@@ -21,6 +25,7 @@ the same hits in the same order.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 
@@ -30,6 +35,9 @@ from shared.models import FileDraft, FileRecord
 
 WS_BITS = 32
 ROW_MASK = (1 << WS_BITS) - 1
+FILE_WORDS = "{name tags description}"  # the columns query words are matched in
+LOG_WORDS = "{text}"
+SESSIONS = "/sessions/"  # a session's folder is SESSIONS + id + "/" (queries.session_folder)
 _OLD_TABLES = ("files_fts", "files_words", "logs_fts")
 
 
@@ -38,9 +46,34 @@ def quoted(word: str) -> str:
     return '"' + word.replace('"', '""') + '"'
 
 
-def fts_match(qwords: list[str]) -> str:
-    """An FTS5 query: every word as a quoted prefix term, all required (in any column)."""
-    return " AND ".join(quoted(w) + "*" for w in qwords)
+def fts_match(qwords: list[str], columns: str) -> str:
+    """An FTS5 query: every word as a quoted prefix term, all required, in ``columns``."""
+    return f"{columns} : (" + " AND ".join(quoted(w) + "*" for w in qwords) + ")"
+
+
+def session_token(session_id: str) -> str:
+    """The ``scope`` term of a session: one FTS5 token (session ids hold ``-`` and ``_``,
+    which the tokenizer splits on)."""
+    return "s" + hashlib.sha256(session_id.encode()).hexdigest()[:32]
+
+
+def session_of_path(path: str) -> str | None:
+    """The session whose folder holds ``path``, or None."""
+    if not path.startswith(SESSIONS):
+        return None
+    session, slash, _ = path[len(SESSIONS):].partition("/")
+    return session if slash and session else None
+
+
+def session_of_folder(prefix: str) -> str | None:
+    """The session whose folder ``prefix`` is exactly (``/sessions/<id>/``), or None."""
+    session = prefix[len(SESSIONS):-1] if prefix.endswith("/") else ""
+    return session if prefix.startswith(SESSIONS) and session and "/" not in session else None
+
+
+def _scope_of(path: str) -> str:
+    session = session_of_path(path)
+    return session_token(session) if session else ""
 
 
 def span(ws_rowid: int) -> tuple[int, int]:
@@ -62,16 +95,22 @@ def _file_key(conn: sqlite3.Connection, rowid: int) -> int:
 
 def index_file(conn: sqlite3.Connection, rowid: int,
                draft_or_record: FileDraft | FileRecord) -> None:
-    """(Re)write a record's words: call whenever its name, tags, description or state
-    change. A draft is being made ready; a record that is not live and ready is removed."""
+    """(Re)write a record's words: call whenever its name, tags, description, path or
+    state change. A draft is being made ready; a record not live and ready is removed."""
     key = _file_key(conn, rowid)
     conn.execute("DELETE FROM files_search WHERE rowid = ?", (key,))
     if isinstance(draft_or_record, FileRecord) and (
             draft_or_record.is_deleted or draft_or_record.status != "ready"):
         return
-    conn.execute("INSERT INTO files_search (rowid, name, tags, description)"
-                 " VALUES (?, ?, ?, ?)", (key, *(text_index.index_text([text])
-                                                 for text in file_fields(draft_or_record))))
+    conn.execute("INSERT INTO files_search (rowid, name, tags, description, scope)"
+                 " VALUES (?, ?, ?, ?, ?)",
+                 (key, *(text_index.index_text([text]) for text in file_fields(draft_or_record)),
+                  _scope_of(draft_or_record.path)))
+
+
+def log_row(ws_rowid: int, seq: int, text: str, session_id: str | None) -> tuple[object, ...]:
+    """A ``logs_search`` row: (rowid, text, scope)."""
+    return ws_rowid << WS_BITS | seq, text, session_token(session_id) if session_id else ""
 
 
 def unindex_file(conn: sqlite3.Connection, rowid: int) -> None:
@@ -105,7 +144,7 @@ def log_score(qwords: list[str], key: str, ws_rowid: int) -> tuple[str, list[obj
               " AND rowid BETWEEN ? AND ?)")
     params: list[object] = []
     for word in qwords:
-        params += [quoted(word), lo, hi]
+        params += [f"{LOG_WORDS} : {quoted(word)}", lo, hi]
     return " + ".join(f"CASE WHEN {lookup} THEN 2 ELSE 1 END" for _ in qwords), params
 
 
@@ -124,19 +163,21 @@ def migrate_search(conn: sqlite3.Connection) -> None:
             return
         if old & {"files_fts", "files_words"}:
             rows = conn.execute(
-                "SELECT (w.rowid << ?) | f.rowid, f.filename, f.tags, f.description FROM files f"
-                " JOIN workspaces w ON w.id = f.workspace_id"
+                "SELECT (w.rowid << ?) | f.rowid, f.filename, f.tags, f.description, f.path"
+                " FROM files f JOIN workspaces w ON w.id = f.workspace_id"
                 " WHERE f.deleted_at IS NULL AND f.status = 'ready'", (WS_BITS,)).fetchall()
             conn.execute("DELETE FROM files_search")
             conn.executemany(
-                "INSERT INTO files_search (rowid, name, tags, description) VALUES (?, ?, ?, ?)",
+                "INSERT INTO files_search (rowid, name, tags, description, scope)"
+                " VALUES (?, ?, ?, ?, ?)",
                 [(row[0], *(text_index.index_text([text]) for text in
-                            (row[1], " ".join(json.loads(row[2])), row[3]))) for row in rows])
+                            (row[1], " ".join(json.loads(row[2])), row[3])), _scope_of(row[4]))
+                 for row in rows])
         if "logs_fts" in old:
             conn.execute("DELETE FROM logs_search")
-            conn.execute(
-                "INSERT INTO logs_search (rowid, text) SELECT (w.rowid << ?) | f.rowid, f.text"
-                " FROM logs_fts f JOIN logs l ON l.seq = f.rowid"
-                " JOIN workspaces w ON w.id = l.workspace_id", (WS_BITS,))
+            conn.executemany("INSERT INTO logs_search (rowid, text, scope) VALUES (?, ?, ?)", [
+                log_row(*row) for row in conn.execute(
+                    "SELECT w.rowid, f.rowid, f.text, l.session_id FROM logs_fts f"
+                    " JOIN logs l ON l.seq = f.rowid JOIN workspaces w ON w.id = l.workspace_id")])
         for table in sorted(old):
             conn.execute(f"DROP TABLE {table}")
