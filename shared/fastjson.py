@@ -3,12 +3,15 @@
 Why: every listed record is parsed from its row (tags, metadata, scan record) and encoded
 into the answer; with the standard library these were about 13 us of the 20 us a row of
 ``GET /files`` cost (``bench/RESULTS.md``), and a page of 100 rows doubled a listing's time.
-orjson does the same work in C. It refuses what the standard library accepts, so those
-cases fall back to it and read or write as they always did: a lone surrogate (text stored
-before the service refused them), a key that is not a string, NaN or Infinity. orjson reads
-an integer beyond 64 bits as a float, silently, so text with a run of 19 digits or more
-(an integer that may not fit) is read by the standard library too. Request bodies are
-parsed elsewhere (``jsonbody``) with stricter rules.
+orjson does the same work in C. Where it refuses what the standard library accepts, the
+standard library reads or writes as it always did: a lone surrogate (text stored before
+the service refused them), a key that is not a string, NaN or Infinity in stored text.
+orjson reads an integer beyond 64 bits as a float, silently, so text with a run of 19
+digits or more (an integer that may not fit) is read by the standard library too. One
+difference remains: orjson writes a NaN or Infinity float as ``null`` where the standard
+library (``allow_nan=False``) raised; no request can store one (``jsonbody`` refuses them),
+so only a value the service computed could carry one. Request bodies are parsed elsewhere
+(``jsonbody``) with stricter rules.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from shared import text_index
+from shared.folderpaths import FolderMove, new_move_id
 from shared.metadata.ranking import log_search_text, newest_first, rank_record
 from shared.metadata.sqlite import SqliteMetadataStore, connection, ranked
 from shared.metadata.sqlite.schema import DB_NAME
@@ -291,3 +292,52 @@ def test_a_path_is_in_a_session_exactly_when_it_is_under_the_sessions_folder() -
             assert path.startswith(folder) == (session_of_path(path) == session), (path, session)
     for prefix in ("/a/", "/sessions/", "/sessions/s1/deep/", "/sessions/s1", "/"):
         assert session_of_folder(prefix) is None, prefix
+
+
+def _move(ws: str, source: str, target: str) -> FolderMove:
+    now = "2026-12-05T00:00:00Z"
+    return FolderMove(new_move_id(), ws, source, target, "claiming", now, now)
+
+
+def test_moves_carry_a_file_into_and_out_of_its_sessions_search(tmp_path, levels_always) -> None:
+    """A file's index entry names its session's folder: a move that keeps the name, and a
+    folder move, take it into or out of that session's searches (served by the index)."""
+    store = SqliteMetadataStore(tmp_path)
+    ws = store.get_or_create_workspace("mover").id
+    moved, kept = (put(store, ws, f"/sessions/s9/{n}.txt", description="zebra") for n in "ab")
+    folder = put(store, ws, "/inbox/c.txt", description="zebra")
+
+    def in_session(session: str) -> tuple[list[str], int]:
+        hits = store.count_search_files(ws, "zebra", None, 10, f"/sessions/{session}/")
+        return sorted(r.id for r in hits.items), hits.total
+
+    assert in_session("s9") == (sorted([moved.id, kept.id]), 2)
+    store.move_file(ws, moved.id, "/elsewhere/a.txt", "a.txt", None,
+                    lambda before, after: entry("update", moved.id))
+    assert in_session("s9") == ([kept.id], 1)
+    store.start_folder_move(_move(ws, "/sessions/s9/", "/archive/"),
+                            lambda before, after: entry("update", before.id), 10.0)
+    assert in_session("s9") == ([], 0)
+    store.start_folder_move(_move(ws, "/inbox/", "/sessions/s7/"),
+                            lambda before, after: entry("update", before.id), 10.0)
+    assert in_session("s7") == ([folder.id], 1)
+
+
+def test_an_older_release_running_again_loses_no_log_word(tmp_path, levels_always) -> None:
+    """An older release brings its tables back and writes entries without ``ts_max``; the
+    next open indexes every entry again from the log itself and recomputes ``ts_max``."""
+    store = SqliteMetadataStore(tmp_path)
+    ws = store.get_or_create_workspace("rollback").id
+    for i in range(5):
+        store.append_log(ws, entry("read", f"file_{i}", details={"word": "durable"}))
+    assert store.count_search_logs(ws, "durable", 10).total == 5
+    conn = sqlite3.connect(tmp_path / DB_NAME)  # the older release: its tables, its writes
+    conn.executescript(
+        "CREATE VIRTUAL TABLE logs_fts USING fts5(text);"
+        "CREATE VIRTUAL TABLE files_words USING fts5(name, tags, description);"
+        "UPDATE logs SET ts_max = '' WHERE seq = (SELECT MAX(seq) FROM logs);")
+    conn.close()
+    reopened = SqliteMetadataStore(tmp_path)
+    assert reopened.count_search_logs(ws, "durable", 10).total == 5
+    maxima = [row[0] for row in reopened._read("SELECT ts_max FROM logs ORDER BY seq")]
+    assert "" not in maxima and maxima == sorted(maxima)

@@ -116,7 +116,7 @@ class SqliteBase:
         seq = conn.execute(
             "INSERT INTO logs (id, workspace_id, ts, operation_type, resource_type,"
             " resource_id, details, agent_id, task_id, session_id, ts_max)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?, MAX(?, COALESCE((SELECT ts_max FROM logs"
+            " VALUES (?,?,?,?,?,?,?,?,?,?, MAX(?, COALESCE((SELECT MAX(ts_max, ts) FROM logs"
             " ORDER BY seq DESC LIMIT 1), '')))",
             (entry.id, workspace_id, entry.timestamp, entry.operation_type,
              entry.resource_type, entry.resource_id,
@@ -133,8 +133,9 @@ class SqliteBase:
         write transaction). Why batches: FTS5 writes a segment per transaction, which made a
         log entry's words cost as much as the rest of its write transaction together."""
         done = conn.execute("SELECT indexed_seq FROM log_words_state").fetchone()[0]
-        rows = conn.execute("SELECT logs.*, w.rowid AS ws FROM logs LEFT JOIN workspaces w"
-                            " ON w.id = logs.workspace_id WHERE seq > ? ORDER BY seq",
+        rows = conn.execute("SELECT logs.*, w.seq AS ws FROM logs LEFT JOIN workspaces w"
+                            " ON w.id = logs.workspace_id WHERE logs.seq > ?"
+                            " ORDER BY logs.seq",
                             (done,)).fetchall()
         if rows:
             conn.executemany("INSERT INTO logs_search (rowid, text, scope) VALUES (?, ?, ?)",

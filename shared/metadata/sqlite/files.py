@@ -42,7 +42,7 @@ from shared.metadata.sqlite.words import (
     session_token,
     span,
     unindex_file,
-    workspace_rowid,
+    workspace_key,
 )
 from shared.mime import extension_of
 from shared.models import (
@@ -244,7 +244,7 @@ class SqliteFiles(SqliteBase):
     def search_candidates(self, workspace_id: str, qwords: list[str], file_type: str | None,
                           cap: int, path_prefix: str | None = None) -> list[FileRecord]:
         with self._snapshot() as conn:
-            ws = workspace_rowid(conn, workspace_id)
+            ws = workspace_key(conn, workspace_id)
             if ws is None:
                 return []
             where, params = self._search_filters(ws, qwords, file_type, path_prefix)
@@ -261,7 +261,7 @@ class SqliteFiles(SqliteBase):
         if not qwords:
             return Hits([], 0, False)
         with self._snapshot() as conn:
-            ws = workspace_rowid(conn, workspace_id)
+            ws = workspace_key(conn, workspace_id)
             if ws is None:
                 return Hits([], 0, False)
             total, folder = -1, path_prefix if path_prefix and path_prefix != "/" else None
@@ -276,9 +276,9 @@ class SqliteFiles(SqliteBase):
                                                         path_prefix, limit)
             marks = ",".join("?" * len(page))
             rows = {row["rowid"]: record_of(row) for row in conn.execute(
-                f"SELECT rowid, {FILE_COLUMNS} FROM files WHERE rowid IN ({marks})", page)
-                    } if page else {}
-        return Hits([rows[r] for r in page], total, False)
+                f"SELECT rowid, {FILE_COLUMNS} FROM files WHERE rowid IN ({marks})"
+                " AND workspace_id = ?", [*page, workspace_id])} if page else {}
+        return Hits([rows[r] for r in page if r in rows], total, False)  # (ws: belt and braces)
 
     def _files_ranked_in_sql(self, conn: sqlite3.Connection, ws: int, qwords: list[str],
                        file_type: str | None, path_prefix: str | None,

@@ -31,7 +31,7 @@ from shared.metadata.folders import (
 )
 from shared.metadata.sqlite.connection import SqliteBase
 from shared.metadata.sqlite.schema import FILE_COLUMNS, record_of
-from shared.metadata.sqlite.words import index_file
+from shared.metadata.sqlite.words import index_file, session_of_path
 from shared.mime import extension_of
 from shared.models import FileRecord
 from shared.timeutil import utcnow
@@ -64,8 +64,8 @@ class SqliteFolders(SqliteBase):
             ).fetchone()[0]
             after = self._get(conn, workspace_id, file_id)
             assert after is not None
-            if filename != before.filename:  # the name is searchable: index the new one
-                index_file(conn, rowid, after)
+            if filename != before.filename or _scope_changes(before.path, path):
+                index_file(conn, rowid, after)  # its name, or its session, is searchable
             self._insert_log(conn, workspace_id, make_entry(before, after))
             self._touch(conn, workspace_id, now)
             return after
@@ -122,9 +122,13 @@ class SqliteFolders(SqliteBase):
                 raise taken_targets(taken)
             now = utcnow()
             for before, target in plan:
-                conn.execute("UPDATE files SET path = ?, updated_at = ?, revision = revision + 1"
-                             " WHERE workspace_id = ? AND id = ?", (target, now, ws, before.id))
+                rowid = conn.execute(
+                    "UPDATE files SET path = ?, updated_at = ?, revision = revision + 1"
+                    " WHERE workspace_id = ? AND id = ? RETURNING rowid",
+                    (target, now, ws, before.id)).fetchone()[0]
                 after = replace(before, path=target, updated_at=now, revision=before.revision + 1)
+                if _scope_changes(before.path, target):
+                    index_file(conn, rowid, after)
                 self._insert_log(conn, ws, make_entry(before, after))
             self._touch(conn, ws, now)
             done = replace(move, status="done", files_total=len(plan), files_moved=len(plan),
@@ -154,3 +158,9 @@ class SqliteFolders(SqliteBase):
     def resume_folder_move(self, move: FolderMove, make_entry: EntryMaker,
                            budget_seconds: float) -> FolderMove:
         return move  # one transaction: a stored move is already done
+
+
+def _scope_changes(before: str, after: str) -> bool:
+    """Whether a move takes a file into, out of or between sessions' folders (its search
+    index entry names its session)."""
+    return session_of_path(before) != session_of_path(after)

@@ -23,7 +23,7 @@ from shared.metadata.sqlite.words import (
     log_score,
     session_token,
     span,
-    workspace_rowid,
+    workspace_key,
 )
 from shared.models import Hits, LogEntry, LogQuery, Page
 
@@ -89,7 +89,7 @@ class SqliteLog(SqliteBase):
     def expire_logs(self, older_than: str, limit: int) -> int:
         with self._write() as conn:
             rows = conn.execute(
-                "SELECT seq, (SELECT rowid FROM workspaces w WHERE w.id = logs.workspace_id)"
+                "SELECT seq, (SELECT w.seq FROM workspaces w WHERE w.id = logs.workspace_id)"
                 " FROM logs WHERE ts < ? ORDER BY ts LIMIT ?", (older_than, limit)).fetchall()
             seqs = [row[0] for row in rows]
             keys = [row[1] << WS_BITS | row[0] for row in rows if row[1] is not None]
@@ -126,7 +126,7 @@ class SqliteLog(SqliteBase):
             return Hits([], 0, False)
         self._log_words_current()
         with self._snapshot() as conn:
-            ws = workspace_rowid(conn, workspace_id)
+            ws = workspace_key(conn, workspace_id)
             if ws is None:
                 return Hits([], 0, False)
             scope = session_token(session_id) if session_id else None
@@ -137,8 +137,9 @@ class SqliteLog(SqliteBase):
                 page, total = self._logs_ranked_in_sql(conn, ws, qwords, session_id, limit)
             marks = ",".join("?" * len(page))
             rows = {row["seq"]: log_of(row) for row in conn.execute(
-                f"SELECT * FROM logs WHERE seq IN ({marks})", page)} if page else {}
-        return Hits([rows[q] for q in page], total, False)
+                f"SELECT * FROM logs WHERE seq IN ({marks}) AND workspace_id = ?",
+                [*page, workspace_id])} if page else {}
+        return Hits([rows[q] for q in page if q in rows], total, False)
 
     @staticmethod
     def _logs_ranked_in_sql(conn: sqlite3.Connection, ws: int, qwords: list[str],
@@ -158,5 +159,5 @@ class SqliteLog(SqliteBase):
 
     def _log_span(self, workspace_id: str) -> tuple[int, int]:
         """The workspace's rowid range in ``logs_search`` (empty when it has none)."""
-        ws = workspace_rowid(self._conn(), workspace_id)
+        ws = workspace_key(self._conn(), workspace_id)
         return span(ws) if ws is not None else (1, 0)

@@ -156,7 +156,8 @@ def _newest(conn: sqlite3.Connection, match: str, ws_rowid: int,
         for seq in seqs:
             _, ts, entry_id, ts_max = rows[seq]
             best = heapq.nlargest(limit, [*best, (ts, entry_id, seq)])
-            if len(best) == limit and ts_max < best[-1][0]:
+            # '' is an entry an older release wrote: no bound from it (see words.migrate_search)
+            if len(best) == limit and ts_max and ts_max < best[-1][0]:
                 return best
         if len(keys) < chunk:
             return best

@@ -14,7 +14,7 @@ import json
 import sqlite3
 
 from shared import fastjson
-from shared.metadata.sqlite.words import migrate_search
+from shared.metadata.sqlite.words import TS_MAX_BACKFILL, migrate_search
 from shared.models import FileRecord, FileVersion, LogEntry, MemoryVersion
 
 DB_NAME = ".workspace.sqlite3"
@@ -179,13 +179,14 @@ ADDED_COLUMNS = (("logs", "session_id", "TEXT"),
                  ("files", "scan", "TEXT"), ("files", "scan_db", "INTEGER NOT NULL DEFAULT 0"),
                  ("files", "scanned_at", "TEXT NOT NULL DEFAULT ''"),
                  ("file_versions", "scan", "TEXT"),
-                 ("logs", "ts_max", "TEXT NOT NULL DEFAULT ''"))
+                 ("logs", "ts_max", "TEXT NOT NULL DEFAULT ''"),
+                 ("workspaces", "seq", "INTEGER"))
 # Run once, right after their column was added: values for rows written before it.
 BACKFILL = {("files", "revision"): "UPDATE files SET revision = version",
-            ("logs", "ts_max"): "UPDATE logs SET ts_max = m.mx FROM (SELECT seq,"
-                                " MAX(ts) OVER (ORDER BY seq) AS mx FROM logs) AS m"
-                                " WHERE m.seq = logs.seq"}
+            ("logs", "ts_max"): TS_MAX_BACKFILL,
+            ("workspaces", "seq"): "UPDATE workspaces SET seq = rowid"}
 AFTER_MIGRATION = """
+CREATE UNIQUE INDEX IF NOT EXISTS workspaces_seq ON workspaces (seq);
 CREATE INDEX IF NOT EXISTS logs_ws_session ON logs (workspace_id, session_id, ts DESC, id DESC);
 CREATE INDEX IF NOT EXISTS logs_ws_agent ON logs (workspace_id, agent_id, ts DESC, id DESC);
 CREATE INDEX IF NOT EXISTS logs_ws_task ON logs (workspace_id, task_id, ts DESC, id DESC);

@@ -34,9 +34,10 @@ class SqliteMetadataStore(SqliteFiles, SqliteFileEdits, SqliteFolders, SqliteLog
         if not rows:
             now = utcnow()
             with self._write() as conn:
-                conn.execute(
-                    "INSERT OR IGNORE INTO workspaces (id, user_id, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?)", (new_workspace_id(), user_id, now, now),
+                conn.execute(  # seq: the workspace's partition of the search indexes
+                    "INSERT OR IGNORE INTO workspaces (id, user_id, created_at, updated_at, seq)"
+                    " VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM workspaces))",
+                    (new_workspace_id(), user_id, now, now),
                 )
             rows = self._read("SELECT * FROM workspaces WHERE user_id = ?", (user_id,))
         row = rows[0]

@@ -11,7 +11,7 @@ belongs to (``session_token``), so a search limited to a session is one more ter
 filter on every match. Query words are matched in the other columns only
 (``FILE_WORDS``, ``LOG_WORDS``).
 
-Why the rowid of both is ``workspace rowid << 32 | row``: FTS5 seeks and stops at a rowid
+Why the rowid of both is ``workspaces.seq << 32 | row``: FTS5 seeks and stops at a rowid
 range, so a workspace's matches are counted inside the index (``span``) without reading a
 table row per match, which kept search growing with the number of matches (``make bench``:
 3.25x from 2,000 to 50,000 files). Within a workspace the order of the index is the order
@@ -81,16 +81,18 @@ def span(ws_rowid: int) -> tuple[int, int]:
     return ws_rowid << WS_BITS, ((ws_rowid + 1) << WS_BITS) - 1
 
 
-def workspace_rowid(conn: sqlite3.Connection, workspace_id: str) -> int | None:
-    """The workspace's rowid (its index partition), or None for an unknown workspace."""
-    row = conn.execute("SELECT rowid FROM workspaces WHERE id = ?", (workspace_id,)).fetchone()
+def workspace_key(conn: sqlite3.Connection, workspace_id: str) -> int | None:
+    """The workspace's ``seq`` (its index partition), or None for an unknown workspace.
+    Not its rowid: SQLite may renumber the rowids of a table without an INTEGER PRIMARY KEY
+    (``VACUUM``), which would move a workspace onto another's index entries."""
+    row = conn.execute("SELECT seq FROM workspaces WHERE id = ?", (workspace_id,)).fetchone()
     return int(row[0]) if row else None
 
 
 def _file_key(conn: sqlite3.Connection, rowid: int) -> int:
-    ws = conn.execute("SELECT w.rowid FROM files f JOIN workspaces w ON w.id = f.workspace_id"
+    ws = conn.execute("SELECT w.seq FROM files f JOIN workspaces w ON w.id = f.workspace_id"
                       " WHERE f.rowid = ?", (rowid,)).fetchone()[0]
-    return int(ws) << WS_BITS | rowid
+    return _key(int(ws), rowid)
 
 
 def index_file(conn: sqlite3.Connection, rowid: int,
@@ -108,9 +110,15 @@ def index_file(conn: sqlite3.Connection, rowid: int,
                   _scope_of(draft_or_record.path)))
 
 
-def log_row(ws_rowid: int, seq: int, text: str, session_id: str | None) -> tuple[object, ...]:
+def log_row(ws_key: int, seq: int, text: str, session_id: str | None) -> tuple[object, ...]:
     """A ``logs_search`` row: (rowid, text, scope)."""
-    return ws_rowid << WS_BITS | seq, text, session_token(session_id) if session_id else ""
+    return _key(ws_key, seq), text, session_token(session_id) if session_id else ""
+
+
+def _key(ws_key: int, row: int) -> int:
+    if not 0 < row <= ROW_MASK:  # past 2^32 rows the row would spill into the workspace
+        raise OverflowError(f"row {row} does not fit the search index's rowid layout")
+    return ws_key << WS_BITS | row
 
 
 def unindex_file(conn: sqlite3.Connection, rowid: int) -> None:
@@ -148,11 +156,19 @@ def log_score(qwords: list[str], key: str, ws_rowid: int) -> tuple[str, list[obj
     return " + ".join(f"CASE WHEN {lookup} THEN 2 ELSE 1 END" for _ in qwords), params
 
 
+# ``logs.ts_max`` of every entry: the running maximum of ``ts`` in commit (seq) order.
+TS_MAX_BACKFILL = ("UPDATE logs SET ts_max = m.mx FROM (SELECT seq, MAX(ts) OVER (ORDER BY seq)"
+                   " AS mx FROM logs) AS m WHERE m.seq = logs.seq")
+
+
 def migrate_search(conn: sqlite3.Connection) -> None:
-    """Move a database written before the partitioned indexes onto them, once, in one
+    """Move a database written before the partitioned indexes onto them, in one
     transaction: the files' words are written again from the live, ready records (their old
-    tables were ``files_fts``, then ``files_words``), the log words are copied from
-    ``logs_fts`` under their new rowids; the old tables are dropped."""
+    tables were ``files_fts``, then ``files_words``), every log entry is queued to be
+    indexed again, ``logs.ts_max`` is recomputed, and the old tables are dropped. It runs
+    again whenever an older release has run on the file since (its schema brings its tables
+    back, and it writes entries without ``ts_max``), and rebuilds from the records, never
+    from what the older release indexed."""
     listed = "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?, ?)"
     if not conn.execute(listed, _OLD_TABLES).fetchall():
         return
@@ -163,7 +179,7 @@ def migrate_search(conn: sqlite3.Connection) -> None:
             return
         if old & {"files_fts", "files_words"}:
             rows = conn.execute(
-                "SELECT (w.rowid << ?) | f.rowid, f.filename, f.tags, f.description, f.path"
+                "SELECT (w.seq << ?) | f.rowid, f.filename, f.tags, f.description, f.path"
                 " FROM files f JOIN workspaces w ON w.id = f.workspace_id"
                 " WHERE f.deleted_at IS NULL AND f.status = 'ready'", (WS_BITS,)).fetchall()
             conn.execute("DELETE FROM files_search")
@@ -173,11 +189,10 @@ def migrate_search(conn: sqlite3.Connection) -> None:
                 [(row[0], *(text_index.index_text([text]) for text in
                             (row[1], " ".join(json.loads(row[2])), row[3])), _scope_of(row[4]))
                  for row in rows])
-        if "logs_fts" in old:
+        if "logs_fts" in old:  # every entry indexed again by the next search's catch-up
             conn.execute("DELETE FROM logs_search")
-            conn.executemany("INSERT INTO logs_search (rowid, text, scope) VALUES (?, ?, ?)", [
-                log_row(*row) for row in conn.execute(
-                    "SELECT w.rowid, f.rowid, f.text, l.session_id FROM logs_fts f"
-                    " JOIN logs l ON l.seq = f.rowid JOIN workspaces w ON w.id = l.workspace_id")])
+            conn.execute("INSERT INTO log_words_state VALUES (1, 0)"
+                         " ON CONFLICT (id) DO UPDATE SET indexed_seq = 0")
+            conn.execute(TS_MAX_BACKFILL)  # an older release wrote entries without it
         for table in sorted(old):
             conn.execute(f"DROP TABLE {table}")
