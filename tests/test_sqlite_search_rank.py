@@ -335,9 +335,16 @@ def test_an_older_release_running_again_loses_no_log_word(tmp_path, levels_alway
     conn.executescript(
         "CREATE VIRTUAL TABLE logs_fts USING fts5(text);"
         "CREATE VIRTUAL TABLE files_words USING fts5(name, tags, description);"
-        "UPDATE logs SET ts_max = '' WHERE seq = (SELECT MAX(seq) FROM logs);")
+        "UPDATE logs SET ts_max = '' WHERE seq = (SELECT MAX(seq) FROM logs);"
+        "INSERT INTO workspaces (id, user_id, created_at, updated_at)"  # no seq
+        " VALUES ('ws_older', 'older-user', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');")
     conn.close()
     reopened = SqliteMetadataStore(tmp_path)
     assert reopened.count_search_logs(ws, "durable", 10).total == 5
     maxima = [row[0] for row in reopened._read("SELECT ts_max FROM logs ORDER BY seq")]
     assert "" not in maxima and maxima == sorted(maxima)
+    keys = [row[0] for row in reopened._read("SELECT seq FROM workspaces")]
+    assert None not in keys and len(set(keys)) == len(keys) == 2
+    put(reopened, "ws_older", "/x.txt", description="fresh")
+    assert reopened.count_search_files("ws_older", "fresh", None, 5).total == 1
+    assert reopened.count_search_files(ws, "fresh", None, 5).total == 0

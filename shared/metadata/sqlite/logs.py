@@ -18,8 +18,8 @@ from shared.metadata.sqlite.schema import log_of
 from shared.metadata.sqlite.words import (
     LOG_WORDS,
     ROW_MASK,
-    WS_BITS,
     fts_match,
+    index_key,
     log_score,
     session_token,
     span,
@@ -92,7 +92,7 @@ class SqliteLog(SqliteBase):
                 "SELECT seq, (SELECT w.seq FROM workspaces w WHERE w.id = logs.workspace_id)"
                 " FROM logs WHERE ts < ? ORDER BY ts LIMIT ?", (older_than, limit)).fetchall()
             seqs = [row[0] for row in rows]
-            keys = [row[1] << WS_BITS | row[0] for row in rows if row[1] is not None]
+            keys = [index_key(row[1], row[0]) for row in rows if row[1] is not None]
             if seqs:
                 conn.execute(f"DELETE FROM logs WHERE seq IN ({','.join('?' * len(seqs))})",
                              seqs)

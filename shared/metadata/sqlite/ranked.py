@@ -54,11 +54,11 @@ def scoped(match: str, scope: str | None) -> str:
     return f'scope : "{scope}" AND ({match})' if scope else match
 
 
-def count(conn: sqlite3.Connection, table: str, qwords: list[str], ws_rowid: int,
+def count(conn: sqlite3.Connection, table: str, qwords: list[str], ws_key: int,
           scope: str | None = None) -> int:
     """How many of the workspace's rows in ``table`` (of the session ``scope``, if given)
     match every word."""
-    lo, hi = span(ws_rowid)
+    lo, hi = span(ws_key)
     words = fts_match(qwords, FILE_WORDS if table == "files_search" else LOG_WORDS)
     return int(conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?"
                             " AND rowid BETWEEN ? AND ?", (scoped(words, scope), lo, hi)
@@ -83,22 +83,21 @@ def levels(qwords: list[str], column: str) -> list[list[str]]:
     return groups
 
 
-def _first(conn: sqlite3.Connection, table: str, match: str, ws_rowid: int,
-           limit: int, newest: bool = False) -> list[int]:
-    lo, hi = span(ws_rowid)
-    order = "DESC" if newest else "ASC"
+def _first(conn: sqlite3.Connection, match: str, ws_key: int, limit: int) -> list[int]:
+    """The ``files.rowid`` of the first ``limit`` files (by number) matching ``match``."""
+    lo, hi = span(ws_key)
     return [row[0] & ROW_MASK for row in conn.execute(
-        f"SELECT rowid FROM {table} WHERE {table} MATCH ? AND rowid BETWEEN ? AND ?"
-        f" ORDER BY rowid {order} LIMIT ?", (match, lo, hi, limit))]
+        "SELECT rowid FROM files_search WHERE files_search MATCH ? AND rowid BETWEEN ? AND ?"
+        " ORDER BY rowid LIMIT ?", (match, lo, hi, limit))]
 
 
-def file_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int, limit: int,
+def file_page(conn: sqlite3.Connection, qwords: list[str], ws_key: int, limit: int,
               scope: str | None = None) -> list[int]:
     """The ``files.rowid`` of the top ``limit`` matches (in the session ``scope``, if
     given), best first (ties by number)."""
-    lo, hi = span(ws_rowid)
+    lo, hi = span(ws_key)
     in_name_or_tags = "{name tags} : (" + " OR ".join(quoted(w) + "*" for w in qwords) + ")"
-    score, params = file_score(qwords, "k", ws_rowid)
+    score, params = file_score(qwords, "k", ws_key)
     # (-score, rowid): the index's rowid order within a workspace is the files' number order
     best = [(-row[1], row[0] & ROW_MASK) for row in conn.execute(
         f"SELECT k, {score} AS s FROM (SELECT rowid AS k FROM files_search WHERE files_search"
@@ -109,8 +108,8 @@ def file_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int, limit:
     for missed, group in enumerate(levels(qwords, "description")):  # rest rank lower
         score_here = -float(_DESCRIPTION_WEIGHT * (2 * len(qwords) - missed))
         for match in group:
-            rows = _first(conn, "files_search",
-                          scoped(f"({match}) NOT {in_name_or_tags}", scope), ws_rowid, limit)
+            rows = _first(conn, scoped(f"({match}) NOT {in_name_or_tags}", scope), ws_key,
+                          limit)
             best += [(score_here, rowid) for rowid in rows]
             found += len(rows)
         if found >= limit:
@@ -118,7 +117,7 @@ def file_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int, limit:
     return [rowid for _, rowid in heapq.nsmallest(limit, best)]
 
 
-def log_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int, limit: int,
+def log_page(conn: sqlite3.Connection, qwords: list[str], ws_key: int, limit: int,
              scope: str | None = None) -> list[int]:
     """The ``logs.seq`` of the top ``limit`` matches (in the session ``scope``, if given),
     best first (ties newest first)."""
@@ -126,7 +125,7 @@ def log_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int, limit: 
     for missed, group in enumerate(levels(qwords, "text")):
         for match in group:
             ranked += [(-missed, ts, entry_id, seq)
-                       for ts, entry_id, seq in _newest(conn, scoped(match, scope), ws_rowid,
+                       for ts, entry_id, seq in _newest(conn, scoped(match, scope), ws_key,
                                                         limit)]
         if len(ranked) >= limit:  # the next groups score lower
             break
@@ -134,11 +133,11 @@ def log_page(conn: sqlite3.Connection, qwords: list[str], ws_rowid: int, limit: 
     return [seq for _, _, _, seq in ranked[:limit]]
 
 
-def _newest(conn: sqlite3.Connection, match: str, ws_rowid: int,
+def _newest(conn: sqlite3.Connection, match: str, ws_key: int,
             limit: int) -> list[tuple[str, str, int]]:
     """The ``limit`` newest entries (by ts, then id) matching ``match``: read backwards in
     commit order, stopping once every older entry's ts is below the page's last."""
-    lo, hi = span(ws_rowid)
+    lo, hi = span(ws_key)
     best: list[tuple[str, str, int]] = []
     if limit < 1:
         return best

@@ -217,6 +217,11 @@ def migrate(conn: sqlite3.Connection) -> None:
                 if "duplicate column" not in str(exc):
                     raise
     conn.executescript(AFTER_MIGRATION)
+    # A workspace an older release created after the column was added has none: give it
+    # one above every other (its files are indexed again by migrate_search, which an older
+    # release's run always triggers).
+    conn.execute("UPDATE workspaces SET seq = (SELECT COALESCE(MAX(seq), 0) FROM workspaces)"
+                 " + rowid WHERE seq IS NULL")
     migrate_search(conn)
     # Created once, by the first release that indexes log words in batches: every entry an
     # older release wrote was indexed as it was written.

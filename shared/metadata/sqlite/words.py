@@ -76,9 +76,9 @@ def _scope_of(path: str) -> str:
     return session_token(session) if session else ""
 
 
-def span(ws_rowid: int) -> tuple[int, int]:
+def span(ws_key: int) -> tuple[int, int]:
     """The first and last index rowid of a workspace (an FTS5 ``rowid BETWEEN``)."""
-    return ws_rowid << WS_BITS, ((ws_rowid + 1) << WS_BITS) - 1
+    return ws_key << WS_BITS, ((ws_key + 1) << WS_BITS) - 1
 
 
 def workspace_key(conn: sqlite3.Connection, workspace_id: str) -> int | None:
@@ -92,7 +92,7 @@ def workspace_key(conn: sqlite3.Connection, workspace_id: str) -> int | None:
 def _file_key(conn: sqlite3.Connection, rowid: int) -> int:
     ws = conn.execute("SELECT w.seq FROM files f JOIN workspaces w ON w.id = f.workspace_id"
                       " WHERE f.rowid = ?", (rowid,)).fetchone()[0]
-    return _key(int(ws), rowid)
+    return index_key(int(ws), rowid)
 
 
 def index_file(conn: sqlite3.Connection, rowid: int,
@@ -112,10 +112,11 @@ def index_file(conn: sqlite3.Connection, rowid: int,
 
 def log_row(ws_key: int, seq: int, text: str, session_id: str | None) -> tuple[object, ...]:
     """A ``logs_search`` row: (rowid, text, scope)."""
-    return _key(ws_key, seq), text, session_token(session_id) if session_id else ""
+    return index_key(ws_key, seq), text, session_token(session_id) if session_id else ""
 
 
-def _key(ws_key: int, row: int) -> int:
+def index_key(ws_key: int, row: int) -> int:
+    """A row's rowid in a search index: its workspace's ``seq``, then the row."""
     if not 0 < row <= ROW_MASK:  # past 2^32 rows the row would spill into the workspace
         raise OverflowError(f"row {row} does not fit the search index's rowid layout")
     return ws_key << WS_BITS | row
@@ -126,12 +127,12 @@ def unindex_file(conn: sqlite3.Connection, rowid: int) -> None:
     conn.execute("DELETE FROM files_search WHERE rowid = ?", (_file_key(conn, rowid),))
 
 
-def file_score(qwords: list[str], key: str, ws_rowid: int) -> tuple[str, list[object]]:
+def file_score(qwords: list[str], key: str, ws_key: int) -> tuple[str, list[object]]:
     """An SQL expression (and its parameters) scoring the record whose index rowid is the
     column ``key``, equal to ``ranking.rank_record`` for records that match every word."""
     terms: list[str] = []
     params: list[object] = []
-    lo, hi = span(ws_rowid)
+    lo, hi = span(ws_key)
     lookup = (f"{key} IN (SELECT rowid FROM files_search WHERE files_search MATCH ?"
               " AND rowid BETWEEN ? AND ?)")
     for word in qwords:
@@ -143,11 +144,11 @@ def file_score(qwords: list[str], key: str, ws_rowid: int) -> tuple[str, list[ob
     return " + ".join(terms), params
 
 
-def log_score(qwords: list[str], key: str, ws_rowid: int) -> tuple[str, list[object]]:
+def log_score(qwords: list[str], key: str, ws_key: int) -> tuple[str, list[object]]:
     """An SQL expression scoring the entry whose index rowid is ``key``, as
     ``text_index.rank`` does over ``log_search_text`` (weight 1) for entries that match every
     word."""
-    lo, hi = span(ws_rowid)
+    lo, hi = span(ws_key)
     lookup = (f"{key} IN (SELECT rowid FROM logs_search WHERE logs_search MATCH ?"
               " AND rowid BETWEEN ? AND ?)")
     params: list[object] = []
