@@ -8,6 +8,7 @@ plan. Dropping or mis-declaring an index turns a ``SEARCH ... USING INDEX`` into
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,5 @@ def test_a_search_by_score_level_reads_no_row_per_match(store, monkeypatch) -> N
         for plan in plans:
             assert "SCAN files" not in plan.replace("SCAN files_search", ""), plan
             assert "SCAN logs" not in plan.replace("SCAN logs_search", ""), plan
+            for step in re.findall(r"SEARCH (?:files|logs) [^|]*", plan):  # by rowid only
+                assert "USING INTEGER PRIMARY KEY" in step, plan

@@ -277,7 +277,7 @@ class SqliteFiles(SqliteBase):
             marks = ",".join("?" * len(page))
             rows = {row["rowid"]: record_of(row) for row in conn.execute(
                 f"SELECT rowid, {FILE_COLUMNS} FROM files WHERE rowid IN ({marks})"
-                " AND workspace_id = ?", [*page, workspace_id])} if page else {}
+                " AND +workspace_id = ?", [*page, workspace_id])} if page else {}
         return Hits([rows[r] for r in page if r in rows], total, False)  # (ws: belt and braces)
 
     def _files_ranked_in_sql(self, conn: sqlite3.Connection, ws: int, qwords: list[str],

@@ -137,7 +137,7 @@ class SqliteLog(SqliteBase):
                 page, total = self._logs_ranked_in_sql(conn, ws, qwords, session_id, limit)
             marks = ",".join("?" * len(page))
             rows = {row["seq"]: log_of(row) for row in conn.execute(
-                f"SELECT * FROM logs WHERE seq IN ({marks}) AND workspace_id = ?",
+                f"SELECT * FROM logs WHERE seq IN ({marks}) AND +workspace_id = ?",
                 [*page, workspace_id])} if page else {}
         return Hits([rows[q] for q in page if q in rows], total, False)
 
