@@ -352,15 +352,17 @@ def test_the_issuer_comes_back_after_an_outage(jwks_api, issuer):
 
 FIREBASE_ISSUER = "https://securetoken.google.com/proj-1"
 
+# auth_time values are offsets from the moment the test runs (added there), not instants
+# taken at import, which a long run could overtake.
 FIREBASE_CASES = {
     "valid": (200, {}),
     "issuer of another project": (401, {"issuer": "https://securetoken.google.com/other"}),
     "generic issuer": (401, {"issuer": ISSUER}),
     "audience of another project": (401, {"audience": "other"}),
     "no auth_time": (401, {"auth_time": None}),
-    "auth_time in the future": (401, {"auth_time": int(time.time()) + 3600}),
+    "auth_time in the future": (401, {"auth_time": 3600}),
     "auth_time not a number": (401, {"auth_time": "yesterday"}),
-    "signed in just now": (200, {"auth_time": int(time.time())}),
+    "signed in just now": (200, {"auth_time": 0}),
 }
 
 
@@ -368,8 +370,11 @@ FIREBASE_CASES = {
 def test_firebase_mode_checks_issuer_audience_and_auth_time(api, issuer, monkeypatch, case):
     _use(monkeypatch, _auth_env(issuer.url, mode="firebase"))
     expected, overrides = FIREBASE_CASES[case]
-    claims = {"issuer": FIREBASE_ISSUER, "audience": "proj-1",
-              "auth_time": int(time.time()) - 60, **overrides}
+    now = int(time.time())
+    if isinstance(overrides.get("auth_time"), int):
+        overrides = {**overrides, "auth_time": now + overrides["auth_time"]}
+    claims = {"issuer": FIREBASE_ISSUER, "audience": "proj-1", "auth_time": now - 60,
+              **overrides}
     status, body = _status(api, issuer.token(kid="rsa-1", **claims))
     assert status == expected, body
     if case.startswith("auth_time") or case == "no auth_time":

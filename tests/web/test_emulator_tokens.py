@@ -24,6 +24,7 @@ from tests.conftest import API
 from tests.test_auth import Issuer
 
 PROJECT = "demo-workspace"
+TIME_CLAIMS = {"exp", "iat", "auth_time"}  # seconds since the epoch
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -61,17 +62,23 @@ def test_an_emulator_token_signs_its_user_in(firebase_api):
     assert overview.status_code == 200 and overview.get_json()["file_count"] == 0
 
 
+# Times are offsets from the moment the test runs (applied in the test), never instants
+# taken at collection: a run that reaches this module more than 10 minutes after collecting
+# would otherwise send an "issued in the future" token that is no longer in the future.
 @pytest.mark.parametrize("overrides", [
     {"aud": "another-project"},
     {"iss": "https://securetoken.google.com/another-project"},
-    {"exp": int(time.time()) - 600, "iat": int(time.time()) - 4000},
-    {"iat": int(time.time()) + 600},  # issued in the future
+    {"exp": -600, "iat": -4000},  # expired
+    {"iat": 600},  # issued in the future
     {"exp": None}, {"iat": None},  # required, as for signed tokens
-    {"auth_time": int(time.time()) + 600},
+    {"auth_time": 600},  # signed in in the future
     {"sub": ""},
-])
+], ids=["audience", "issuer", "expired", "iat-future", "no-exp", "no-iat",
+        "auth_time-future", "empty-sub"])
 def test_emulator_tokens_are_still_checked(firebase_api, overrides):
-    claims = {key: value for key, value in overrides.items() if value is not None}
+    now = int(time.time())
+    claims = {key: now + value if key in TIME_CLAIMS else value
+              for key, value in overrides.items() if value is not None}
     token = emulator_token(**claims)
     if None in overrides.values():  # drop the claim altogether
         header, payload, _ = token.split(".")
