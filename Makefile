@@ -92,10 +92,11 @@ fmt: venv
 # Two workers (pytest-xdist): most tests wait on real processes (clamd, the emulators,
 # servers), so two cores serve two at once. --dist loadscope keeps a module's (or class's)
 # tests on one worker, so module fixtures start once; each worker starts its own session
-# services on free ports. TEST_WORKERS=0 runs in this process, in order.
+# services on free ports. Scopes go out longest first (tests/scheduling.py orders them;
+# --no-loadscope-reorder keeps that order). TEST_WORKERS=0 runs in this process, in order.
 TEST_WORKERS ?= 2
 test: system-deps venv lint infra-check web
-	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder)
 
 # Schemathesis alone, longer than make test's run: SCHEMATHESIS_MAX_EXAMPLES examples per
 # operation and phase (default 500), against a fresh embedded server (tests/test_schemathesis.py).

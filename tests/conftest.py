@@ -22,9 +22,9 @@ from shared import factory
 from shared.auth import mint_dev_token
 
 # media and scanning fixtures, the in-process direct-upload harness, and the local cloud of
-# the end-to-end tests
+# the end-to-end tests; the order xdist hands scopes out in
 pytest_plugins = ["tests.media_fixtures", "tests.scan_fixtures", "tests.direct_fixtures",
-                  "tests.cloud_stack"]
+                  "tests.cloud_stack", "tests.scheduling"]
 
 DEV_SECRET = "test-secret-0123456789-abcdefghijklmnop"
 API = "/api/assistant/workspace"
