@@ -2,8 +2,11 @@
 
 ``make dev AUTH_MODE=firebase`` and the browser tests run it so that the web app's real
 Firebase sign-in works locally. firebase-tools is pinned in ``web/emulator/`` and installed
-(``npm ci``, about 600 packages) on first use into a cache folder named by the lockfile's
-hash, so clones and worktrees on one machine (CI's fresh clone too) share one install. The
+(``npm ci``, about 600 packages, ~20 s) on first use into a cache folder named by the
+lockfile's hash, so clones and worktrees on one machine (CI's fresh clone too) share one
+install. Install scripts are skipped: the only one that matters builds ``re2`` (used by the
+Hosting emulator, never loaded by Auth's), which compiles from source for ~4 minutes where
+its prebuilt binary cannot be downloaded (this machine, a fresh CI machine). The
 project id starts with ``demo-``, so the emulator needs no credentials and never calls
 Google. Its tokens are unsigned; ``shared.auth`` accepts them only while
 ``FIREBASE_AUTH_EMULATOR_HOST`` is set.
@@ -46,7 +49,8 @@ def install() -> bool:
         target.mkdir(parents=True, exist_ok=True)
         for name in ("package.json", "package-lock.json"):
             shutil.copyfile(SOURCE / name, target / name)
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund",
+                        "--loglevel=error"],
                        cwd=target, check=True)
         done.touch()  # only after a complete install
     return firebase_cli().exists()
