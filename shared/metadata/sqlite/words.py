@@ -104,10 +104,17 @@ def index_file(conn: sqlite3.Connection, rowid: int,
     if isinstance(draft_or_record, FileRecord) and (
             draft_or_record.is_deleted or draft_or_record.status != "ready"):
         return
-    conn.execute("INSERT INTO files_search (rowid, name, tags, description, scope)"
-                 " VALUES (?, ?, ?, ?, ?)",
-                 (key, *(text_index.index_text([text]) for text in file_fields(draft_or_record)),
-                  _scope_of(draft_or_record.path)))
+    conn.execute(_INSERT_FILE, _file_row(key, file_fields(draft_or_record),
+                                         draft_or_record.path))
+
+
+_INSERT_FILE = ("INSERT INTO files_search (rowid, name, tags, description, scope)"
+                " VALUES (?, ?, ?, ?, ?)")
+
+
+def _file_row(key: int, fields: tuple[str, str, str], path: str) -> tuple[object, ...]:
+    """A ``files_search`` row: (rowid, the words of each of ``FILE_FIELDS``, scope)."""
+    return key, *(text_index.index_text([text]) for text in fields), _scope_of(path)
 
 
 def log_row(ws_key: int, seq: int, text: str, session_id: str | None) -> tuple[object, ...]:
@@ -180,16 +187,13 @@ def migrate_search(conn: sqlite3.Connection) -> None:
             return
         if old & {"files_fts", "files_words"}:
             rows = conn.execute(
-                "SELECT (w.seq << ?) | f.rowid, f.filename, f.tags, f.description, f.path"
+                "SELECT w.seq, f.rowid, f.filename, f.tags, f.description, f.path"
                 " FROM files f JOIN workspaces w ON w.id = f.workspace_id"
-                " WHERE f.deleted_at IS NULL AND f.status = 'ready'", (WS_BITS,)).fetchall()
+                " WHERE f.deleted_at IS NULL AND f.status = 'ready'").fetchall()
             conn.execute("DELETE FROM files_search")
-            conn.executemany(
-                "INSERT INTO files_search (rowid, name, tags, description, scope)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(row[0], *(text_index.index_text([text]) for text in
-                            (row[1], " ".join(json.loads(row[2])), row[3])), _scope_of(row[4]))
-                 for row in rows])
+            conn.executemany(_INSERT_FILE, [
+                _file_row(index_key(seq, rowid), (name, " ".join(json.loads(tags)), text), path)
+                for seq, rowid, name, tags, text, path in rows])
         if "logs_fts" in old:  # every entry indexed again by the next search's catch-up
             conn.execute("DELETE FROM logs_search")
             conn.execute("INSERT INTO log_words_state VALUES (1, 0)"
