@@ -16,6 +16,7 @@ import argparse
 import logging
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,7 @@ def build_app() -> WsgiApp:
     source = str(webapp.ROOT / "main.py")
     apps = {name: functions_framework.create_app(name, source, "http")
             for name in {route.function for route in ROUTES}}
+    _drop_repeated_path_entries()
 
     def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("wsgi.input") is not None:
@@ -86,6 +88,17 @@ def build_app() -> WsgiApp:
         return (app or webapp.serve)(environ, start_response)
 
     return dispatch
+
+
+def _drop_repeated_path_entries() -> None:
+    """Undo the ``sys.path`` growth of ``create_app``: it appends the source's folder on
+    every call, and every later import that misses the module cache walks the whole list
+    (Flask's own set-up does one per app). A process that builds the app many times (the
+    tests build one per test) slowed down with each build: 0.13 s per build at the first
+    test of a module, 0.9 s by its 500th. The first occurrence of each entry is kept, so
+    the search order is unchanged."""
+    seen: set[str] = set()
+    sys.path[:] = [entry for entry in sys.path if not (entry in seen or seen.add(entry))]
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
