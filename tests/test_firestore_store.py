@@ -19,6 +19,7 @@ from localdev.emulators import FirestoreEmulator, firestore_launcher
 from shared.config import Settings
 from shared.errors import BackendUnavailable
 from shared.metadata.firestore import FirestoreMetadataStore
+from shared.metadata.firestore import search as firestore_search
 from shared.metadata.sqlite import SqliteMetadataStore
 from shared.models import FileQuery
 from tests.conftest import require
@@ -92,6 +93,27 @@ def test_search_matches_sqlite(store: FirestoreMetadataStore,
         got = store.search_files(fws, text, file_type, 50)
         assert plain(got) == plain(sqlite.search_files(sws, text, file_type, 50)), text
     assert len(store.search_candidates(fws, ["file"], None, 5)) == 5
+
+
+def test_a_session_scope_applies_before_the_candidate_cap(
+        store: FirestoreMetadataStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Firestore ranks at most ``SEARCH_CANDIDATE_CAP`` candidates: a session's search must
+    read its own files before that cap, so other sessions' matches never crowd them out,
+    and a search past the cap says its total is a lower bound."""
+    ws = store.get_or_create_workspace("scoped").id
+    for i in range(5):
+        put(store, ws, f"/sessions/other/report{i}.txt")
+    mine = put(store, ws, "/sessions/mine/report.txt")
+    put(store, ws, "/sessions/mine2/report.txt")  # a sibling whose name extends "mine"
+    got = store.search_candidates(ws, ["report"], None, 3, "/sessions/mine/")
+    assert [r.id for r in got] == [mine.id]
+    assert len(store.search_candidates(ws, ["report"], None, 3)) == 3
+    monkeypatch.setattr(firestore_search, "SEARCH_CANDIDATE_CAP", 3)
+    scoped = store.count_search_files(ws, "report", None, 10, "/sessions/mine/")
+    assert [r.id for r in scoped.items] == [mine.id] and scoped.total == 1
+    assert not scoped.total_is_lower_bound
+    everywhere = store.count_search_files(ws, "report", None, 10)
+    assert everywhere.total_is_lower_bound and everywhere.total == 3
 
 
 def test_logs_match_sqlite(store: FirestoreMetadataStore, sqlite: SqliteMetadataStore) -> None:

@@ -28,13 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared import text_index
 from shared.errors import Conflict
 from shared.metadata.edits import FileEditRole
 from shared.metadata.folders import FolderRole
 from shared.metadata.keys import KeyRole
 from shared.metadata.outbox import OutboxRole
-from shared.metadata.ranking import log_search_text, newest_first, rank_record
 from shared.metadata.scans import ScanRole
 from shared.models import (
     FileDraft,
@@ -54,7 +52,6 @@ from shared.models import (
     Workspace,
 )
 
-SEARCH_CANDIDATE_CAP = 2000
 PURGE_KIND = "purge_queue"  # keyed docs: storage key → when its blob must be deleted
 
 
@@ -163,12 +160,14 @@ class FileRole(abc.ABC):
         """How many live records match (limit and cursor are ignored)."""
 
     @abc.abstractmethod
-    def search_candidates(self, workspace_id: str, qwords: list[str], file_type: str | None,
-                          cap: int, path_prefix: str | None = None) -> list[FileRecord]:
-        """Live, ready records whose words have every query word as a prefix (unranked).
+    def count_search_files(self, workspace_id: str, query: str, file_type: str | None,
+                           limit: int, path_prefix: str | None = None) -> Hits[FileRecord]:
+        """Live, ready records matching every word of ``query`` (filename, description,
+        tags; see ``shared.text_index``), best first by ``shared.metadata.ranking``'s rule,
+        at most ``limit``, with the number of matches: exact, or flagged a lower bound.
 
-        ``path_prefix`` (a folder, ending in '/') limits them to one session's folder; it
-        is applied before ``cap`` so other sessions' files never crowd out this one's."""
+        ``path_prefix`` (a folder, ending in '/') limits them to one session's folder, and
+        limits the total too: other sessions' files never count or crowd out this one's."""
 
     @abc.abstractmethod
     def delete_file(self, workspace_id: str, file_id: str, entry: LogEntry,
@@ -233,10 +232,12 @@ class LogRole(abc.ABC):
         how many went."""
 
     @abc.abstractmethod
-    def search_log_candidates(self, workspace_id: str, qwords: list[str], cap: int,
-                              session_id: str | None = None) -> list[LogEntry]:
-        """Entries whose words have every query word as a prefix (unranked, newest first),
-        only those written in ``session_id`` when given (filtered before ``cap``)."""
+    def count_search_logs(self, workspace_id: str, query: str, limit: int,
+                          session_id: str | None = None) -> Hits[LogEntry]:
+        """Entries matching every word of ``query`` (details, resource id, agent and task
+        ids), best first (ties newest first), at most ``limit``, with the number of
+        matches (exact, or flagged a lower bound); only those written in ``session_id``
+        when given, in the total too."""
 
 
 class MemoryRole(abc.ABC):
@@ -351,37 +352,8 @@ class MetadataStore(FileEditRole, FolderRole, WorkspaceRole, FileRole, LogRole, 
         """Ranked search over filename, description and tags (see ``shared.text_index``)."""
         return self.count_search_files(workspace_id, query, file_type, limit, path_prefix).items
 
-    def count_search_files(self, workspace_id: str, query: str, file_type: str | None,
-                           limit: int, path_prefix: str | None = None) -> Hits[FileRecord]:
-        """``search_files`` with the number of matches: exact, unless more than
-        ``SEARCH_CANDIDATE_CAP`` candidates exist (then a lower bound, and said so)."""
-        qwords = text_index.query_words(query)
-        if not qwords:
-            return Hits([], 0, False)
-        candidates = self.search_candidates(workspace_id, qwords, file_type,
-                                            SEARCH_CANDIDATE_CAP + 1, path_prefix)
-        capped = len(candidates) > SEARCH_CANDIDATE_CAP
-        ranked = [(rank_record(qwords, r), r) for r in candidates[:SEARCH_CANDIDATE_CAP]]
-        hits = sorted(((s, r) for s, r in ranked if s is not None),
-                      key=lambda pair: (-pair[0], pair[1].number))
-        return Hits([r for _, r in hits[:limit]], len(hits), capped)
-
     def search_logs(self, workspace_id: str, query: str, limit: int,
                     session_id: str | None = None) -> list[LogEntry]:
         """Ranked search over log details, resource id, agent and task ids."""
         return self.count_search_logs(workspace_id, query, limit, session_id).items
 
-    def count_search_logs(self, workspace_id: str, query: str, limit: int,
-                          session_id: str | None = None) -> Hits[LogEntry]:
-        """``search_logs`` with the number of matches (a lower bound past the cap)."""
-        qwords = text_index.query_words(query)
-        if not qwords:
-            return Hits([], 0, False)
-        candidates = self.search_log_candidates(workspace_id, qwords,
-                                                SEARCH_CANDIDATE_CAP + 1, session_id)
-        capped = len(candidates) > SEARCH_CANDIDATE_CAP
-        ranked = [(text_index.rank(qwords, [(log_search_text(e), 1.0)]), e)
-                  for e in candidates[:SEARCH_CANDIDATE_CAP]]
-        hits = sorted(((s, e) for s, e in ranked if s is not None),
-                      key=lambda pair: (-pair[0], newest_first(pair[1])))
-        return Hits([e for _, e in hits[:limit]], len(hits), capped)

@@ -5,7 +5,7 @@ totals that are exact or say they are a lower bound.
 from __future__ import annotations
 
 from shared import factory
-from shared.metadata import base as metadata_base
+from shared.metadata.firestore import search as firestore_search
 from shared.models import LogQuery
 from shared.timeutil import plus_seconds, utcnow
 from tests.metadata_helpers import entry
@@ -73,7 +73,7 @@ def test_search_totals_are_exact_or_say_they_are_a_lower_bound(api, backend, mon
     assert combined["files_count"] == 9 and combined["total_is_lower_bound"] is False
     last = api.get("/files/search?query=budget&limit=9").json
     assert last[-1]["filename"] == "budgetary-note.txt"
-    monkeypatch.setattr(metadata_base, "SEARCH_CANDIDATE_CAP", 5)
+    monkeypatch.setattr(firestore_search, "SEARCH_CANDIDATE_CAP", 5)
     capped = api.get("/files/search?query=budget&limit=3")
     combined = api.get("/search?query=budget&limit=2").json["summary"]
     if backend.name == "embedded":  # SQLite ranks and counts every match in SQL: no cap

@@ -344,16 +344,18 @@ class MetadataStoreContract:
         assert [e.key for e in store.due_purges("2028-01-01T00:00:00.000000Z", 10)] == ["blob"]
 
     # -- session scope --------------------------------------------------------------------
-    def test_search_scope_is_applied_before_the_candidate_cap(self, store):
-        """Other sessions' matches must not crowd this session's out of the candidates."""
+    def test_search_scope_limits_the_hits_and_the_total(self, store):
+        """Other sessions' matches neither crowd this session's out of a short page nor
+        count in its total (Firestore's candidate cap: ``test_firestore_store.py``)."""
         ws = store.get_or_create_workspace("scoped").id
         for i in range(5):
             put(store, ws, f"/sessions/other/report{i}.txt")
         mine = put(store, ws, "/sessions/mine/report.txt")
         put(store, ws, "/sessions/mine2/report.txt")  # a sibling whose name extends "mine"
-        got = store.search_candidates(ws, ["report"], None, 3, "/sessions/mine/")
-        assert [r.id for r in got] == [mine.id]
-        assert len(store.search_candidates(ws, ["report"], None, 3)) == 3
+        got = store.count_search_files(ws, "report", None, 3, "/sessions/mine/")
+        assert [r.id for r in got.items] == [mine.id] and got.total == 1
+        everywhere = store.count_search_files(ws, "report", None, 3)
+        assert len(everywhere.items) == 3 and everywhere.total == 7
         assert [r.id for r in store.search_files(ws, "report", None, 10, "/sessions/mine/")] \
             == [mine.id]
 
@@ -366,8 +368,9 @@ class MetadataStoreContract:
         page = store.list_logs(ws, LogQuery(session_id="mine"))
         assert [(e.id, e.session_id) for e in page.items] == [("log_m", "mine")]
         assert len(store.list_logs(ws, LogQuery()).items) == 7
-        assert [e.id for e in store.search_log_candidates(ws, ["needle"], 3, "mine")] \
-            == ["log_m"]
+        mine = store.count_search_logs(ws, "needle", 3, "mine")
+        assert [e.id for e in mine.items] == ["log_m"] and mine.total == 1
+        assert store.count_search_logs(ws, "needle", 3).total == 7
         assert [e.id for e in store.search_logs(ws, "needle", 10, "mine")] == ["log_m"]
         assert len(store.search_logs(ws, "needle", 10)) == 7
 

@@ -201,20 +201,6 @@ class FirestoreFiles(FirestoreBase):
         return len(self.fs.scan(q, accept, 2**62, None, 1000, ["number", "facets", "path"]))
 
     @edge
-    def search_candidates(self, workspace_id: str, qwords: list[str], file_type: str | None,
-                          cap: int, path_prefix: str | None = None) -> list[FileRecord]:
-        q = (Query(self._files(workspace_id), "files")
-             .where("searchable", "==", True)
-             .where("tokens", "array_contains", fd.query_token(qwords)).order_by("number"))
-
-        def accept(row: dict[str, Any]) -> bool:
-            return (fd.search_match(row, qwords, file_type)
-                    and fd.in_prefix(row["path"], path_prefix))
-
-        rows = self.fs.scan(q, accept, cap, None, max(1, min(cap, 500)))
-        return [fd.record(r) for r in rows]
-
-    @edge
     def delete_file(self, workspace_id: str, file_id: str, entry: LogEntry,
                     retention_seconds: int) -> FileRecord:
         ws = self._ws(workspace_id)

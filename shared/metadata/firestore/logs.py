@@ -6,16 +6,12 @@ one composite index serves any equality filter) and ``tokens`` (word prefixes fo
 
 from __future__ import annotations
 
-from typing import Any
-
-from shared import text_index
 from shared.cursor import decode_cursor, encode_cursor
 from shared.metadata.firestore import layout as fd
 from shared.metadata.firestore.access import edge
 from shared.metadata.firestore.files import FILTER_PAGE_ROWS
-from shared.metadata.firestore.query import COLLECTION_GROUP, DESC, Query
+from shared.metadata.firestore.query import COLLECTION_GROUP, Query
 from shared.metadata.firestore.refs import FirestoreBase
-from shared.metadata.ranking import log_search_text
 from shared.models import LogEntry, LogQuery, Page
 
 BATCH_WRITES = 400  # Firestore commits at most 500 writes
@@ -68,16 +64,3 @@ class FirestoreLog(FirestoreBase):
                 batch.delete(snap.reference)
             batch.commit(**self.fs.write)
         return len(snaps)
-
-    @edge
-    def search_log_candidates(self, workspace_id: str, qwords: list[str], cap: int,
-                              session_id: str | None = None) -> list[LogEntry]:
-        q = (self._log_query(workspace_id).where("tokens", "array_contains",
-                                                 fd.query_token(qwords))
-             .order_by("ts", DESC).order_by("id", DESC))
-
-        def accept(row: dict[str, Any]) -> bool:
-            return ((session_id is None or row.get("session_id") == session_id)
-                    and text_index.matches(qwords, [log_search_text(fd.log_entry(row))]))
-
-        return [fd.log_entry(r) for r in self.fs.scan(q, accept, cap, None, max(1, min(cap, 500)))]

@@ -33,6 +33,7 @@ from shared.metadata.firestore.memory import FirestoreMemory
 from shared.metadata.firestore.moves import FirestoreMoves
 from shared.metadata.firestore.outbox import FirestoreOutbox
 from shared.metadata.firestore.scans import FirestoreScans
+from shared.metadata.firestore.search import FirestoreSearch
 from shared.models import Workspace
 from shared.timeutil import utcnow
 
@@ -41,7 +42,7 @@ MAX_WORKSPACE_CACHE = 10_000
 
 class FirestoreMetadataStore(FirestoreMoves, FirestoreFolders, FirestoreFiles, FirestoreFileEdits,
                              FirestoreLog, FirestoreMemory, FirestoreDocs, FirestoreKeys,
-                             FirestoreOutbox, FirestoreScans,
+                             FirestoreOutbox, FirestoreScans, FirestoreSearch,
                              MetadataStore):
     """Metadata in Cloud Firestore (or its emulator, when ``FIRESTORE_EMULATOR_HOST`` is set)."""
 

@@ -241,17 +241,6 @@ class SqliteFiles(SqliteBase):
         where, params = self._file_filters(workspace_id, query)
         return int(self._read(f"SELECT COUNT(*) FROM files WHERE {where}", params)[0][0])
 
-    def search_candidates(self, workspace_id: str, qwords: list[str], file_type: str | None,
-                          cap: int, path_prefix: str | None = None) -> list[FileRecord]:
-        with self._snapshot() as conn:
-            ws = workspace_key(conn, workspace_id)
-            if ws is None:
-                return []
-            where, params = self._search_filters(ws, qwords, file_type, path_prefix)
-            return [record_of(r) for r in conn.execute(
-                f"SELECT {FILE_COLUMNS} FROM files WHERE rowid IN (SELECT files.rowid"
-                f" FROM {_SEARCH_JOIN} WHERE {where} LIMIT ?)", [*params, cap])]
-
     def count_search_files(self, workspace_id: str, query: str, file_type: str | None,
                            limit: int, path_prefix: str | None = None) -> Hits[FileRecord]:
         """Every match counted (never a lower bound), only the returned page read as

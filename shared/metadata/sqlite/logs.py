@@ -105,17 +105,6 @@ class SqliteLog(SqliteBase):
         return int(self._read("SELECT COUNT(*) FROM logs WHERE workspace_id = ?",
                               (workspace_id,))[0][0])
 
-    def search_log_candidates(self, workspace_id: str, qwords: list[str], cap: int,
-                              session_id: str | None = None) -> list[LogEntry]:
-        session = " AND session_id = ?" if session_id else ""
-        self._log_words_current()
-        rows = self._read(
-            f"SELECT * FROM logs WHERE seq IN ({_MATCHING}) AND workspace_id = ?{session}"
-            " ORDER BY seq DESC LIMIT ?",
-            [fts_match(qwords, LOG_WORDS), *self._log_span(workspace_id), workspace_id,
-             *([session_id] if session_id else []), cap])
-        return [log_of(r) for r in rows]
-
     def count_search_logs(self, workspace_id: str, query: str, limit: int,
                           session_id: str | None = None) -> Hits[LogEntry]:
         """Every match counted, only the returned page read as entries: by score level from
