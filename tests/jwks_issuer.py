@@ -33,6 +33,7 @@ class KeyIssuer:
         self.body: bytes | None = None  # None serves the key set
         self.hang = threading.Event()  # set: accept and never answer
         self.delay = 0.0  # seconds before each answer (a slow issuer)
+        self.drip = 0.0  # > 0: the body goes out a byte every `drip` seconds (never idle long)
         self._released = threading.Event()
         issuer = self
 
@@ -48,7 +49,14 @@ class KeyIssuer:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not issuer.drip:
+                    self.wfile.write(body)
+                    return
+                for byte in body:  # each byte within any read timeout: only a total wait ends it
+                    if issuer._released.wait(issuer.drip):
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
 
             def log_message(self, *_: object) -> None:
                 return

@@ -210,6 +210,21 @@ def test_a_hung_issuer_costs_each_request_one_bounded_wait(jwks_api, issuer, mon
     assert time.monotonic() - start < 0.5
 
 
+def test_a_dripping_issuer_costs_one_bounded_wait(issuer):
+    """An issuer that answers a byte every 0.2 s never leaves a read idle long enough for
+    a socket timeout: only the fetch's own bound (``timeout``) keeps the request from
+    waiting the minutes the whole body would take."""
+    issuer.drip = 0.2
+    keys = KeySet(issuer.url, timeout=1)
+    start = time.monotonic()
+    with pytest.raises(BackendUnavailable, match="did not answer in time"):
+        keys.key("rsa-1")
+    assert time.monotonic() - start < 3
+    with pytest.raises(BackendUnavailable):  # within retry_after: at once, no second fetch
+        keys.key("rsa-1")
+    assert issuer.fetches == 1
+
+
 def test_a_set_of_symmetric_keys_only_is_named_in_the_503(jwks_api, issuer):
     issuer.body = b'{"keys": [{"kty": "oct", "k": "c2VjcmV0", "alg": "HS256", "kid": "rsa-1"}]}'
     assert _status(jwks_api, issuer.token()) == (
@@ -265,9 +280,11 @@ def test_a_known_key_never_queues_behind_a_refresh(issuer):
     served: list[str] = []
     other = threading.Thread(target=lambda: served.append(keys.key("ec-1").key_id),
                              daemon=True)
+    start = time.monotonic()
     other.start()
     other.join(10)  # not 30: it must not wait for the refresh
     assert served == ["ec-1"] and issuer.fetches == 2
+    assert time.monotonic() - start < 0.7  # nor any part of it: the stale set at once
 
 
 def test_a_rotated_key_is_fetched_once_and_made_up_kids_never_refetch(jwks_api, issuer):
@@ -329,7 +346,8 @@ def test_unknown_kids_waiting_on_a_failed_refetch_do_not_fetch_again(issuer):
     def status(kid: str) -> str:
         try:
             keys.key(kid)
-        except Unauthorized:
+        except Unauthorized as exc:
+            assert str(exc) == "the token's key id is not one of the issuer's keys"
             return "401"
         return "200"
 
