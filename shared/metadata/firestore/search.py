@@ -4,8 +4,9 @@ Firestore cannot score or count word matches, so a search reads candidates (ever
 ready record, or entry, whose ``tokens`` hold the query's rarest word prefix, checked
 against every query word) and ranks them in Python by ``shared.metadata.ranking``, the
 rule SQLite applies in SQL. Reading is bounded: past ``SEARCH_CANDIDATE_CAP`` candidates
-the total is a lower bound and the answer says so (``Hits.total_is_lower_bound``). A session's scope is
-applied while reading, before the cap, so other sessions' matches never crowd out its own.
+the total is a lower bound and the answer says so (``Hits.total_is_lower_bound``). A
+session's scope is applied while reading, before the cap, so other sessions' matches never
+crowd out its own.
 """
 
 from __future__ import annotations
