@@ -49,6 +49,7 @@ class BodyPump(Generic[T]):
         self._aborted = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._started = False
+        self._ended = False
         self.result: T | None = None
         self.error: BaseException | None = None
 
@@ -108,13 +109,21 @@ class BodyPump(Generic[T]):
         if piece:
             self._offer(piece)
 
+    def end(self) -> None:
+        """End the body without waiting for the request (``finish`` waits); once."""
+        if self._ended:
+            return
+        self._ended = True
+        with contextlib.suppress(PumpStopped):  # already over: finish reports how
+            self._offer(_END)
+
     def finish(self, timeout: float | None = None) -> T:
-        """End the body and wait for the request: its result, or its error re-raised.
+        """End the body (unless ``end`` did) and wait for the request: its result, or its
+        error re-raised.
 
         ``TimeoutError`` when it has not ended after ``timeout`` seconds (it is aborted).
         """
-        with contextlib.suppress(PumpStopped):  # already over: report how below
-            self._offer(_END)
+        self.end()
         self._thread.join(timeout)
         if self._thread.is_alive():
             self.abort()

@@ -29,15 +29,21 @@ class RecordingSession(ScanSession):
     def __init__(self, scanner: Recorder) -> None:
         self.scanner = scanner
         self.fed: list[bytes] = []
-        self.finished = self.aborted = False
+        self.finished = self.aborted = self.submitted = False
 
     def feed(self, chunk: bytes) -> None:
         if self.scanner.fail_on_feed:
             raise ScannerUnavailable("virus scanner connection lost")
         self.fed.append(bytes(chunk))
 
+    def submit(self) -> None:
+        if not self.submitted:  # once, as the real sessions end a stream once
+            self.submitted = True
+            self.scanner.events.append("submit")
+
     def finish(self) -> Verdict:
         self.finished = True
+        self.scanner.events.append("verdict")
         return Verdict(self.scanner.infected, "Test.Sig" if self.scanner.infected else None,
                        sum(map(len, self.fed)))
 
@@ -49,6 +55,7 @@ class Recorder(Scanner):
     def __init__(self, infected: bool = False, fail_on_feed: bool = False) -> None:
         self.infected, self.fail_on_feed = infected, fail_on_feed
         self.sessions: list[RecordingSession] = []
+        self.events: list[str] = []
 
     def open_session(self) -> ScanSession:
         session = RecordingSession(self)
@@ -195,3 +202,37 @@ def test_ingest_stages_under_the_key_it_is_given(tmp_path: Path) -> None:
     Ingest(store, Recorder(), 10, key="ws_1/file_000001/v1/a.txt").discard()
     Ingest(store, Recorder(), 10).discard()
     assert seen == ["ws_1/file_000001/v1/a.txt", None]
+
+
+def test_the_flush_and_the_sniff_overlap_the_scan(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scanner's stream ends first; the staged bytes are flushed (an fsync, or the
+    last request of a GCS upload) and the type sniffed while it scans; then the verdict."""
+    scanner = Recorder()
+    store = LocalBlobStore(tmp_path)
+    stage = store.stage
+
+    def recording_stage(key: str | None = None):  # the real staged blob, its close noted
+        staged = stage(key)
+        close = staged.close
+
+        def noted_close() -> None:
+            scanner.events.append("flush")
+            close()
+
+        staged.close = noted_close  # type: ignore[method-assign]
+        return staged
+
+    sniff = mime.sniff
+
+    def noted_sniff(head: bytes, filename: str) -> str:
+        scanner.events.append("sniff")
+        return sniff(head, filename)
+
+    monkeypatch.setattr(store, "stage", recording_stage)
+    monkeypatch.setattr(mime, "sniff", noted_sniff)
+    ingest = Ingest(store, scanner, 1024)
+    ingest.write(PNG)
+    verdict, facts = ingest.finish("pixel.png")
+    assert scanner.events == ["submit", "flush", "sniff", "verdict"]
+    assert not verdict.infected and facts.mime_type == "image/png"

@@ -58,6 +58,31 @@ def test_sessions_are_fed_incrementally(clamd):
     assert verdict.infected and verdict.bytes_scanned == 1_000_000 + len(EICAR)
 
 
+def test_a_submitted_stream_is_scanned_while_the_caller_works(clamd):
+    """``submit`` ends the stream and returns at once; ``finish`` reads the verdict (also
+    when called twice, and for an infected stream)."""
+    scanner = ClamdScanner("127.0.0.1", clamd.port)
+    for payload, infected in ((b"clean text", False), (EICAR, True)):
+        with scanner.open_session() as session:
+            session.feed(payload)
+            session.submit()
+            session.submit()
+            verdict = session.finish()
+        assert verdict.infected is infected and verdict.bytes_scanned == len(payload)
+
+
+def test_clamd_killed_after_submit_gives_no_verdict(tmp_path):
+    """The stream was ended, then clamd died before answering: no verdict, never clean."""
+    proc = ClamdProcess(tmp_path).start()
+    scanner = ClamdScanner("127.0.0.1", proc.port, timeout=5)
+    session = scanner.open_session()
+    session.feed(b"a" * MiB)
+    proc.stop()
+    session.submit()  # whatever the socket says now surfaces in finish
+    with pytest.raises(ScannerUnavailable):
+        session.finish()
+
+
 def test_unreachable_scanner_raises_and_pings_false():
     scanner = ClamdScanner("127.0.0.1", free_port(), timeout=2)
     assert scanner.ping() is False

@@ -101,9 +101,15 @@ class ScanSession(abc.ABC):
     def feed(self, chunk: bytes) -> None:
         """Send the next bytes; raises ``ScannerUnavailable`` when the scanner is gone."""
 
+    def submit(self) -> None:
+        """End the stream without waiting for the verdict, so the caller's own work (the
+        staged bytes' flush, the MIME sniff) overlaps the scan; ``finish`` then waits. A
+        session that cannot end early leaves it to ``finish``. Errors surface in ``finish``."""
+        return None  # by default finish ends the stream
+
     @abc.abstractmethod
     def finish(self) -> Verdict:
-        """End the stream and wait for the verdict."""
+        """End the stream (unless ``submit`` did) and wait for the verdict."""
 
     @abc.abstractmethod
     def abort(self) -> None:

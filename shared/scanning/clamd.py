@@ -105,6 +105,8 @@ class ClamdSession(ScanSession):
         self._version = version
         self._bytes = 0
         self._done = False
+        self._submitted = False
+        self._send_error: OSError | None = None
         try:
             client._init_socket()
             client._send_command("INSTREAM")
@@ -125,9 +127,20 @@ class ClamdSession(ScanSession):
             self._fail(self._reply_after_failure(), exc)
         self._bytes += len(chunk)
 
-    def finish(self) -> Verdict:
+    def submit(self) -> None:
+        if self._submitted or self._done:
+            return
+        self._submitted = True
         try:
             self._client.clamd_socket.send(_END)
+        except OSError as exc:  # finish reports it, with whatever clamd said
+            self._send_error = exc
+
+    def finish(self) -> Verdict:
+        try:
+            self.submit()
+            if self._send_error is not None:
+                raise self._send_error
             reply = self._client.read_reply()
         except OSError as exc:
             self._fail(self._reply_after_failure(), exc)

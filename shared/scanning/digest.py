@@ -45,14 +45,23 @@ class Digest:
             self._head += chunk[: mime.SNIFF_BYTES - len(self._head)]
         self._scan.feed(chunk)
 
+    def submit(self) -> None:
+        """End the scanner's stream now: it scans while the caller goes on (``finish``
+        waits for the verdict). Ingest flushes the staged bytes meanwhile."""
+        self._scan.submit()
+
     def finish(self, filename: str) -> tuple[Verdict, BlobFacts]:
-        """End the stream: the scanner's verdict and what the bytes are (and its log line)."""
+        """End the stream: the scanner's verdict and what the bytes are (and its log line).
+
+        The MIME sniff runs after the stream has ended and before the verdict is read, so
+        its CPU time overlaps the scanner's work instead of adding to it."""
         from shared.scanning.base import report  # base builds on this module
 
+        self._scan.submit()
+        mime_type = mime.sniff(bytes(self._head), filename)
         verdict = self._scan.finish()
         self.finished = True
         report(verdict, self.size, int((time.monotonic() - self._started) * 1000))
-        mime_type = mime.sniff(bytes(self._head), filename)
         facts = BlobFacts(
             size_bytes=self.size,
             checksum=self._sha.hexdigest(),

@@ -226,6 +226,10 @@ class HttpScanSession(ScanSession):
             self._fail()
         self._bytes += len(chunk)
 
+    def submit(self) -> None:
+        if not self._closed:
+            self._pump.end()
+
     def finish(self) -> Verdict:
         assert not self._closed, "session is finished"
         self._closed = True
