@@ -80,6 +80,12 @@ def rows(result: dict[str, Any]) -> list[Row]:
                         f"{up[f'vs_clamd_{n}c']:.2f}x"))
         out.append(("uploads", "4 clients vs 1 (files/s)", f"{up['http_4c_per_s']:.1f}",
                     f"1 client {up['http_1c_per_s']:.1f}", f"{up['scaling_4c_vs_1c']:.2f}x"))
+        for n in (1, 4):
+            if f"server_cpu_ms_{n}c" in up:  # results written before these figures lack them
+                server, clamd = up[f"server_cpu_ms_{n}c"], up[f"clamd_cpu_ms_{n}c"]
+                out.append(("uploads", f"server CPU per upload, {n} client(s)", _ms(server),
+                            f"clamd {_ms(clamd)} a scan",
+                            f"{server / clamd:.1f}x" if clamd else "-"))
     qs = result.get("queries")
     if qs:
         small, large = (str(s) for s in qs["sizes"])
