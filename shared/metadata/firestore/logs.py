@@ -20,9 +20,6 @@ BATCH_WRITES = 400  # Firestore commits at most 500 writes
 class FirestoreLog(FirestoreBase):
     """The operation log."""
 
-    def _log_query(self, workspace_id: str) -> Query:
-        return Query(self._ws(workspace_id).collection("logs"), "logs")
-
     @edge
     def append_log(self, workspace_id: str, entry: LogEntry) -> None:
         batch = self.db.batch()

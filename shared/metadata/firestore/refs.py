@@ -18,6 +18,7 @@ from shared.events import Event
 from shared.metadata.base import PURGE_KIND
 from shared.metadata.firestore import layout as fd
 from shared.metadata.firestore.access import FirestoreAccess
+from shared.metadata.firestore.query import Query
 from shared.models import LogEntry
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ class FirestoreBase:
 
     def _files(self, workspace_id: str) -> Any:
         return self._ws(workspace_id).collection("files")
+
+    def _log_query(self, workspace_id: str) -> Query:
+        return Query(self._ws(workspace_id).collection("logs"), "logs")
 
     def _keyed(self, kind: str, key: str) -> Any:
         return self.db.collection(kind).document(fd.key(key))

@@ -48,8 +48,8 @@ class FirestoreSearch(FirestoreBase):
                               session_id: str | None = None) -> list[LogEntry]:
         """Entries whose words have every query word as a prefix (unranked, newest first,
         at most ``cap``), only those written in ``session_id`` when given."""
-        logs = Query(self._ws(workspace_id).collection("logs"), "logs")
-        q = (logs.where("tokens", "array_contains", fd.query_token(qwords))
+        q = (self._log_query(workspace_id).where("tokens", "array_contains",
+                                                 fd.query_token(qwords))
              .order_by("ts", DESC).order_by("id", DESC))
 
         def accept(row: dict[str, Any]) -> bool:
