@@ -59,8 +59,8 @@ def test_sessions_are_fed_incrementally(clamd):
 
 
 def test_a_submitted_stream_is_scanned_while_the_caller_works(clamd):
-    """``submit`` ends the stream and returns at once; ``finish`` reads the verdict (also
-    when called twice, and for an infected stream)."""
+    """``submit`` ends the stream and returns at once; ``finish`` reads the verdict, for a
+    clean and an infected stream. A second ``submit`` changes nothing."""
     scanner = ClamdScanner("127.0.0.1", clamd.port)
     for payload, infected in ((b"clean text", False), (EICAR, True)):
         with scanner.open_session() as session:

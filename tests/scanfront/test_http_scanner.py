@@ -112,6 +112,19 @@ def test_abort_mid_stream_leaves_the_front_healthy(front):
     assert scanner.scan_stream(io.BytesIO(EICAR)).infected
 
 
+def test_a_submitted_stream_gets_its_verdict(front):
+    """``submit`` ends the chunked body at once (the front scans while the caller works);
+    ``finish`` then waits for the verdict. A second ``submit`` changes nothing."""
+    scanner = HttpScanner(front.url, timeout=30)
+    for payload, infected in ((b"clean text" * 100, False), (EICAR, True)):
+        session = scanner.open_session()
+        session.feed(payload)
+        session.submit()
+        session.submit()
+        verdict = session.finish()
+        assert verdict.infected is infected and verdict.bytes_scanned == len(payload)
+
+
 # -- ID tokens ---------------------------------------------------------------------------
 
 
