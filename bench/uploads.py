@@ -12,7 +12,6 @@ it is what bounds the rate at 4 clients.
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from bench.client import Client, run_parallel
 from bench.target import Target
 from bench.workload import file_spec
+from localdev.process import cpu_seconds, process_tree
 
 USER = "bench_upload"
 
@@ -40,27 +40,6 @@ def _instream(port: int, data: bytes) -> bytes:
     return reply
 
 
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (the server's gunicorn workers)."""
-    found = [pid]
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found += _tree(int(child))
-    return found
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    """User plus system CPU time of ``pids`` so far (processes that ended count 0)."""
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def measure(workdir: Path, source: Path, files: int) -> dict[str, Any]:
     """Files per second through ``POST /files`` and through clamd alone, 1 and 4 clients."""
     target = Target(workdir / "uploads", source, scanning=True).start()
@@ -73,14 +52,14 @@ def measure(workdir: Path, source: Path, files: int) -> dict[str, Any]:
         out: dict[str, Any] = {"files": files}
         offset = 0
         assert target.servers[0].proc is not None and target.clamd.proc is not None
-        server, clamd = _tree(target.servers[0].proc.pid), [target.clamd.proc.pid]
+        server, clamd = process_tree(target.servers[0].proc.pid), [target.clamd.proc.pid]
         for workers in (1, 4):
             specs = [file_spec(offset + i) for i in range(files)]
             offset += files
-            cpu = _cpu_seconds(server), _cpu_seconds(clamd)
+            cpu = cpu_seconds(server), cpu_seconds(clamd)
             seconds = run_parallel(workers, specs, client.upload)
-            out[f"server_cpu_ms_{workers}c"] = 1000 * (_cpu_seconds(server) - cpu[0]) / files
-            out[f"clamd_cpu_ms_{workers}c"] = 1000 * (_cpu_seconds(clamd) - cpu[1]) / files
+            out[f"server_cpu_ms_{workers}c"] = 1000 * (cpu_seconds(server) - cpu[0]) / files
+            out[f"clamd_cpu_ms_{workers}c"] = 1000 * (cpu_seconds(clamd) - cpu[1]) / files
             clamd_seconds = run_parallel(workers, [s.content for s in specs],
                                          lambda data: _instream(port, data))
             out[f"http_{workers}c_per_s"] = files / seconds

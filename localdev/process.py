@@ -27,6 +27,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def children(pid: int) -> list[int]:
+    """The direct children of ``pid`` (a gunicorn master's workers), from ``/proc``."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants."""
+    return [pid] + [found for child in children(pid) for found in process_tree(child)]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time ``pids`` have spent so far (one that ended counts 0)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class ProcessExited(RuntimeError):
     """The child stopped before it answered (a bad configuration, or its port was taken)."""
 

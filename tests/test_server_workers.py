@@ -13,20 +13,8 @@ from pathlib import Path
 
 import requests
 
-from localdev.process import LocalServer
+from localdev.process import LocalServer, children, cpu_seconds
 from tests.conftest import API, Api, base_env
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
-def _cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 def test_two_processes_serve_and_no_write_is_lost(tmp_path: Path, clamd) -> None:
@@ -35,11 +23,11 @@ def test_two_processes_serve_and_no_write_is_lost(tmp_path: Path, clamd) -> None
     try:
         assert server.proc is not None
         deadline = time.monotonic() + 30  # /healthz answers once the first worker is up
-        while len(_children(server.proc.pid)) < 2 and time.monotonic() < deadline:
+        while len(children(server.proc.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-        workers = _children(server.proc.pid)
+        workers = children(server.proc.pid)
         assert len(workers) == 2, workers
-        before = {pid: _cpu_ticks(pid) for pid in workers}
+        before = {pid: cpu_seconds([pid]) for pid in workers}
         headers = Api.headers("alice")
 
         def upload(i: int) -> requests.Response:
@@ -69,7 +57,7 @@ def test_two_processes_serve_and_no_write_is_lost(tmp_path: Path, clamd) -> None
         # choice, so on a loaded machine keep asking (new connections) until both have.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            busy = [pid for pid in workers if _cpu_ticks(pid) > before[pid]]
+            busy = [pid for pid in workers if cpu_seconds([pid]) > before[pid]]
             if len(busy) == 2:
                 break
             with ThreadPoolExecutor(4) as pool:
