@@ -43,12 +43,16 @@ class Client:
             self._local.conn = conn
         return conn
 
+    def headers(self, extra: dict[str, str] | None = None, auth: bool = True
+                ) -> dict[str, str]:
+        """A call's headers: the bearer token (unless ``auth`` is false), then ``extra``."""
+        return {**({"Authorization": f"Bearer {self.token}"} if auth else {}), **(extra or {})}
+
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None, auth: bool = True
                 ) -> tuple[int, dict[str, str], bytes]:
         """One call; reconnects once if a kept-alive connection was closed."""
-        sent = {**({"Authorization": f"Bearer {self.token}"} if auth else {}),
-                **(headers or {})}
+        sent = self.headers(headers, auth)
         for attempt in range(2):
             conn = self._conn()
             try:

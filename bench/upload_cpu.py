@@ -50,9 +50,8 @@ class _InProcess(Client):
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None, auth: bool = True
                 ) -> tuple[int, dict[str, str], bytes]:
-        sent = {**({"Authorization": f"Bearer {self.token}"} if auth else {}),
-                **(headers or {})}
-        answer = self.app.open(path, method=method, data=body, headers=sent)
+        answer = self.app.open(path, method=method, data=body,
+                               headers=self.headers(headers, auth))
         return answer.status_code, dict(answer.headers), answer.get_data()
 
 
