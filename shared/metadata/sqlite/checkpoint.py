@@ -1,0 +1,96 @@
+"""``Checkpointer``: the WAL is copied into the database file by a background thread, not by
+whichever request's commit crossed SQLite's threshold.
+
+Why: with ``synchronous=NORMAL`` a commit only appends to the WAL; the ``fsync``s happen at
+checkpoints, which SQLite by default runs inside the commit that brings the WAL to 1,000
+pages. That request then waits for the copy and two ``fsync``s. In the store, a memory
+append at 80 KB of memory took 2.4 ms of wall time for 1.0 ms of CPU; with checkpoints off
+the request path the two were equal (``bench/RESULTS.md``). The guarantee does not change:
+what a commit makes durable is the same, only who waits for the checkpoint does.
+
+The request connections keep a much higher threshold (``BACKSTOP_PAGES``), so the WAL stays
+bounded if this thread falls behind (or a reader holds it back); the thread checkpoints
+``PASSIVE``ly, never waiting for readers or writers. One thread per database and process,
+started by the first commit after an idle spell and ended after ``IDLE_SECONDS`` without
+one: a test run that opens thousands of stores does not keep a thread per store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+INTERVAL_SECONDS = 0.1  # between checkpoints while commits come in
+IDLE_SECONDS = 2.0  # the thread ends after this long without a commit
+BACKSTOP_PAGES = 10_000  # ``wal_autocheckpoint`` of the request connections (40 MB of WAL)
+
+
+class Checkpointer:
+    """The background checkpoints of one database file in this process."""
+
+    _instances: dict[tuple[int, str], Checkpointer] = {}
+    _registry = threading.Lock()
+
+    def __init__(self, database: Path) -> None:
+        self._database = database
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._running = False
+
+    @classmethod
+    def of(cls, database: Path) -> Checkpointer:
+        """The process's checkpointer of ``database`` (a forked worker gets its own: the
+        parent's thread does not exist in the child)."""
+        key = (os.getpid(), str(database.resolve()))
+        with cls._registry:
+            found = cls._instances.get(key)
+            if found is None:
+                found = cls._instances[key] = cls(database)
+            return found
+
+    def committed(self) -> None:
+        """A write transaction committed: a checkpoint follows within ``INTERVAL_SECONDS``."""
+        with self._lock:
+            self._dirty = True
+            if self._running:
+                return
+            self._running = True
+        threading.Thread(target=self._run, name=f"checkpoint {self._database}",
+                         daemon=True).start()
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread is alive (for tests: it must end when writes stop)."""
+        return self._running
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        last_commit = time.monotonic()
+        try:
+            while True:
+                time.sleep(INTERVAL_SECONDS)
+                with self._lock:
+                    dirty, self._dirty = self._dirty, False
+                    if not dirty and time.monotonic() - last_commit > IDLE_SECONDS:
+                        self._running = False
+                        return
+                if not dirty:
+                    continue
+                last_commit = time.monotonic()
+                if conn is None:
+                    conn = sqlite3.connect(self._database, isolation_level=None,
+                                           check_same_thread=False)
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except (sqlite3.Error, OSError) as exc:  # the file is gone: requests still work
+            log.warning("background checkpoint of %s stopped: %s", self._database, exc)
+            with self._lock:  # (their backstop checkpoints), and the next commit starts
+                self._running = False  # a new thread
+        finally:
+            if conn is not None:
+                conn.close()

@@ -1,0 +1,98 @@
+"""Checkpoints of the embedded store run in a background thread, not in a request's commit.
+
+What is measured is the database file itself: until a checkpoint copies the WAL into it, the
+file keeps its size, whatever was committed. ``bench/RESULTS.md`` has the timings that made
+the change worth it; these tests hold the behaviour (who checkpoints, and that the thread
+goes away), not a speed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.metadata.base import new_log_id
+from shared.metadata.sqlite import checkpoint
+from shared.metadata.sqlite.store import SqliteMetadataStore
+from shared.models import LogEntry, MemoryChange, MemoryDoc
+from shared.timeutil import utcnow
+
+TEXT = "x" * 200_000  # about 50 pages of 4 KiB, written twice (the memory and its version)
+
+
+def _write(store: SqliteMetadataStore, workspace_id: str, times: int) -> None:
+    for n in range(times):
+        def mutate(current: MemoryDoc, n: int = n) -> MemoryChange:
+            entry = LogEntry(new_log_id(), utcnow(), "update", "memory", "global_memory", {},
+                             "agent", None, None)
+            return MemoryChange(f"{n}{TEXT}", "write", entry)
+        store.mutate_memory(workspace_id, mutate, "agent", 50)
+
+
+def _checkpoint_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("checkpoint ")]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteMetadataStore]:
+    yield SqliteMetadataStore(tmp_path)
+
+
+def test_a_commit_never_runs_the_checkpoint(store: SqliteMetadataStore,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """2,000 pages committed (twice SQLite's default threshold of 1,000) with the background
+    thread held back: the database file has not grown, so no request copied the WAL."""
+    monkeypatch.setattr(checkpoint, "INTERVAL_SECONDS", 60.0)
+    workspace = store.get_or_create_workspace("u").id
+    before = store.path.stat().st_size
+    _write(store, workspace, 20)
+    wal = store.path.with_name(store.path.name + "-wal")
+    assert wal.stat().st_size > 1_000 * 4096  # the WAL holds it all, never restarted
+    assert store.path.stat().st_size == before
+
+
+def test_the_background_thread_checkpoints_without_another_commit(
+        store: SqliteMetadataStore) -> None:
+    workspace = store.get_or_create_workspace("u").id
+    _write(store, workspace, 20)
+    grown = store.path.stat().st_size
+    deadline = time.monotonic() + 10
+    while store.path.stat().st_size <= grown + 100 * 4096 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.path.stat().st_size > grown + 100 * 4096  # the pages reached the file
+
+
+def test_the_thread_ends_when_writes_stop_and_comes_back(store: SqliteMetadataStore,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """A test run opens thousands of stores: an idle database keeps no thread."""
+    monkeypatch.setattr(checkpoint, "INTERVAL_SECONDS", 0.02)
+    monkeypatch.setattr(checkpoint, "IDLE_SECONDS", 0.2)
+    mine = f"checkpoint {store.path}"
+    workspace = store.get_or_create_workspace("u").id
+    checkpointer = checkpoint.Checkpointer.of(store.path)
+    for _ in range(2):
+        _write(store, workspace, 1)
+        assert checkpointer.running
+        assert any(t.name == mine for t in _checkpoint_threads())
+        deadline = time.monotonic() + 10
+        while checkpointer.running and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not checkpointer.running
+
+
+def test_a_vanished_database_stops_the_thread_not_the_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(checkpoint, "INTERVAL_SECONDS", 0.02)
+    gone = checkpoint.Checkpointer(tmp_path / "missing" / "workspace.db")
+    gone.committed()
+    deadline = time.monotonic() + 10
+    while gone.running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not gone.running
+    assert any("background checkpoint" in r.getMessage() for r in caplog.records)
