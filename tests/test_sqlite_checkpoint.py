@@ -8,6 +8,7 @@ goes away), not a speed.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +32,14 @@ def _write(store: SqliteMetadataStore, workspace_id: str, times: int) -> None:
                              "agent", None, None)
             return MemoryChange(f"{n}{TEXT}", "write", entry)
         store.mutate_memory(workspace_id, mutate, "agent", 50)
+
+
+def _grows(path: Path, beyond: int, seconds: float = 10.0) -> bool:
+    """Whether ``path`` grows past ``beyond`` bytes within ``seconds`` (a checkpoint ran)."""
+    deadline = time.monotonic() + seconds
+    while path.stat().st_size <= beyond and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return path.stat().st_size > beyond
 
 
 def _checkpoint_threads() -> list[threading.Thread]:
@@ -59,11 +68,7 @@ def test_the_background_thread_checkpoints_without_another_commit(
         store: SqliteMetadataStore) -> None:
     workspace = store.get_or_create_workspace("u").id
     _write(store, workspace, 20)
-    grown = store.path.stat().st_size
-    deadline = time.monotonic() + 10
-    while store.path.stat().st_size <= grown + 100 * 4096 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert store.path.stat().st_size > grown + 100 * 4096  # the pages reached the file
+    assert _grows(store.path, store.path.stat().st_size + 100 * 4096)  # the pages got there
 
 
 def test_the_thread_ends_when_writes_stop_and_comes_back(store: SqliteMetadataStore,
@@ -96,3 +101,24 @@ def test_a_vanished_database_stops_the_thread_not_the_process(
         time.sleep(0.02)
     assert not gone.running
     assert any("background checkpoint" in r.getMessage() for r in caplog.records)
+
+
+def test_a_forked_worker_checkpoints_its_own_writes(store: SqliteMetadataStore) -> None:
+    """gunicorn forks its workers after the app, and so the store, is built: the parent's
+    thread, running at the fork, does not exist in the child, which must start its own."""
+    workspace = store.get_or_create_workspace("u").id
+    before = store.path.stat().st_size
+    _write(store, workspace, 1)
+    assert _grows(store.path, before)  # the parent's own checkpoint is done,
+    assert checkpoint.Checkpointer.of(store.path).running  # and its thread still runs
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if its writes reach the file by themselves
+        code = 1
+        try:
+            size = store.path.stat().st_size
+            _write(store, workspace, 20)
+            code = 0 if _grows(store.path, size + 100 * 4096) else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

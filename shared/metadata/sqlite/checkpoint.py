@@ -34,7 +34,7 @@ BACKSTOP_PAGES = 10_000  # ``wal_autocheckpoint`` of the request connections (40
 class Checkpointer:
     """The background checkpoints of one database file in this process."""
 
-    _instances: dict[tuple[int, str], Checkpointer] = {}
+    _instances: dict[str, Checkpointer] = {}
     _registry = threading.Lock()
 
     def __init__(self, database: Path) -> None:
@@ -45,9 +45,8 @@ class Checkpointer:
 
     @classmethod
     def of(cls, database: Path) -> Checkpointer:
-        """The process's checkpointer of ``database`` (a forked worker gets its own: the
-        parent's thread does not exist in the child)."""
-        key = (os.getpid(), str(database.resolve()))
+        """The process's checkpointer of ``database``: one per file, whatever opened it."""
+        key = str(database.resolve())
         with cls._registry:
             found = cls._instances.get(key)
             if found is None:
@@ -63,6 +62,14 @@ class Checkpointer:
             self._running = True
         threading.Thread(target=self._run, name=f"checkpoint {self._database}",
                          daemon=True).start()
+
+    @classmethod
+    def _forked(cls) -> None:
+        """In a forked child (gunicorn forks its workers after the app is built): the
+        parents' threads do not exist here and their locks may have been copied held."""
+        cls._registry = threading.Lock()
+        for found in cls._instances.values():
+            found._lock, found._dirty, found._running = threading.Lock(), False, False
 
     @property
     def running(self) -> bool:
@@ -94,3 +101,6 @@ class Checkpointer:
         finally:
             if conn is not None:
                 conn.close()
+
+
+os.register_at_fork(after_in_child=Checkpointer._forked)
