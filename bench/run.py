@@ -55,7 +55,7 @@ class Mode:
         self.sizes = (500, 5000) if quick else (2000, 50_000)
         self.reps = 15 if quick else 50
         self.scan_reps = 3 if quick else 5
-        self.appends = 150 if quick else 400
+        self.appends = 150 if quick else 1000  # the workload: 1,000 appends
         self.import_runs = 5 if quick else 9
         self.backend_size = 1000 if quick else 10_000
         self.backend_reps = 5 if quick else 10
