@@ -114,9 +114,10 @@ def test_a_forked_worker_checkpoints_its_own_writes(store: SqliteMetadataStore) 
     pid = os.fork()
     if pid == 0:  # the child: exit 0 only if its writes reach the file by themselves
         code = 1
-        try:
+        try:  # its own store and connections, as a worker's factory builds them
+            worker = SqliteMetadataStore(store.path.parent)
             size = store.path.stat().st_size
-            _write(store, workspace, 20)
+            _write(worker, workspace, 20)
             code = 0 if _grows(store.path, size + 100 * 4096) else 1
         finally:
             os._exit(code)
