@@ -8,6 +8,7 @@ goes away), not a speed.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -90,17 +91,30 @@ def test_the_thread_ends_when_writes_stop_and_comes_back(store: SqliteMetadataSt
         assert not checkpointer.running
 
 
-def test_a_vanished_database_stops_the_thread_not_the_process(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setattr(checkpoint, "INTERVAL_SECONDS", 0.02)
-    gone = checkpoint.Checkpointer(tmp_path / "missing" / "workspace.db")
-    gone.committed()
+@pytest.mark.parametrize("where", ["file", "directory"])
+def test_a_vanished_database_stops_the_thread_and_is_not_made_anew(
+        store: SqliteMetadataStore, where: str, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A test's store deleted with its directory while the thread waits: the thread ends
+    quietly (debug, not a warning in some later test's log) and creates no file, which
+    would make the directory's removal fail."""
+    monkeypatch.setattr(checkpoint, "INTERVAL_SECONDS", 0.2)
+    caplog.set_level(logging.DEBUG, logger=checkpoint.__name__)
+    workspace = store.get_or_create_workspace("u").id
+    _write(store, workspace, 1)
+    checkpointer = checkpoint.Checkpointer.of(store.path)
+    directory = store.path.parent
+    for path in list(directory.iterdir()):
+        path.unlink()
+    if where == "directory":
+        directory.rmdir()
     deadline = time.monotonic() + 10
-    while gone.running and time.monotonic() < deadline:
+    while checkpointer.running and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not gone.running
-    assert any("background checkpoint" in r.getMessage() for r in caplog.records)
+    assert not checkpointer.running
+    assert not directory.exists() if where == "directory" else not any(directory.iterdir())
+    stopped = [r for r in caplog.records if "background checkpoint" in r.getMessage()]
+    assert [r.levelno for r in stopped] == [logging.DEBUG]
 
 
 def test_a_forked_worker_checkpoints_its_own_writes(store: SqliteMetadataStore) -> None:

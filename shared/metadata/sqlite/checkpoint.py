@@ -38,7 +38,7 @@ class Checkpointer:
     _registry = threading.Lock()
 
     def __init__(self, database: Path) -> None:
-        self._database = database
+        self._database = database.resolve()  # absolute: the thread opens it by URI
         self._lock = threading.Lock()
         self._dirty = False
         self._running = False
@@ -46,12 +46,9 @@ class Checkpointer:
     @classmethod
     def of(cls, database: Path) -> Checkpointer:
         """The process's checkpointer of ``database``: one per file, whatever opened it."""
-        key = str(database.resolve())
+        found = cls(database)
         with cls._registry:
-            found = cls._instances.get(key)
-            if found is None:
-                found = cls._instances[key] = cls(database)
-            return found
+            return cls._instances.setdefault(str(found._database), found)
 
     def committed(self) -> None:
         """A write transaction committed: a checkpoint follows within ``INTERVAL_SECONDS``."""
@@ -90,14 +87,16 @@ class Checkpointer:
                 if not dirty:
                     continue
                 last_commit = time.monotonic()
-                if conn is None:
-                    conn = sqlite3.connect(self._database, isolation_level=None,
-                                           check_same_thread=False)
+                if conn is None:  # ``mode=rw``: a database deleted meanwhile is not made anew
+                    conn = sqlite3.connect(f"{self._database.as_uri()}?mode=rw", uri=True,
+                                           isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except (sqlite3.Error, OSError) as exc:  # the file is gone: requests still work
-            log.warning("background checkpoint of %s stopped: %s", self._database, exc)
-            with self._lock:  # (their backstop checkpoints), and the next commit starts
-                self._running = False  # a new thread
+        except (sqlite3.Error, OSError) as exc:  # requests still work (their backstop), and
+            with self._lock:  # the next commit starts a new thread
+                self._running = False
+            # A database removed with its directory (a test's) is not news; anything else is.
+            level = logging.WARNING if self._database.exists() else logging.DEBUG
+            log.log(level, "background checkpoint of %s stopped: %s", self._database, exc)
         finally:
             if conn is not None:
                 conn.close()
