@@ -139,8 +139,10 @@ def table(result: dict[str, Any]) -> str:
     body = rows(result)
     heads = ("section", "measure", "value", "baseline (same run)", "ratio")
     widths = [max(len(r[i]) for r in [heads, *body]) for i in range(5)]
+    spent = ", ".join(f"{name} {seconds:.0f} s"
+                      for name, seconds in result.get("section_s", {}).items())
     lines = [f"bench.run {result['mode']} | source {result['source']} @ {result['commit']} | "
-             f"{result['elapsed_s']:.0f} s",
+             f"{result['elapsed_s']:.0f} s" + (f" ({spent})" if spent else ""),
              "  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in body]
@@ -201,14 +203,17 @@ def main(argv: list[str] | None = None) -> None:
             "imports": lambda: imports.measure(source, mode.import_runs, env),
             "legacy": legacy,
         }
+        spent = result["section_s"] = {}  # the full run must fit in 20 minutes (issue 15)
         for name, run in sections.items():
             if name not in only:
                 continue
+            section_started = time.monotonic()
             try:
                 result[name] = run()
             except Exception as exc:  # noqa: BLE001 - one broken section must not cost the others
                 traceback.print_exc()
                 result.setdefault("failed", {})[name] = repr(exc)[:300]
+            spent[name] = time.monotonic() - section_started
     result["elapsed_s"] = time.monotonic() - started
     RESULTS.mkdir(exist_ok=True)
     label = args.label or f"{mode.name}-{result['commit']}"
