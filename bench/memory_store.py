@@ -26,13 +26,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.workload import memory_line
+from shared.config import Settings
 from shared.metadata.base import new_log_id
 from shared.metadata.sqlite import SqliteMetadataStore
 from shared.metadata.sqlite.checkpoint import Checkpointer
 from shared.models import LogEntry, MemoryChange, MemoryDoc
 from shared.timeutil import utcnow
 
-KEEP_VERSIONS = 50  # the service's default (``MEMORY_KEEP_VERSIONS``)
+KEEP_VERSIONS = Settings.memory_history  # versions the service keeps (``MEMORY_HISTORY``)
 
 
 @contextlib.contextmanager

@@ -4,9 +4,9 @@ whichever request's commit crossed SQLite's threshold.
 Why: with ``synchronous=NORMAL`` a commit only appends to the WAL; the ``fsync``s happen at
 checkpoints, which SQLite by default runs inside the commit that brings the WAL to 1,000
 pages. That request then waits for the copy and two ``fsync``s. In the store, a memory
-append at 72 KB of memory took 2.1 ms of wall time for 1.0 ms of CPU, and 1.4 ms with the
-checkpoints in this thread (``python -m bench.memory_store``). The guarantee does not change:
-what a commit makes durable is the same, only who waits for the checkpoint does.
+append at 72 KB of memory took 2.1-2.3 ms of wall time for 1.0 ms of CPU, and 1.4-1.8 ms
+with the checkpoints in this thread (``python -m bench.memory_store``). The guarantee does
+not change: what a commit makes durable is the same, only who waits for the checkpoint does.
 
 The request connections keep a much higher threshold (``BACKSTOP_PAGES``), so the WAL stays
 bounded if this thread falls behind (or a reader holds it back); the thread checkpoints
